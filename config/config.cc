@@ -1,0 +1,310 @@
+#include "config/config.h"
+
+#include <fstream>
+#include <functional>
+#include <limits>
+#include <sstream>
+
+#include "util/json.h"
+
+namespace syncd {
+namespace {
+
+constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
+
+// One configurable key: how to read it from JSON and how to show its value.
+struct Field {
+  std::string path;
+  std::function<std::optional<std::string>(const JsonValue&)> read;  // error without the path
+  std::function<std::string()> show;
+};
+
+std::string quoted(const std::string& s) {
+  JsonDocument doc;
+  JsonValue v = json_string(s, doc.GetAllocator());
+  return to_json(v);
+}
+
+std::string got(const JsonValue& v) { return std::string(", got ") + json_type_name(v); }
+
+Field int_field(std::string path, int64_t& ref, int64_t min, int64_t max) {
+  return {std::move(path),
+          [&ref, min, max](const JsonValue& v) -> std::optional<std::string> {
+            if (!v.IsInt64()) return "expected an integer" + got(v);
+            int64_t n = v.GetInt64();
+            if (n < min || n > max) {
+              return "expected an integer from " + std::to_string(min) + " to " +
+                     std::to_string(max) + ", got " + std::to_string(n);
+            }
+            ref = n;
+            return std::nullopt;
+          },
+          [&ref] { return std::to_string(ref); }};
+}
+
+Field number_field(std::string path, double& ref, double min, double max) {
+  return {std::move(path),
+          [&ref, min, max](const JsonValue& v) -> std::optional<std::string> {
+            if (!v.IsNumber()) return "expected a number" + got(v);
+            double n = v.GetDouble();
+            if (n < min || n > max) {
+              std::ostringstream out;
+              out << "expected a number from " << min << " to " << max << ", got " << n;
+              return out.str();
+            }
+            ref = n;
+            return std::nullopt;
+          },
+          [&ref] {
+            std::ostringstream out;
+            out << ref;
+            return out.str();
+          }};
+}
+
+std::optional<std::string> check_choice(const std::string& value,
+                                        const std::vector<std::string>& choices) {
+  if (choices.empty()) return std::nullopt;
+  for (const auto& c : choices) {
+    if (c == value) return std::nullopt;
+  }
+  std::string list;
+  for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
+  return "expected one of " + list + ", got " + quoted(value);
+}
+
+Field string_field(std::string path, std::string& ref, std::vector<std::string> choices = {}) {
+  return {std::move(path),
+          [&ref, choices](const JsonValue& v) -> std::optional<std::string> {
+            if (!v.IsString()) return "expected a string" + got(v);
+            std::string s(v.GetString(), v.GetStringLength());
+            if (auto error = check_choice(s, choices)) return error;
+            ref = std::move(s);
+            return std::nullopt;
+          },
+          [&ref] { return quoted(ref); }};
+}
+
+Field id_list_field(std::string path, std::vector<int64_t>& ref) {
+  return {std::move(path),
+          [&ref](const JsonValue& v) -> std::optional<std::string> {
+            if (!v.IsArray()) return "expected an array of integers" + got(v);
+            std::vector<int64_t> ids;
+            for (const auto& item : v.GetArray()) {
+              if (!item.IsInt64() || item.GetInt64() < 0 || item.GetInt64() > 0xffffffffLL) {
+                return "expected an array of integers from 0 to 4294967295, found " +
+                       std::string(item.IsNumber() ? to_json(item) : json_type_name(item));
+              }
+              ids.push_back(item.GetInt64());
+            }
+            ref = std::move(ids);
+            return std::nullopt;
+          },
+          [&ref] {
+            std::string out = "[";
+            for (size_t i = 0; i < ref.size(); ++i) out += (i ? "," : "") + std::to_string(ref[i]);
+            return out + "]";
+          }};
+}
+
+const std::vector<std::string> kStrategies = {"server_wins", "client_wins", "merge", "manual"};
+const std::vector<std::string> kTiebreaks = {"local", "remote"};
+
+Field collections_field(std::string path, std::map<std::string, CollectionPolicy>& ref,
+                        const Config::Conflicts& defaults) {
+  return {
+      path,
+      [&ref, &defaults, path](const JsonValue& v) -> std::optional<std::string> {
+        if (!v.IsObject()) return "expected an object of collection name -> policy" + got(v);
+        std::map<std::string, CollectionPolicy> out;
+        for (const auto& member : v.GetObject()) {
+          std::string name(member.name.GetString(), member.name.GetStringLength());
+          std::string where = "\"" + name + "\"";
+          if (!member.value.IsObject()) {
+            return where + ": expected an object" + got(member.value);
+          }
+          CollectionPolicy policy{defaults.strategy, defaults.merge_tiebreak};
+          for (const auto& key : member.value.GetObject()) {
+            std::string k(key.name.GetString(), key.name.GetStringLength());
+            std::string* target = k == "strategy"         ? &policy.strategy
+                                  : k == "merge_tiebreak" ? &policy.merge_tiebreak
+                                                          : nullptr;
+            if (!target) {
+              return where + "." + k + ": unknown key (known: strategy, merge_tiebreak)";
+            }
+            if (!key.value.IsString()) return where + "." + k + ": expected a string" + got(key.value);
+            std::string s = key.value.GetString();
+            if (auto error = check_choice(s, k == "strategy" ? kStrategies : kTiebreaks)) {
+              return where + "." + k + ": " + *error;
+            }
+            *target = s;
+          }
+          out[name] = policy;
+        }
+        ref = std::move(out);
+        return std::nullopt;
+      },
+      [&ref] {
+        std::string out = "{";
+        bool first = true;
+        for (const auto& [name, p] : ref) {
+          out += (first ? "" : ",") + quoted(name) + ":{\"strategy\":" + quoted(p.strategy) +
+                 ",\"merge_tiebreak\":" + quoted(p.merge_tiebreak) + "}";
+          first = false;
+        }
+        return out + "}";
+      }};
+}
+
+std::vector<Field> fields_of(Config& c) {
+  return {
+      string_field("state_dir", c.state_dir),
+      string_field("socket", c.socket),
+      string_field("remote", c.remote),
+      string_field("log_level", c.log_level, {"debug", "info", "warning", "error"}),
+      int_field("ipc.max_frame_bytes", c.ipc.max_frame_bytes, 1024, 1LL << 30),
+      int_field("ipc.max_output_bytes", c.ipc.max_output_bytes, 4096, 1LL << 32),
+      int_field("ipc.max_clients", c.ipc.max_clients, 1, 1 << 20),
+      id_list_field("ipc.allowed_uids", c.ipc.allowed_uids),
+      id_list_field("ipc.allowed_gids", c.ipc.allowed_gids),
+      int_field("store.max_document_bytes", c.store.max_document_bytes, 2, 1LL << 30),
+      string_field("store.synchronous", c.store.synchronous, {"full", "normal"}),
+      int_field("sync.batch_size", c.sync.batch_size, 1, 100000),
+      int_field("sync.batch_bytes", c.sync.batch_bytes, 1024, 1LL << 30),
+      int_field("sync.max_inflight", c.sync.max_inflight, 1, 64),
+      int_field("sync.pull_interval_s", c.sync.pull_interval_s, 1, 86400 * 7),
+      int_field("sync.pull_limit", c.sync.pull_limit, 1, 100000),
+      int_field("backoff.initial_ms", c.backoff.initial_ms, 1, 86400000),
+      number_field("backoff.factor", c.backoff.factor, 1.0, 100.0),
+      int_field("backoff.max_ms", c.backoff.max_ms, 1, 86400000),
+      int_field("breaker.failure_threshold", c.breaker.failure_threshold, 1, 1000000),
+      int_field("breaker.cooldown_ms", c.breaker.cooldown_ms, 1, 86400000),
+      int_field("http.connect_timeout_ms", c.http.connect_timeout_ms, 1, 600000),
+      int_field("http.timeout_ms", c.http.timeout_ms, 1, 3600000),
+      int_field("http.low_speed_time_s", c.http.low_speed_time_s, 1, 3600),
+      int_field("http.max_response_bytes", c.http.max_response_bytes, 1024, 1LL << 34),
+      string_field("auth.token", c.auth.token),
+      string_field("auth.token_url", c.auth.token_url),
+      string_field("auth.refresh_token", c.auth.refresh_token),
+      string_field("auth.client_id", c.auth.client_id),
+      string_field("auth.client_secret", c.auth.client_secret),
+      string_field("conflicts.strategy", c.conflicts.strategy, kStrategies),
+      string_field("conflicts.merge_tiebreak", c.conflicts.merge_tiebreak, kTiebreaks),
+      collections_field("conflicts.collections", c.conflicts.collections, c.conflicts),
+  };
+}
+
+bool is_section(const std::vector<Field>& fields, const std::string& path) {
+  std::string prefix = path + ".";
+  for (const auto& f : fields) {
+    if (f.path.compare(0, prefix.size(), prefix) == 0) return true;
+  }
+  return false;
+}
+
+const Field* find_field(const std::vector<Field>& fields, const std::string& path) {
+  for (const auto& f : fields) {
+    if (f.path == path) return &f;
+  }
+  return nullptr;
+}
+
+void read_object(const JsonValue& object, const std::string& prefix,
+                 const std::vector<Field>& fields, std::string_view source,
+                 std::vector<std::function<void()>>& deferred) {
+  for (const auto& member : object.GetObject()) {
+    std::string path = prefix + std::string(member.name.GetString(), member.name.GetStringLength());
+    if (const Field* field = find_field(fields, path)) {
+      // Collections are read last so that their defaults are the final top-level policy.
+      auto read = [field, &member, path, source] {
+        if (auto error = field->read(member.value)) {
+          throw ConfigError(std::string(source) + ": " + path + ": " + *error);
+        }
+      };
+      if (path == "conflicts.collections") {
+        deferred.push_back(read);
+      } else {
+        read();
+      }
+    } else if (is_section(fields, path)) {
+      if (!member.value.IsObject()) {
+        throw ConfigError(std::string(source) + ": " + path + ": expected an object" +
+                          got(member.value));
+      }
+      read_object(member.value, path + ".", fields, source, deferred);
+    } else {
+      throw ConfigError(std::string(source) + ": " + path + ": unknown key");
+    }
+  }
+}
+
+}  // namespace
+
+void validate_config(const Config& c) {
+  if (c.state_dir.empty()) throw ConfigError("state_dir: must not be empty");
+  if (c.store.max_document_bytes + 1024 > c.ipc.max_frame_bytes) {
+    throw ConfigError("store.max_document_bytes (" + std::to_string(c.store.max_document_bytes) +
+                      ") must be at least 1024 bytes below ipc.max_frame_bytes (" +
+                      std::to_string(c.ipc.max_frame_bytes) + ") so a document fits in a frame");
+  }
+  if (c.backoff.initial_ms > c.backoff.max_ms) {
+    throw ConfigError("backoff.initial_ms (" + std::to_string(c.backoff.initial_ms) +
+                      ") must not exceed backoff.max_ms (" + std::to_string(c.backoff.max_ms) +
+                      ")");
+  }
+  if (c.remote.rfind("http://", 0) != 0 && c.remote.rfind("https://", 0) != 0) {
+    throw ConfigError("remote: expected an http:// or https:// URL, got \"" + c.remote + "\"");
+  }
+}
+
+Config parse_config(std::string_view text, std::string_view source) {
+  JsonDocument doc;
+  if (auto error = parse_json_relaxed(text, doc)) {
+    throw ConfigError(std::string(source) + ": " + *error);
+  }
+  if (!doc.IsObject()) {
+    throw ConfigError(std::string(source) + ": expected a JSON object at the top, got " +
+                      json_type_name(doc));
+  }
+  Config config;
+  std::vector<Field> fields = fields_of(config);
+  std::vector<std::function<void()>> deferred;
+  read_object(doc, "", fields, source, deferred);
+  for (auto& read : deferred) read();
+  try {
+    validate_config(config);
+  } catch (const ConfigError& e) {
+    throw ConfigError(std::string(source) + ": " + e.what());
+  }
+  return config;
+}
+
+Config load_config_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw ConfigError("cannot read config file " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  return parse_config(text.str(), path);
+}
+
+std::vector<std::pair<std::string, std::string>> flatten_config(const Config& config) {
+  Config copy = config;
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& f : fields_of(copy)) out.emplace_back(f.path, f.show());
+  return out;
+}
+
+std::vector<std::string> describe_changes(const Config& before, const Config& after) {
+  auto a = flatten_config(before);
+  auto b = flatten_config(after);
+  std::vector<std::string> changes;
+  for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
+    if (a[i].second != b[i].second) {
+      bool secret = a[i].first.rfind("auth.", 0) == 0 && a[i].first != "auth.token_url";
+      changes.push_back(a[i].first + ": " + (secret ? "(changed)" : a[i].second + " -> " + b[i].second));
+    }
+  }
+  return changes;
+}
+
+}  // namespace syncd

@@ -1,0 +1,99 @@
+#pragma once
+// syncd's settings: every key with its default, read from a JSON file (comments and
+// trailing commas allowed). An unknown key, a wrong type or a value out of range is a
+// ConfigError naming the key path and what was expected; nothing is half-applied.
+#include <cstdint>
+#include <map>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace syncd {
+
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct CollectionPolicy {
+  std::string strategy;        // server_wins | client_wins | merge | manual
+  std::string merge_tiebreak;  // local | remote
+};
+
+struct Config {
+  std::string state_dir = "./.syncd";
+  std::string socket;  // empty: <state_dir>/syncd.sock
+  std::string remote = "http://127.0.0.1:8787";
+  std::string log_level = "info";  // debug | info | warning | error
+
+  struct Ipc {
+    int64_t max_frame_bytes = 1 << 20;
+    int64_t max_output_bytes = 4 << 20;  // unsent answers and notifications per client
+    int64_t max_clients = 1024;
+    std::vector<int64_t> allowed_uids;  // empty: any peer that can open the socket
+    std::vector<int64_t> allowed_gids;
+  } ipc;
+
+  struct Store {
+    int64_t max_document_bytes = 512 << 10;
+    std::string synchronous = "full";  // full | normal
+  } store;
+
+  struct Sync {
+    int64_t batch_size = 500;
+    int64_t batch_bytes = 4 << 20;
+    int64_t max_inflight = 4;
+    int64_t pull_interval_s = 60;
+    int64_t pull_limit = 500;
+  } sync;
+
+  struct Backoff {
+    int64_t initial_ms = 1000;
+    double factor = 2.0;
+    int64_t max_ms = 60000;
+  } backoff;
+
+  struct Breaker {
+    int64_t failure_threshold = 5;
+    int64_t cooldown_ms = 30000;
+  } breaker;
+
+  struct Http {
+    int64_t connect_timeout_ms = 5000;
+    int64_t timeout_ms = 30000;
+    int64_t low_speed_time_s = 20;
+    int64_t max_response_bytes = 64 << 20;
+  } http;
+
+  struct Auth {
+    std::string token;
+    std::string token_url;
+    std::string refresh_token;
+    std::string client_id;
+    std::string client_secret;
+  } auth;
+
+  struct Conflicts {
+    std::string strategy = "merge";
+    std::string merge_tiebreak = "local";
+    std::map<std::string, CollectionPolicy> collections;  // per-collection overrides
+  } conflicts;
+
+  std::string socket_path() const { return socket.empty() ? state_dir + "/syncd.sock" : socket; }
+};
+
+// Parses a config text; `source` names it in messages (a file path).
+Config parse_config(std::string_view text, std::string_view source);
+Config load_config_file(const std::string& path);
+// Checks the relations between keys (called by parse_config, and after flag overrides).
+void validate_config(const Config& config);
+
+// Every key with its effective value as JSON text, in a stable order: the dump of
+// --check-config and the base of SIGHUP's "what changed" log.
+std::vector<std::pair<std::string, std::string>> flatten_config(const Config& config);
+// "key: old -> new" for each key whose value differs.
+std::vector<std::string> describe_changes(const Config& before, const Config& after);
+
+}  // namespace syncd

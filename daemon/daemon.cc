@@ -1,0 +1,227 @@
+#include "daemon/daemon.h"
+
+#include <systemd/sd-daemon.h>
+#include <uv.h>
+
+#include <csignal>
+#include <memory>
+
+#include "daemon/ipc_server.h"
+#include "daemon/logger.h"
+#include "daemon/methods.h"
+#include "daemon/metrics.h"
+#include "daemon/rpc_handler.h"
+#include "daemon/state_dir.h"
+#include "queue/local_writes.h"
+#include "queue/mutation_queue.h"
+#include "store/document_store.h"
+#include "store/meta_store.h"
+#include "store/schema.h"
+#include "util/random.h"
+#include "util/uuid7.h"
+
+namespace syncd {
+namespace {
+
+constexpr uint64_t kShutdownDrainMs = 2000;
+
+IpcLimits limits_from(const Config& c) {
+  IpcLimits limits;
+  limits.max_frame_bytes = static_cast<size_t>(c.ipc.max_frame_bytes);
+  limits.max_output_bytes = static_cast<size_t>(c.ipc.max_output_bytes);
+  limits.max_clients = static_cast<size_t>(c.ipc.max_clients);
+  limits.allowed_uids = c.ipc.allowed_uids;
+  limits.allowed_gids = c.ipc.allowed_gids;
+  return limits;
+}
+
+void apply_log_level(const Config& c) {
+  LogLevel level = LogLevel::info;
+  parse_log_level(c.log_level, level);
+  set_log_level(level);
+}
+
+std::string load_client_id(Database& db, Random& random) {
+  MetaStore meta(db);
+  if (auto id = meta.get("client_id")) return *id;
+  std::string id = make_uuid4(random);
+  Transaction tx(db);
+  meta.set("client_id", id);
+  tx.commit();
+  return id;
+}
+
+// Everything that lives while the loop runs. Members are destroyed in reverse order,
+// so the database outlives every user of it.
+class Daemon {
+ public:
+  explicit Daemon(DaemonOptions options) : options_(std::move(options)) {}
+
+  int run() {
+    const Config& config = options_.config;
+    apply_log_level(config);
+    try {
+      lock_ = std::make_unique<StateDirLock>(config.state_dir);
+      open_store();
+    } catch (const SqliteError& e) {
+      if (e.is_corrupt()) {
+        log_error(std::string(e.what()) +
+                  "; refusing to start. Move the file aside (syncd then starts empty) or "
+                  "restore a backup.");
+      } else {
+        log_error(e.what());
+      }
+      return 1;
+    } catch (const std::exception& e) {
+      log_error(e.what());
+      return 1;
+    }
+
+    uv_loop_init(&loop_);
+    handler_ = std::make_unique<RpcHandler>(*methods_, metrics_);
+    server_ = std::make_unique<IpcServer>(&loop_, *db_, *handler_, metrics_, limits_from(config));
+    try {
+      server_->listen(config.socket_path());
+    } catch (const std::exception& e) {
+      log_error(e.what());
+      server_->shutdown(0, [] {});
+      uv_run(&loop_, UV_RUN_DEFAULT);
+      uv_loop_close(&loop_);
+      return 1;
+    }
+    start_signals();
+    start_watchdog();
+    log_info("syncd " SYNCD_VERSION " serving " + config.socket_path() + " (state " +
+             config.state_dir + ", client " + info_.client_id + ", offline: no sync engine yet)");
+    sd_notify(0, "READY=1\nSTATUS=serving");
+
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    int rc = uv_loop_close(&loop_);
+    if (rc != 0) log_warning(std::string("event loop closed with handles open: ") + uv_strerror(rc));
+    log_info("stopped");
+    return 0;
+  }
+
+ private:
+  void open_store() {
+    const Config& config = options_.config;
+    db_ = std::make_unique<Database>(config.state_dir + "/syncd.db");
+    prepare_database(*db_, config.store.synchronous == "full" ? SyncMode::full : SyncMode::normal);
+    documents_ = std::make_unique<DocumentStore>(*db_);
+    queue_ = std::make_unique<MutationQueue>(*db_);
+    info_.client_id = load_client_id(*db_, random_);
+    info_.started_monotonic_ms = clock_.monotonic_ms();
+    {
+      Transaction tx(*db_);
+      int64_t recovered = queue_->recover_inflight();
+      tx.commit();
+      if (recovered > 0) {
+        log_info("returned " + std::to_string(recovered) + " inflight mutations to pending");
+      }
+    }
+    writes_ = std::make_unique<LocalWrites>(*documents_, *queue_, ids_, clock_,
+                                            static_cast<size_t>(config.store.max_document_bytes));
+    methods_ = std::make_unique<Methods>(*documents_, *queue_, *writes_, clock_, info_, metrics_);
+  }
+
+  void start_signals() {
+    for (auto [handle, signum] : {std::pair{&sigterm_, SIGTERM}, std::pair{&sigint_, SIGINT},
+                                   std::pair{&sighup_, SIGHUP}}) {
+      uv_signal_init(&loop_, handle);
+      handle->data = this;
+      uv_signal_start(handle, on_signal, signum);
+    }
+  }
+
+  static void on_signal(uv_signal_t* handle, int signum) {
+    auto* self = static_cast<Daemon*>(handle->data);
+    if (signum == SIGHUP) {
+      self->reload();
+    } else {
+      self->stop(signum == SIGTERM ? "SIGTERM" : "SIGINT");
+    }
+  }
+
+  void stop(const char* why) {
+    if (stopping_) return;
+    stopping_ = true;
+    log_info(std::string(why) + ": stopping (answering frames already read, then closing)");
+    sd_notify(0, "STOPPING=1");
+    for (uv_signal_t* h : {&sigterm_, &sigint_, &sighup_}) {
+      uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
+    }
+    if (uv_is_active(reinterpret_cast<uv_handle_t*>(&watchdog_))) uv_timer_stop(&watchdog_);
+    if (watchdog_started_) uv_close(reinterpret_cast<uv_handle_t*>(&watchdog_), nullptr);
+    server_->shutdown(kShutdownDrainMs, [] {});
+  }
+
+  void reload() {
+    if (options_.config_path.empty()) {
+      log_info("SIGHUP: running on the embedded default config; nothing to reload");
+      return;
+    }
+    sd_notify(0, "RELOADING=1");
+    try {
+      Config fresh = load_config_file(options_.config_path);
+      if (options_.overrides) options_.overrides(fresh);
+      validate_config(fresh);
+      std::vector<std::string> changes = describe_changes(options_.config, fresh);
+      if (changes.empty()) log_info("SIGHUP: config unchanged");
+      for (const auto& change : changes) {
+        bool needs_restart = change.rfind("state_dir:", 0) == 0 ||
+                             change.rfind("socket:", 0) == 0 ||
+                             change.rfind("store.synchronous:", 0) == 0;
+        log_info("SIGHUP: " + change + (needs_restart ? " (takes effect at restart)" : ""));
+      }
+      fresh.state_dir = options_.config.state_dir;
+      fresh.socket = options_.config.socket;
+      fresh.store.synchronous = options_.config.store.synchronous;
+      options_.config = fresh;
+      apply_log_level(fresh);
+      server_->set_limits(limits_from(fresh));
+      writes_->set_max_document_bytes(static_cast<size_t>(fresh.store.max_document_bytes));
+    } catch (const std::exception& e) {
+      log_error(std::string("SIGHUP: reload refused, keeping the running config: ") + e.what());
+    }
+    sd_notify(0, "READY=1");
+  }
+
+  void start_watchdog() {
+    uint64_t usec = 0;
+    if (sd_watchdog_enabled(0, &usec) <= 0 || usec == 0) return;
+    uv_timer_init(&loop_, &watchdog_);
+    watchdog_started_ = true;
+    uint64_t period_ms = std::max<uint64_t>(usec / 2000, 1);
+    uv_timer_start(&watchdog_, [](uv_timer_t*) { sd_notify(0, "WATCHDOG=1"); }, 0, period_ms);
+  }
+
+  DaemonOptions options_;
+  SystemClock clock_;
+  Xoshiro256 random_ = Xoshiro256::from_entropy();
+  Uuid7Generator ids_{clock_, random_};
+  Metrics metrics_;
+  DaemonInfo info_;
+  std::unique_ptr<StateDirLock> lock_;
+  std::unique_ptr<Database> db_;
+  std::unique_ptr<DocumentStore> documents_;
+  std::unique_ptr<MutationQueue> queue_;
+  std::unique_ptr<LocalWrites> writes_;
+  std::unique_ptr<Methods> methods_;
+  std::unique_ptr<RpcHandler> handler_;
+  uv_loop_t loop_{};
+  std::unique_ptr<IpcServer> server_;
+  uv_signal_t sigterm_{}, sigint_{}, sighup_{};
+  uv_timer_t watchdog_{};
+  bool watchdog_started_ = false;
+  bool stopping_ = false;
+};
+
+}  // namespace
+
+int run_daemon(DaemonOptions options) {
+  std::signal(SIGPIPE, SIG_IGN);
+  Daemon daemon(std::move(options));
+  return daemon.run();
+}
+
+}  // namespace syncd

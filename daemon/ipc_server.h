@@ -1,0 +1,93 @@
+#pragma once
+// The Unix-socket JSON-RPC server on the libuv loop. It owns the listening socket and
+// the client connections, and runs group commit: every frame that arrives during one
+// loop turn is handled in one SQLite transaction (in the turn's check phase), and no
+// answer or notification leaves before that transaction has committed. Answers keep
+// request order per connection. A client whose unsent output passes
+// ipc.max_output_bytes is disconnected so it cannot hold memory or stall anyone.
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "daemon/metrics.h"
+#include "daemon/methods.h"
+#include "daemon/rpc_handler.h"
+#include "store/sqlite.h"
+
+namespace syncd {
+
+struct IpcLimits {
+  size_t max_frame_bytes = 1 << 20;
+  size_t max_output_bytes = 4 << 20;
+  size_t max_clients = 1024;
+  std::vector<int64_t> allowed_uids;  // both empty: anyone who can open the socket
+  std::vector<int64_t> allowed_gids;
+};
+
+class IpcServer {
+ public:
+  IpcServer(uv_loop_t* loop, Database& db, RpcHandler& handler, Metrics& metrics,
+            IpcLimits limits);
+  ~IpcServer();
+  IpcServer(const IpcServer&) = delete;
+  IpcServer& operator=(const IpcServer&) = delete;
+
+  // Binds `path` (mode 0660), replacing a stale socket file but never a live one.
+  // Throws std::runtime_error naming the path and the cause.
+  void listen(const std::string& path);
+  void set_limits(IpcLimits limits);
+
+  // Publishes changes committed outside a client turn (later: remote changes).
+  void publish(const std::vector<ChangeEvent>& changes);
+
+  // Stops accepting, lets queued answers drain (up to `drain_ms`), closes every
+  // connection and handle, then calls `done`.
+  void shutdown(uint64_t drain_ms, std::function<void()> done);
+
+  size_t connection_count() const { return connections_.size(); }
+
+  struct Connection;
+
+ private:
+  static void on_connection(uv_stream_t* server, int status);
+  static void on_alloc(uv_handle_t* handle, size_t suggested, uv_buf_t* buf);
+  static void on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf);
+  static void on_check(uv_check_t* check);
+  static void on_write(uv_write_t* req, int status);
+  static void on_close(uv_handle_t* handle);
+
+  void accept_one();
+  bool peer_allowed(Connection& conn, std::string& why);
+  void run_turn();
+  void send(Connection& conn, std::string_view line);
+  void flush(Connection& conn);
+  void close(Connection& conn);
+  void maybe_finish_shutdown();
+  void notify_subscribers(const std::vector<ChangeEvent>& changes);
+
+  uv_loop_t* loop_;
+  Database& db_;
+  RpcHandler& handler_;
+  Metrics& metrics_;
+  IpcLimits limits_;
+  std::string path_;
+  uv_pipe_t listener_{};
+  uv_check_t turn_check_{};
+  uv_idle_t turn_idle_{};  // keeps the loop spinning while frames wait for a turn
+  uv_timer_t drain_timer_{};
+  bool listening_ = false;
+  bool shutting_down_ = false;
+  int handles_open_ = 0;
+  std::function<void()> shutdown_done_;
+  std::unordered_set<Connection*> connections_;
+  std::vector<Connection*> staged_;  // connections with frames for this turn
+  std::vector<Connection*> flush_;   // connections with output for this turn
+  char read_buffer_[64 * 1024];
+};
+
+}  // namespace syncd

@@ -1,0 +1,302 @@
+#include "daemon/methods.h"
+
+#include "daemon/rpc_error.h"
+#include "store/keys.h"
+
+namespace syncd {
+namespace {
+constexpr int64_t kDefaultListLimit = 100;
+constexpr int64_t kMaxListLimit = 1000;
+
+const JsonValue* member(const JsonValue& params, const char* name) {
+  if (!params.IsObject()) return nullptr;
+  auto it = params.FindMember(name);
+  return it == params.MemberEnd() ? nullptr : &it->value;
+}
+
+std::string require_key(const JsonValue& params, const char* name) {
+  const JsonValue* v = member(params, name);
+  if (v == nullptr) throw invalid_params(std::string("params.") + name + " is required");
+  if (!v->IsString()) {
+    throw invalid_params(std::string("params.") + name + ": expected a string, got " +
+                         json_type_name(*v));
+  }
+  std::string key(v->GetString(), v->GetStringLength());
+  if (auto error = check_key(key, std::string("params.") + name)) {
+    throw RpcError(rpc_code::kInvalidParams, "invalid_key", *error);
+  }
+  return key;
+}
+
+std::optional<std::string> optional_string(const JsonValue& params, const char* name) {
+  const JsonValue* v = member(params, name);
+  if (v == nullptr || v->IsNull()) return std::nullopt;
+  if (!v->IsString()) {
+    throw invalid_params(std::string("params.") + name + ": expected a string, got " +
+                         json_type_name(*v));
+  }
+  return std::string(v->GetString(), v->GetStringLength());
+}
+
+int64_t optional_int(const JsonValue& params, const char* name, int64_t fallback, int64_t min,
+                     int64_t max) {
+  const JsonValue* v = member(params, name);
+  if (v == nullptr || v->IsNull()) return fallback;
+  if (!v->IsInt64() || v->GetInt64() < min || v->GetInt64() > max) {
+    throw invalid_params(std::string("params.") + name + ": expected an integer from " +
+                         std::to_string(min) + " to " + std::to_string(max));
+  }
+  return v->GetInt64();
+}
+
+void add_time(JsonValue& out, const char* name, std::optional<int64_t> ms, JsonAllocator& alloc) {
+  if (ms) {
+    out.AddMember(rapidjson::StringRef(name), json_string(format_rfc3339_utc(*ms), alloc), alloc);
+  } else {
+    out.AddMember(rapidjson::StringRef(name), JsonValue(rapidjson::kNullType), alloc);
+  }
+}
+
+void add_optional_string(JsonValue& out, const char* name, const std::optional<std::string>& s,
+                         JsonAllocator& alloc) {
+  out.AddMember(rapidjson::StringRef(name),
+                s ? json_string(*s, alloc) : JsonValue(rapidjson::kNullType), alloc);
+}
+
+void mutation_to_json(const Mutation& m, JsonValue& out, JsonAllocator& alloc) {
+  out.SetObject();
+  out.AddMember("id", json_string(m.id, alloc), alloc);
+  out.AddMember("seq", JsonValue(m.seq), alloc);
+  out.AddMember("collection", json_string(m.collection, alloc), alloc);
+  out.AddMember("doc_id", json_string(m.doc_id, alloc), alloc);
+  out.AddMember("op", rapidjson::StringRef(to_string(m.op)), alloc);
+  out.AddMember("state", rapidjson::StringRef(to_string(m.state)), alloc);
+  add_optional_string(out, "base_version", m.base_version, alloc);
+  out.AddMember("attempts", JsonValue(m.attempts), alloc);
+  add_time(out, "created_at", m.created_at_ms, alloc);
+  add_time(out, "next_attempt_at",
+           m.next_attempt_at_ms > 0 ? std::optional<int64_t>(m.next_attempt_at_ms) : std::nullopt,
+           alloc);
+  add_optional_string(out, "last_error", m.last_error, alloc);
+}
+
+void parse_stored(const std::string& text, JsonValue& out, JsonAllocator& alloc) {
+  JsonDocument doc;
+  if (auto error = parse_json(text, doc)) {
+    throw RpcError(rpc_code::kInternalError, "corrupt_document",
+                   "stored document is not valid JSON: " + *error);
+  }
+  out.CopyFrom(doc, alloc);
+}
+}  // namespace
+
+void document_to_json(const StoredDocument& doc, JsonValue& out, JsonAllocator& alloc) {
+  out.SetObject();
+  out.AddMember("collection", json_string(doc.collection, alloc), alloc);
+  out.AddMember("id", json_string(doc.id, alloc), alloc);
+  JsonValue data;
+  if (doc.local_data) parse_stored(*doc.local_data, data, alloc);
+  out.AddMember("data", data, alloc);
+  add_optional_string(out, "version", doc.server_version, alloc);
+  out.AddMember("pending", JsonValue(doc.pending), alloc);
+}
+
+void Methods::call(std::string_view method, const JsonValue& params, CallContext& ctx,
+                   JsonValue& result, JsonAllocator& alloc) {
+  if (!params.IsObject() && !params.IsNull()) {
+    throw invalid_params(std::string("params must be an object, got ") + json_type_name(params));
+  }
+  if (method == "put") return write(MutationOp::put, params, ctx, result, alloc);
+  if (method == "patch") return write(MutationOp::patch, params, ctx, result, alloc);
+  if (method == "delete") return write(MutationOp::del, params, ctx, result, alloc);
+  if (method == "get") return get(params, result, alloc);
+  if (method == "list") return list(params, result, alloc);
+  if (method == "status") return status(result, alloc);
+  if (method == "subscribe") return subscribe(params, ctx, result, alloc);
+  if (method == "unsubscribe") return unsubscribe(params, ctx, result, alloc);
+  if (method == "queue.list") {
+    std::optional<MutationState> state;
+    if (auto s = optional_string(params, "state")) {
+      state = parse_mutation_state(*s);
+      if (!state) {
+        throw invalid_params("params.state: expected pending, inflight, failed or conflict");
+      }
+    }
+    return queue_list(params, state, result, alloc);
+  }
+  if (method == "queue.retry") return queue_retry(params, result, alloc);
+  if (method == "conflicts.list") {
+    return queue_list(params, MutationState::conflict, result, alloc);
+  }
+  if (method == "conflicts.resolve") {
+    std::string id = require_key(params, "id");
+    throw RpcError(rpc_code::kNotFound, "not_found", "no conflict " + id);
+  }
+  if (method == "sync.now") {
+    // No sync engine in this build: syncd runs offline and keeps everything queued.
+    result.SetObject();
+    result.AddMember("scheduled", false, alloc);
+    result.AddMember("connectivity", "offline", alloc);
+    return;
+  }
+  if (method == "metrics") return metrics_.to_json(result, alloc);
+  throw RpcError(rpc_code::kMethodNotFound, "method_not_found",
+                 "unknown method " + std::string(method));
+}
+
+void Methods::write(MutationOp op, const JsonValue& params, CallContext& ctx, JsonValue& result,
+                    JsonAllocator& alloc) {
+  LocalWrite w;
+  w.op = op;
+  w.collection = require_key(params, "collection");
+  w.id = require_key(params, "id");
+  if (op != MutationOp::del) {
+    const JsonValue* data = member(params, "data");
+    if (data == nullptr) throw invalid_params("params.data is required");
+    if (!data->IsObject()) {
+      throw RpcError(rpc_code::kInvalidParams, "invalid_document",
+                     std::string("params.data: expected a JSON object, got ") +
+                         json_type_name(*data));
+    }
+    w.data = data;
+  }
+  LocalWriteResult written = writes_.apply(w);
+  ++ctx.writes;
+  result.SetObject();
+  result.AddMember("mutation_id", json_string(written.mutation_id, alloc), alloc);
+  result.AddMember("collection", json_string(w.collection, alloc), alloc);
+  result.AddMember("id", json_string(w.id, alloc), alloc);
+  ctx.changes.push_back(ChangeEvent{w.collection, w.id, std::move(written.local_data), "local"});
+}
+
+void Methods::get(const JsonValue& params, JsonValue& result, JsonAllocator& alloc) {
+  std::string collection = require_key(params, "collection");
+  std::string id = require_key(params, "id");
+  std::optional<StoredDocument> doc = documents_.find(collection, id);
+  if (!doc || !doc->visible()) {
+    throw RpcError(rpc_code::kNotFound, "not_found", "no document " + collection + "/" + id);
+  }
+  document_to_json(*doc, result, alloc);
+}
+
+void Methods::list(const JsonValue& params, JsonValue& result, JsonAllocator& alloc) {
+  std::string collection = require_key(params, "collection");
+  std::string prefix = optional_string(params, "prefix").value_or("");
+  int64_t limit = optional_int(params, "limit", kDefaultListLimit, 1, kMaxListLimit);
+  std::optional<std::string> after = optional_string(params, "after");
+  DocumentPage page = documents_.list(collection, prefix, after, static_cast<size_t>(limit));
+  result.SetObject();
+  JsonValue items(rapidjson::kArrayType);
+  for (const auto& doc : page.items) {
+    JsonValue item;
+    document_to_json(doc, item, alloc);
+    items.PushBack(item, alloc);
+  }
+  result.AddMember("items", items, alloc);
+  add_optional_string(result, "next", page.next, alloc);
+}
+
+void Methods::status(JsonValue& result, JsonAllocator& alloc) {
+  QueueCounts counts = queue_.counts();
+  result.SetObject();
+  result.AddMember("version", SYNCD_VERSION, alloc);
+  result.AddMember("client_id", json_string(info_.client_id, alloc), alloc);
+  result.AddMember("uptime_s",
+                   JsonValue((clock_.monotonic_ms() - info_.started_monotonic_ms) / 1000), alloc);
+  result.AddMember("connectivity", "offline", alloc);
+  result.AddMember("breaker", "closed", alloc);
+  result.AddMember("auth", "none", alloc);
+  JsonValue queue(rapidjson::kObjectType);
+  queue.AddMember("pending", JsonValue(counts.pending), alloc);
+  queue.AddMember("inflight", JsonValue(counts.inflight), alloc);
+  queue.AddMember("failed", JsonValue(counts.failed), alloc);
+  queue.AddMember("conflict", JsonValue(counts.conflict), alloc);
+  result.AddMember("queue", queue, alloc);
+  std::optional<int64_t> oldest = queue_.oldest_pending_created_ms();
+  if (oldest) {
+    result.AddMember("oldest_pending_age_s",
+                     JsonValue(std::max<int64_t>(0, (clock_.now_ms() - *oldest) / 1000)), alloc);
+  } else {
+    result.AddMember("oldest_pending_age_s", JsonValue(rapidjson::kNullType), alloc);
+  }
+  add_time(result, "last_push", std::nullopt, alloc);
+  add_time(result, "last_pull", std::nullopt, alloc);
+  add_time(result, "next_retry", std::nullopt, alloc);
+  result.AddMember("last_error", JsonValue(rapidjson::kNullType), alloc);
+}
+
+void Methods::subscribe(const JsonValue& params, CallContext& ctx, JsonValue& result,
+                        JsonAllocator& alloc) {
+  std::optional<std::string> collection;
+  if (member(params, "collection") != nullptr && !member(params, "collection")->IsNull()) {
+    collection = require_key(params, "collection");
+  }
+  int64_t id = ctx.subscriptions.next_id++;
+  ctx.subscriptions.filters[id] = collection;
+  result.SetObject();
+  result.AddMember("subscription", JsonValue(id), alloc);
+}
+
+void Methods::unsubscribe(const JsonValue& params, CallContext& ctx, JsonValue& result,
+                          JsonAllocator& alloc) {
+  int64_t removed = 0;
+  const JsonValue* which = member(params, "subscription");
+  if (which == nullptr || which->IsNull()) {
+    removed = static_cast<int64_t>(ctx.subscriptions.filters.size());
+    ctx.subscriptions.filters.clear();
+  } else if (!which->IsInt64()) {
+    throw invalid_params("params.subscription: expected an integer");
+  } else if (ctx.subscriptions.filters.erase(which->GetInt64()) == 0) {
+    throw RpcError(rpc_code::kNotFound, "not_found",
+                   "no subscription " + std::to_string(which->GetInt64()));
+  } else {
+    removed = 1;
+  }
+  result.SetObject();
+  result.AddMember("removed", JsonValue(removed), alloc);
+}
+
+void Methods::queue_list(const JsonValue& params, std::optional<MutationState> only,
+                         JsonValue& result, JsonAllocator& alloc) {
+  int64_t limit = optional_int(params, "limit", kDefaultListLimit, 1, kMaxListLimit);
+  int64_t after = optional_int(params, "after", 0, 0, INT64_MAX);
+  std::vector<Mutation> items = queue_.list(only, static_cast<size_t>(limit) + 1, after);
+  bool more = items.size() > static_cast<size_t>(limit);
+  if (more) items.pop_back();
+  result.SetObject();
+  JsonValue array(rapidjson::kArrayType);
+  for (const auto& m : items) {
+    JsonValue item;
+    mutation_to_json(m, item, alloc);
+    array.PushBack(item, alloc);
+  }
+  result.AddMember("items", array, alloc);
+  if (more && !items.empty()) {
+    result.AddMember("next", JsonValue(items.back().seq), alloc);
+  } else {
+    result.AddMember("next", JsonValue(rapidjson::kNullType), alloc);
+  }
+}
+
+void Methods::queue_retry(const JsonValue& params, JsonValue& result, JsonAllocator& alloc) {
+  const JsonValue* all = member(params, "all");
+  int64_t retried = 0;
+  if (all != nullptr && all->IsTrue()) {
+    retried = queue_.retry_all_failed(clock_.now_ms());
+  } else if (member(params, "id") != nullptr) {
+    std::string id = require_key(params, "id");
+    std::optional<Mutation> m = queue_.find(id);
+    if (!m) throw RpcError(rpc_code::kNotFound, "not_found", "no mutation " + id);
+    if (m->state != MutationState::failed) {
+      throw RpcError(rpc_code::kInvalidParams, "not_failed",
+                     "mutation " + id + " is " + to_string(m->state) + ", not failed");
+    }
+    retried = queue_.retry(id, clock_.now_ms()) ? 1 : 0;
+  } else {
+    throw invalid_params("params: give id, or all: true");
+  }
+  result.SetObject();
+  result.AddMember("retried", JsonValue(retried), alloc);
+}
+
+}  // namespace syncd

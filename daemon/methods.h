@@ -1,0 +1,87 @@
+#pragma once
+// The JSON-RPC methods of DESIGN.md over the store and the queue. A call reads or writes
+// inside the transaction the IPC server opened for this loop turn; it never commits.
+// Local writes are reported to the caller as ChangeEvents so notifications go out only
+// after the commit.
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "daemon/metrics.h"
+#include "queue/local_writes.h"
+#include "queue/mutation_queue.h"
+#include "store/document_store.h"
+#include "util/clock.h"
+#include "util/json.h"
+
+namespace syncd {
+
+struct ChangeEvent {
+  std::string collection;
+  std::string id;
+  std::optional<std::string> data;  // the new local view, nullopt when deleted
+  const char* origin = "local";
+};
+
+// One connection's subscriptions: id -> collection filter (nullopt: every collection).
+struct Subscriptions {
+  int64_t next_id = 1;
+  std::map<int64_t, std::optional<std::string>> filters;
+};
+
+// What a call may touch besides the store: the caller's subscriptions and the turn's changes.
+struct CallContext {
+  Subscriptions& subscriptions;
+  std::vector<ChangeEvent>& changes;
+  size_t writes = 0;
+};
+
+struct DaemonInfo {
+  std::string client_id;
+  int64_t started_monotonic_ms = 0;
+};
+
+class Methods {
+ public:
+  Methods(DocumentStore& documents, MutationQueue& queue, LocalWrites& writes,
+          const Clock& clock, const DaemonInfo& info, const Metrics& metrics)
+      : documents_(documents),
+        queue_(queue),
+        writes_(writes),
+        clock_(clock),
+        info_(info),
+        metrics_(metrics) {}
+
+  // Runs `method` with `params` (an object, or null when absent) and fills `result`.
+  // Throws RpcError, WriteRejected or SqliteError.
+  void call(std::string_view method, const JsonValue& params, CallContext& ctx,
+            JsonValue& result, JsonAllocator& alloc);
+
+ private:
+  void write(MutationOp op, const JsonValue& params, CallContext& ctx, JsonValue& result,
+             JsonAllocator& alloc);
+  void get(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
+  void list(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
+  void status(JsonValue& result, JsonAllocator& alloc);
+  void subscribe(const JsonValue& params, CallContext& ctx, JsonValue& result,
+                 JsonAllocator& alloc);
+  void unsubscribe(const JsonValue& params, CallContext& ctx, JsonValue& result,
+                   JsonAllocator& alloc);
+  void queue_list(const JsonValue& params, std::optional<MutationState> only, JsonValue& result,
+                  JsonAllocator& alloc);
+  void queue_retry(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
+
+  DocumentStore& documents_;
+  MutationQueue& queue_;
+  LocalWrites& writes_;
+  const Clock& clock_;
+  const DaemonInfo& info_;
+  const Metrics& metrics_;
+};
+
+// Serialises a stored document in the shape of `get`.
+void document_to_json(const StoredDocument& doc, JsonValue& out, JsonAllocator& alloc);
+
+}  // namespace syncd

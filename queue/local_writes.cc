@@ -1,0 +1,68 @@
+#include "queue/local_writes.h"
+
+namespace syncd {
+
+void LocalWrites::check_size(const std::string& json, const LocalWrite& write) const {
+  if (json.size() > max_document_bytes_) {
+    throw WriteRejected("too_large", "document " + write.collection + "/" + write.id + " would be " +
+                                         std::to_string(json.size()) + " bytes, over the limit of " +
+                                         std::to_string(max_document_bytes_));
+  }
+}
+
+LocalWriteResult LocalWrites::apply(const LocalWrite& write) {
+  std::optional<StoredDocument> doc = documents_.find(write.collection, write.id);
+  const bool visible = doc && doc->visible();
+  Mutation m;
+  m.collection = write.collection;
+  m.doc_id = write.id;
+  m.op = write.op;
+  m.base_version = doc ? doc->server_version : std::nullopt;
+
+  LocalWriteResult result;
+  switch (write.op) {
+    case MutationOp::put: {
+      if (write.data == nullptr || !write.data->IsObject()) {
+        throw WriteRejected("invalid_document", "a document must be a JSON object");
+      }
+      std::string body = to_json(*write.data);
+      check_size(body, write);
+      m.payload = body;
+      result.local_data = std::move(body);
+      break;
+    }
+    case MutationOp::patch: {
+      if (write.data == nullptr || !write.data->IsObject()) {
+        throw WriteRejected("invalid_document", "a merge patch must be a JSON object");
+      }
+      if (!visible) {
+        throw WriteRejected("not_found", "no document " + write.collection + "/" + write.id);
+      }
+      JsonDocument view;
+      if (auto error = parse_json(*doc->local_data, view)) {
+        throw std::runtime_error("stored document " + write.collection + "/" + write.id +
+                                 " is not valid JSON: " + *error);
+      }
+      apply_merge_patch(view, *write.data, view.GetAllocator());
+      std::string body = to_json(view);
+      check_size(body, write);
+      m.payload = to_json(*write.data);
+      result.local_data = std::move(body);
+      break;
+    }
+    case MutationOp::del:
+      if (!visible) {
+        throw WriteRejected("not_found", "no document " + write.collection + "/" + write.id);
+      }
+      break;
+  }
+  const int64_t now = clock_.now_ms();
+  m.id = ids_.next();
+  m.created_at_ms = now;
+  documents_.set_local_view(write.collection, write.id, result.local_data, now);
+  queue_.enqueue(m);
+  result.mutation_id = m.id;
+  return result;
+}
+
+}  // namespace syncd

@@ -1,0 +1,77 @@
+#pragma once
+// The durable mutation queue (the `mutations` table). Enqueue joins the caller's
+// transaction so a document change and its mutation commit together. Leasing keeps
+// per-document FIFO: only the oldest unfinished mutation of a document can be leased,
+// so a document never has two mutations in flight or in one batch. The queue lives on
+// disk; nothing here holds more than one batch in memory.
+#include <cstdint>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "queue/mutation.h"
+#include "store/sqlite.h"
+
+namespace syncd {
+
+struct QueueCounts {
+  int64_t pending = 0;
+  int64_t inflight = 0;
+  int64_t failed = 0;
+  int64_t conflict = 0;
+};
+
+class MutationQueue {
+ public:
+  explicit MutationQueue(Database& db);
+
+  // Appends `m` (state pending); m.seq is ignored and assigned. Returns the seq.
+  int64_t enqueue(const Mutation& m);
+
+  // Moves up to `max_count` due mutations (and about `max_bytes` of payload, at least
+  // one) from pending to inflight, in queue order, at most one per document.
+  std::vector<Mutation> lease(int64_t now_ms, size_t max_count, size_t max_bytes);
+
+  // The server applied it: the mutation leaves the queue. False when unknown.
+  bool ack(std::string_view id);
+  // A retryable failure: back to pending, due again at `retry_at_ms`.
+  bool fail(std::string_view id, int64_t retry_at_ms, std::string_view error);
+  // The server rejected it for good: kept as a dead letter (state failed).
+  bool dead_letter(std::string_view id, std::string_view error);
+  // Kept until a manual resolution (state conflict).
+  bool mark_conflict(std::string_view id, std::string_view error);
+  // Failed or conflict -> pending, due now. False when no such mutation in those states.
+  bool retry(std::string_view id, int64_t now_ms);
+  int64_t retry_all_failed(int64_t now_ms);
+  // Leases do not survive a restart: inflight -> pending. Returns how many moved.
+  int64_t recover_inflight();
+
+  QueueCounts counts();
+  std::optional<int64_t> oldest_pending_created_ms();
+  std::optional<Mutation> find(std::string_view id);
+  // In queue order, optionally only one state, starting after `after_seq`.
+  std::vector<Mutation> list(std::optional<MutationState> state, size_t limit,
+                             int64_t after_seq = 0);
+
+ private:
+  bool set_state(std::string_view id, MutationState from_a, MutationState from_b,
+                 MutationState to, std::string_view error);
+
+  Database& db_;
+  Statement insert_;
+  Statement lease_scan_;
+  Statement mark_inflight_;
+  Statement delete_;
+  Statement fail_;
+  Statement set_state_;
+  Statement retry_;
+  Statement retry_all_;
+  Statement recover_;
+  Statement counts_;
+  Statement oldest_;
+  Statement find_;
+  Statement list_all_;
+  Statement list_state_;
+};
+
+}  // namespace syncd

@@ -1,0 +1,77 @@
+#include "store/document_store.h"
+
+namespace syncd {
+namespace {
+constexpr const char* kColumns =
+    "collection, id, local_data, server_data, server_version, server_deleted, updated_at_ms, "
+    "EXISTS (SELECT 1 FROM mutations m WHERE m.collection = d.collection AND m.doc_id = d.id "
+    "AND m.state IN ('pending', 'inflight', 'conflict'))";
+
+std::string select_sql(const char* where) {
+  return std::string("SELECT ") + kColumns + " FROM documents d " + where;
+}
+}  // namespace
+
+DocumentStore::DocumentStore(Database& db)
+    : db_(db),
+      find_(db, select_sql("WHERE collection = ?1 AND id = ?2").c_str()),
+      list_(db, select_sql("WHERE collection = ?1 AND id >= ?2 AND id > ?3 AND local_data IS NOT "
+                           "NULL ORDER BY id LIMIT ?4")
+                    .c_str()),
+      upsert_local_(db,
+                    "INSERT INTO documents (collection, id, local_data, updated_at_ms) "
+                    "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (collection, id) DO UPDATE SET "
+                    "local_data = excluded.local_data, updated_at_ms = excluded.updated_at_ms") {}
+
+StoredDocument DocumentStore::read_row(const Statement& stmt) const {
+  StoredDocument doc;
+  doc.collection = stmt.column_text(0);
+  doc.id = stmt.column_text(1);
+  doc.local_data = stmt.column_optional_text(2);
+  doc.server_data = stmt.column_optional_text(3);
+  doc.server_version = stmt.column_optional_text(4);
+  doc.server_deleted = stmt.column_int(5) != 0;
+  doc.updated_at_ms = stmt.column_int(6);
+  doc.pending = stmt.column_int(7) != 0;
+  return doc;
+}
+
+std::optional<StoredDocument> DocumentStore::find(std::string_view collection,
+                                                  std::string_view id) {
+  find_.bind(1, collection).bind(2, id);
+  if (!find_.step()) return std::nullopt;
+  StoredDocument doc = read_row(find_);
+  find_.reset();
+  return doc;
+}
+
+DocumentPage DocumentStore::list(std::string_view collection, std::string_view prefix,
+                                 const std::optional<std::string>& after, size_t limit) {
+  DocumentPage page;
+  // One extra row tells whether there is a next page.
+  list_.bind(1, collection)
+      .bind(2, prefix)
+      .bind(3, after ? std::string_view(*after) : std::string_view(""))
+      .bind(4, static_cast<int64_t>(limit) + 1);
+  bool more = false;
+  while (list_.step()) {
+    std::string id = list_.column_text(1);
+    if (id.compare(0, prefix.size(), prefix) != 0) break;  // past the prefix range
+    if (page.items.size() == limit) {
+      more = true;
+      break;
+    }
+    page.items.push_back(read_row(list_));
+  }
+  list_.reset();
+  if (more && !page.items.empty()) page.next = page.items.back().id;
+  return page;
+}
+
+void DocumentStore::set_local_view(std::string_view collection, std::string_view id,
+                                   const std::optional<std::string>& local_data,
+                                   int64_t now_ms) {
+  upsert_local_.bind(1, collection).bind(2, id).bind(3, local_data).bind(4, now_ms).run();
+}
+
+}  // namespace syncd

@@ -1,0 +1,57 @@
+#pragma once
+// The documents table: for each (collection, id) the last known server state and the
+// local view, which is that state with every pending local mutation applied
+// (local view = server state + pending mutations). Reads see the local view. Writes
+// here never commit: callers wrap them in a Transaction with the matching queue change.
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "store/sqlite.h"
+
+namespace syncd {
+
+struct StoredDocument {
+  std::string collection;
+  std::string id;
+  std::optional<std::string> local_data;  // JSON object text; nullopt = deleted or absent
+  std::optional<std::string> server_data;
+  std::optional<std::string> server_version;
+  bool server_deleted = false;
+  bool pending = false;  // a local mutation of it waits (pending, inflight or conflict)
+  int64_t updated_at_ms = 0;
+
+  bool visible() const { return local_data.has_value(); }
+};
+
+struct DocumentPage {
+  std::vector<StoredDocument> items;
+  std::optional<std::string> next;  // id to pass as `after` for the next page
+};
+
+class DocumentStore {
+ public:
+  explicit DocumentStore(Database& db);
+
+  // The row, tombstones included; nullopt when never seen.
+  std::optional<StoredDocument> find(std::string_view collection, std::string_view id);
+  // Visible documents of a collection in id (byte) order, ids starting with `prefix`,
+  // strictly after `after`.
+  DocumentPage list(std::string_view collection, std::string_view prefix,
+                    const std::optional<std::string>& after, size_t limit);
+
+  // Sets the local view of a document, creating the row when needed.
+  void set_local_view(std::string_view collection, std::string_view id,
+                      const std::optional<std::string>& local_data, int64_t now_ms);
+
+ private:
+  StoredDocument read_row(const Statement& stmt) const;
+
+  Database& db_;
+  Statement find_;
+  Statement list_;
+  Statement upsert_local_;
+};
+
+}  // namespace syncd

@@ -1,0 +1,95 @@
+#include "store/schema.h"
+
+#include <array>
+#include <stdexcept>
+
+namespace syncd {
+namespace {
+
+// Migration i takes user_version i to i + 1. Append only; never edit a shipped entry.
+constexpr std::array<const char*, 1> kMigrations = {
+    // 0 -> 1: documents, the mutation queue, key/value metadata.
+    R"sql(
+CREATE TABLE documents (
+  collection    TEXT NOT NULL,
+  id            TEXT NOT NULL,
+  server_data   TEXT,              -- last known server body (JSON object) or NULL
+  server_version TEXT,             -- last known server version or NULL
+  server_deleted INTEGER NOT NULL DEFAULT 0,
+  local_data    TEXT,              -- local view: server state + pending mutations; NULL = absent
+  updated_at_ms INTEGER NOT NULL,
+  PRIMARY KEY (collection, id)
+) WITHOUT ROWID;
+CREATE TABLE mutations (
+  seq           INTEGER PRIMARY KEY AUTOINCREMENT,  -- queue order
+  id            TEXT NOT NULL UNIQUE,               -- UUIDv7, sent to the server
+  collection    TEXT NOT NULL,
+  doc_id        TEXT NOT NULL,
+  op            TEXT NOT NULL CHECK (op IN ('put', 'patch', 'delete')),
+  base_version  TEXT,
+  payload       TEXT,
+  state         TEXT NOT NULL DEFAULT 'pending'
+                CHECK (state IN ('pending', 'inflight', 'failed', 'conflict')),
+  attempts      INTEGER NOT NULL DEFAULT 0,
+  next_attempt_at_ms INTEGER NOT NULL DEFAULT 0,
+  last_error    TEXT,
+  created_at_ms INTEGER NOT NULL
+);
+CREATE INDEX mutations_by_document ON mutations (collection, doc_id, seq);
+CREATE INDEX mutations_by_state ON mutations (state, seq);
+CREATE TABLE meta (
+  key   TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+)sql",
+};
+
+std::string quick_check(Database& db) {
+  Statement stmt(db, "PRAGMA quick_check");
+  std::string result;
+  while (stmt.step()) {
+    if (!result.empty()) result += "; ";
+    result += stmt.column_text(0);
+  }
+  return result;
+}
+
+}  // namespace
+
+int current_schema_version() { return static_cast<int>(kMigrations.size()); }
+
+void prepare_database(Database& db, SyncMode sync_mode) {
+  // The first read of the file: a file that is not a database fails here with NOTADB.
+  std::string mode;
+  {
+    Statement stmt(db, "PRAGMA journal_mode=WAL");
+    if (stmt.step()) mode = stmt.column_text(0);
+    stmt.reset();
+  }
+  if (mode != "wal") {
+    throw std::runtime_error("cannot switch " + db.path() + " to WAL mode (got '" + mode + "')");
+  }
+  db.exec(sync_mode == SyncMode::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+
+  std::string check = quick_check(db);
+  if (check != "ok") {
+    throw SqliteError(SQLITE_CORRUPT, "database " + db.path() + " failed PRAGMA quick_check: " +
+                                          check.substr(0, 400));
+  }
+
+  int version = static_cast<int>(db.query_int("PRAGMA user_version"));
+  if (version > current_schema_version()) {
+    throw std::runtime_error("database " + db.path() + " has schema version " +
+                             std::to_string(version) + ", newer than this syncd understands (" +
+                             std::to_string(current_schema_version()) +
+                             "); run a newer syncd or restore a backup");
+  }
+  for (int v = version; v < current_schema_version(); ++v) {
+    Transaction tx(db);
+    db.exec(kMigrations[static_cast<size_t>(v)]);
+    db.exec(("PRAGMA user_version=" + std::to_string(v + 1)).c_str());
+    tx.commit();
+  }
+}
+
+}  // namespace syncd

@@ -1,0 +1,133 @@
+#include "store/sqlite.h"
+
+namespace syncd {
+
+Database::Database(const std::string& path) : path_(path) {
+  int rc = sqlite3_open_v2(path.c_str(), &db_,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+                           nullptr);
+  if (rc != SQLITE_OK) {
+    std::string message = db_ ? sqlite3_errmsg(db_) : sqlite3_errstr(rc);
+    sqlite3_close(db_);
+    db_ = nullptr;
+    throw SqliteError(rc, "cannot open database " + path + ": " + message);
+  }
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, 5000);
+}
+
+Database::~Database() { sqlite3_close(db_); }
+
+void Database::fail(int code, const std::string& doing) {
+  throw SqliteError(code, doing + ": " + sqlite3_errmsg(db_) + " (" + path_ + ")");
+}
+
+void Database::exec(const char* sql) {
+  char* error = nullptr;
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &error);
+  if (rc != SQLITE_OK) {
+    std::string message = error ? error : sqlite3_errstr(rc);
+    sqlite3_free(error);
+    throw SqliteError(rc, std::string("sqlite: ") + message + " in: " + sql + " (" + path_ + ")");
+  }
+}
+
+int64_t Database::query_int(const char* sql) {
+  Statement stmt(*this, sql);
+  if (!stmt.step()) return 0;
+  int64_t value = stmt.column_int(0);
+  stmt.reset();
+  return value;
+}
+
+Statement::Statement(Database& db, const char* sql) : db_(db) {
+  int rc = sqlite3_prepare_v3(db.handle(), sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+  if (rc != SQLITE_OK) db_.fail(rc, std::string("prepare \"") + sql + "\"");
+}
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+Statement& Statement::bind(int index, int64_t value) {
+  int rc = sqlite3_bind_int64(stmt_, index, value);
+  if (rc != SQLITE_OK) db_.fail(rc, "bind integer");
+  return *this;
+}
+
+Statement& Statement::bind(int index, std::string_view value) {
+  // An empty view may have a null data(), which SQLite would bind as NULL, not as ''.
+  int rc = sqlite3_bind_text(stmt_, index, value.data() ? value.data() : "", static_cast<int>(value.size()),
+                             SQLITE_TRANSIENT);
+  if (rc != SQLITE_OK) db_.fail(rc, "bind text");
+  return *this;
+}
+
+Statement& Statement::bind(int index, const std::optional<std::string>& value) {
+  return value ? bind(index, std::string_view(*value)) : bind_null(index);
+}
+
+Statement& Statement::bind_null(int index) {
+  int rc = sqlite3_bind_null(stmt_, index);
+  if (rc != SQLITE_OK) db_.fail(rc, "bind null");
+  return *this;
+}
+
+bool Statement::step() {
+  int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) {
+    reset();
+    return false;
+  }
+  std::string sql = sqlite3_sql(stmt_);
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  db_.fail(rc, "step \"" + sql + "\"");
+}
+
+void Statement::run() {
+  while (step()) {
+  }
+}
+
+void Statement::reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+}
+
+int64_t Statement::column_int(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+std::string Statement::column_text(int col) const {
+  const unsigned char* text = sqlite3_column_text(stmt_, col);
+  int size = sqlite3_column_bytes(stmt_, col);
+  return text ? std::string(reinterpret_cast<const char*>(text), static_cast<size_t>(size))
+              : std::string();
+}
+
+std::optional<std::string> Statement::column_optional_text(int col) const {
+  if (column_is_null(col)) return std::nullopt;
+  return column_text(col);
+}
+
+bool Statement::column_is_null(int col) const {
+  return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
+}
+
+Transaction::Transaction(Database& db) : db_(db), owner_(!db.in_transaction()) {
+  if (owner_) db_.exec("BEGIN IMMEDIATE");
+}
+
+Transaction::~Transaction() {
+  if (owner_ && !done_) {
+    // A failed COMMIT may already have rolled back; ROLLBACK then reports an error we ignore.
+    sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  }
+}
+
+void Transaction::commit() {
+  if (owner_ && !done_) {
+    db_.exec("COMMIT");
+  }
+  done_ = true;
+}
+
+}  // namespace syncd

@@ -1,0 +1,94 @@
+#pragma once
+// Thin RAII types over the SQLite C API: a connection, a prepared statement, and a
+// transaction that rolls back unless committed. Every failing call throws SqliteError
+// naming what was being done, so no return code goes unchecked.
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace syncd {
+
+class SqliteError : public std::runtime_error {
+ public:
+  SqliteError(int code, const std::string& what) : std::runtime_error(what), code_(code) {}
+  int code() const { return code_; }
+  // SQLITE_FULL: the disk (or the configured size limit) is full.
+  bool is_full() const { return (code_ & 0xff) == SQLITE_FULL; }
+  bool is_corrupt() const {
+    return (code_ & 0xff) == SQLITE_CORRUPT || (code_ & 0xff) == SQLITE_NOTADB;
+  }
+
+ private:
+  int code_;
+};
+
+class Database {
+ public:
+  // Opens (creating if needed) the file at `path`. ":memory:" gives a private database.
+  explicit Database(const std::string& path);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  void exec(const char* sql);
+  // The first column of the first row of `sql` as an integer (PRAGMAs, counts).
+  int64_t query_int(const char* sql);
+  sqlite3* handle() { return db_; }
+  bool in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
+  const std::string& path() const { return path_; }
+  [[noreturn]] void fail(int code, const std::string& doing);
+
+ private:
+  sqlite3* db_ = nullptr;
+  std::string path_;
+};
+
+class Statement {
+ public:
+  Statement(Database& db, const char* sql);
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  Statement& bind(int index, int64_t value);
+  Statement& bind(int index, std::string_view value);
+  Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
+  Statement& bind(int index, const std::optional<std::string>& value);
+  Statement& bind_null(int index);
+  // Advances to the next row; false when done. Resets automatically after the last row.
+  bool step();
+  // Runs a statement that returns no rows, then resets it.
+  void run();
+  void reset();
+
+  int64_t column_int(int col) const;
+  std::string column_text(int col) const;
+  std::optional<std::string> column_optional_text(int col) const;
+  bool column_is_null(int col) const;
+
+ private:
+  Database& db_;
+  sqlite3_stmt* stmt_ = nullptr;
+};
+
+// BEGIN IMMEDIATE ... COMMIT. When the connection is already inside a transaction the
+// guard joins it and leaves commit or rollback to the outer owner.
+class Transaction {
+ public:
+  explicit Transaction(Database& db);
+  ~Transaction();
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+  void commit();
+
+ private:
+  Database& db_;
+  bool owner_;
+  bool done_ = false;
+};
+
+}  // namespace syncd
