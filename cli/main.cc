@@ -1,0 +1,466 @@
+// syncctl: the command-line client of syncd. Exit codes: 0 success, 1 the daemon
+// reported an error, 2 bad usage, 3 the daemon is not reachable.
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "cli/rpc_client.h"
+#include "cli/table.h"
+#include "util/json.h"
+
+namespace {
+
+using syncd::JsonDocument;
+using syncd::JsonValue;
+
+constexpr int kOk = 0;
+constexpr int kDaemonError = 1;
+constexpr int kUsage = 2;
+constexpr int kUnreachable = 3;
+
+struct UsageError {
+  std::string message;
+};
+
+struct Request {
+  std::string method;
+  JsonDocument params;  // null when the method takes none
+  // Prints a successful result for people.
+  std::function<void(const JsonValue& result)> print_human;
+};
+
+struct Command {
+  const char* name;
+  const char* synopsis;
+  const char* help;
+  std::function<Request(std::vector<std::string>&)> build;
+};
+
+constexpr const char* kGeneralHelp = R"(usage: syncctl [--socket PATH] [--json] COMMAND [ARGS]
+
+Talks to syncd over its Unix socket. The socket is --socket, else $SYNCD_SOCKET, else
+$XDG_RUNTIME_DIR/syncd/syncd.sock or /run/syncd/syncd.sock when present, else
+./.syncd/syncd.sock.
+
+commands:
+)";
+
+constexpr const char* kExitCodes = R"(
+--json prints the daemon's result as JSON (one line) instead of a table.
+exit codes: 0 success, 1 error reported by syncd, 2 bad usage, 3 syncd not reachable.
+`syncctl COMMAND --help` describes one command.
+)";
+
+std::string scalar(const JsonValue& v) {
+  if (v.IsNull()) return "-";
+  if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
+  if (v.IsBool()) return v.GetBool() ? "yes" : "no";
+  return syncd::to_json(v);
+}
+
+std::string field(const JsonValue& obj, const char* name) {
+  if (!obj.IsObject()) return "-";
+  auto it = obj.FindMember(name);
+  return it == obj.MemberEnd() ? "-" : scalar(it->value);
+}
+
+// Pops the value of `--name VALUE` from args when present.
+std::optional<std::string> take_option(std::vector<std::string>& args, const std::string& name) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == name) {
+      if (i + 1 >= args.size()) throw UsageError{name + " needs a value"};
+      std::string value = args[i + 1];
+      args.erase(args.begin() + static_cast<long>(i), args.begin() + static_cast<long>(i) + 2);
+      return value;
+    }
+    if (args[i].rfind(name + "=", 0) == 0) {
+      std::string value = args[i].substr(name.size() + 1);
+      args.erase(args.begin() + static_cast<long>(i));
+      return value;
+    }
+  }
+  return std::nullopt;
+}
+
+bool take_flag(std::vector<std::string>& args, const std::string& name) {
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == name) {
+      args.erase(args.begin() + static_cast<long>(i));
+      return true;
+    }
+  }
+  return false;
+}
+
+void expect_positional(const std::vector<std::string>& args, size_t min, size_t max) {
+  for (const auto& a : args) {
+    if (a.size() > 1 && a[0] == '-' && a[1] == '-') throw UsageError{"unknown option " + a};
+  }
+  if (args.size() < min) throw UsageError{"missing arguments"};
+  if (args.size() > max) throw UsageError{"too many arguments"};
+}
+
+int64_t parse_limit(const std::string& text) {
+  try {
+    size_t used = 0;
+    long long n = std::stoll(text, &used);
+    if (used == text.size() && n > 0) return n;
+  } catch (...) {
+  }
+  throw UsageError{"--limit expects a positive integer, got \"" + text + "\""};
+}
+
+JsonDocument object_params() {
+  JsonDocument params;
+  params.SetObject();
+  return params;
+}
+
+void add_string(JsonDocument& params, const char* name, const std::string& value) {
+  auto& alloc = params.GetAllocator();
+  params.AddMember(rapidjson::StringRef(name), syncd::json_string(value, alloc), alloc);
+}
+
+void add_json_arg(JsonDocument& params, const char* name, const std::string& text) {
+  JsonDocument data;
+  if (auto error = syncd::parse_json(text, data)) {
+    throw UsageError{"the document argument is not valid JSON: " + *error};
+  }
+  auto& alloc = params.GetAllocator();
+  params.AddMember(rapidjson::StringRef(name), JsonValue(data, alloc), alloc);
+}
+
+void print_mutation(const JsonValue& result) {
+  std::printf("%s/%s queued as mutation %s\n", field(result, "collection").c_str(),
+              field(result, "id").c_str(), field(result, "mutation_id").c_str());
+}
+
+std::vector<std::vector<std::string>> mutation_rows(const JsonValue& items) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& m : items.GetArray()) {
+    rows.push_back({field(m, "id"), field(m, "state"), field(m, "op"),
+                    field(m, "collection") + "/" + field(m, "doc_id"), field(m, "attempts"),
+                    field(m, "created_at"), field(m, "last_error")});
+  }
+  return rows;
+}
+
+void print_mutations(const JsonValue& result) {
+  const JsonValue& items = result["items"];
+  if (items.Empty()) {
+    std::printf("(no mutations)\n");
+    return;
+  }
+  std::fputs(syncd::format_table({"MUTATION", "STATE", "OP", "DOCUMENT", "ATTEMPTS", "CREATED",
+                                  "LAST ERROR"},
+                                 mutation_rows(items))
+                 .c_str(),
+             stdout);
+  if (!result["next"].IsNull()) {
+    std::printf("(more: --after %s)\n", scalar(result["next"]).c_str());
+  }
+}
+
+void print_key_values(const JsonValue& result) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& m : result.GetObject()) {
+    std::string key(m.name.GetString(), m.name.GetStringLength());
+    if (m.value.IsObject()) {
+      for (const auto& inner : m.value.GetObject()) {
+        rows.push_back({key + "." + inner.name.GetString(), scalar(inner.value)});
+      }
+    } else {
+      rows.push_back({key, scalar(m.value)});
+    }
+  }
+  std::fputs(syncd::format_table({"KEY", "VALUE"}, rows, 120).c_str(), stdout);
+}
+
+std::vector<Command> commands() {
+  return {
+      {"status", "status", "Connectivity, queue depth by state, last push and pull, last error.",
+       [](std::vector<std::string>& args) {
+         expect_positional(args, 0, 0);
+         return Request{"status", JsonDocument(), print_key_values};
+       }},
+      {"get", "get COLLECTION ID",
+       "Prints the local view of one document (server state with pending writes applied).",
+       [](std::vector<std::string>& args) {
+         expect_positional(args, 2, 2);
+         Request r{"get", object_params(), [](const JsonValue& result) {
+                     std::printf("%s/%s  version %s  %s\n%s\n", field(result, "collection").c_str(),
+                                 field(result, "id").c_str(), field(result, "version").c_str(),
+                                 result["pending"].IsTrue() ? "pending" : "synced",
+                                 syncd::to_pretty_json(result["data"]).c_str());
+                   }};
+         add_string(r.params, "collection", args[0]);
+         add_string(r.params, "id", args[1]);
+         return r;
+       }},
+      {"put", "put COLLECTION ID JSON", "Stores JSON (an object) as the whole document.",
+       [](std::vector<std::string>& args) {
+         expect_positional(args, 3, 3);
+         Request r{"put", object_params(), print_mutation};
+         add_string(r.params, "collection", args[0]);
+         add_string(r.params, "id", args[1]);
+         add_json_arg(r.params, "data", args[2]);
+         return r;
+       }},
+      {"patch", "patch COLLECTION ID JSON",
+       "Applies JSON as a merge patch (RFC 7386: null removes a field).",
+       [](std::vector<std::string>& args) {
+         expect_positional(args, 3, 3);
+         Request r{"patch", object_params(), print_mutation};
+         add_string(r.params, "collection", args[0]);
+         add_string(r.params, "id", args[1]);
+         add_json_arg(r.params, "data", args[2]);
+         return r;
+       }},
+      {"delete", "delete COLLECTION ID", "Deletes a document.",
+       [](std::vector<std::string>& args) {
+         expect_positional(args, 2, 2);
+         Request r{"delete", object_params(), print_mutation};
+         add_string(r.params, "collection", args[0]);
+         add_string(r.params, "id", args[1]);
+         return r;
+       }},
+      {"list", "list COLLECTION [--prefix P] [--limit N] [--after ID]",
+       "Lists documents in id order (default limit 100).",
+       [](std::vector<std::string>& args) {
+         auto prefix = take_option(args, "--prefix");
+         auto limit = take_option(args, "--limit");
+         auto after = take_option(args, "--after");
+         expect_positional(args, 1, 1);
+         Request r{"list", object_params(), [](const JsonValue& result) {
+                     std::vector<std::vector<std::string>> rows;
+                     for (const auto& d : result["items"].GetArray()) {
+                       rows.push_back({field(d, "id"), field(d, "version"),
+                                       d["pending"].IsTrue() ? "pending" : "synced",
+                                       syncd::to_json(d["data"])});
+                     }
+                     if (rows.empty()) {
+                       std::printf("(no documents)\n");
+                     } else {
+                       std::fputs(syncd::format_table({"ID", "VERSION", "STATE", "DATA"}, rows)
+                                      .c_str(),
+                                  stdout);
+                     }
+                     if (!result["next"].IsNull()) {
+                       std::printf("(more: --after %s)\n", scalar(result["next"]).c_str());
+                     }
+                   }};
+         add_string(r.params, "collection", args[0]);
+         if (prefix) add_string(r.params, "prefix", *prefix);
+         if (after) add_string(r.params, "after", *after);
+         if (limit) r.params.AddMember("limit", parse_limit(*limit), r.params.GetAllocator());
+         return r;
+       }},
+      {"watch", "watch [COLLECTION]",
+       "Prints every change (local and remote) as it happens, until interrupted.",
+       [](std::vector<std::string>& args) {
+         expect_positional(args, 0, 1);
+         Request r{"subscribe", object_params(), nullptr};
+         if (!args.empty()) add_string(r.params, "collection", args[0]);
+         return r;
+       }},
+      {"queue", "queue [--failed | --state STATE] [--limit N] [--after SEQ]",
+       "Lists queued mutations in queue order (default: every state).",
+       [](std::vector<std::string>& args) {
+         bool failed = take_flag(args, "--failed");
+         auto state = take_option(args, "--state");
+         auto limit = take_option(args, "--limit");
+         auto after = take_option(args, "--after");
+         expect_positional(args, 0, 0);
+         Request r{"queue.list", object_params(), print_mutations};
+         if (failed && state) throw UsageError{"--failed and --state exclude each other"};
+         if (failed) add_string(r.params, "state", "failed");
+         if (state) add_string(r.params, "state", *state);
+         if (limit) r.params.AddMember("limit", parse_limit(*limit), r.params.GetAllocator());
+         if (after) r.params.AddMember("after", parse_limit(*after), r.params.GetAllocator());
+         return r;
+       }},
+      {"retry", "retry MUTATION_ID | --all",
+       "Moves a failed (dead-lettered) mutation, or all of them, back to pending.",
+       [](std::vector<std::string>& args) {
+         bool all = take_flag(args, "--all");
+         expect_positional(args, all ? 0 : 1, all ? 0 : 1);
+         Request r{"queue.retry", object_params(), [](const JsonValue& result) {
+                     std::printf("%s mutation(s) back to pending\n",
+                                 field(result, "retried").c_str());
+                   }};
+         if (all) {
+           r.params.AddMember("all", true, r.params.GetAllocator());
+         } else {
+           add_string(r.params, "id", args[0]);
+         }
+         return r;
+       }},
+      {"conflicts", "conflicts [--all]",
+       "Lists mutations waiting for a manual conflict resolution.",
+       [](std::vector<std::string>& args) {
+         bool all = take_flag(args, "--all");
+         expect_positional(args, 0, 0);
+         Request r{"conflicts.list", object_params(), print_mutations};
+         if (all) r.params.AddMember("all", true, r.params.GetAllocator());
+         return r;
+       }},
+      {"resolve", "resolve MUTATION_ID --take local|remote|JSON",
+       "Resolves a conflict with the local side, the remote side, or the given document.",
+       [](std::vector<std::string>& args) {
+         auto take = take_option(args, "--take");
+         expect_positional(args, 1, 1);
+         if (!take) throw UsageError{"--take local|remote|JSON is required"};
+         Request r{"conflicts.resolve", object_params(), print_key_values};
+         add_string(r.params, "id", args[0]);
+         if (*take == "local" || *take == "remote") {
+           add_string(r.params, "take", *take);
+         } else {
+           add_json_arg(r.params, "take", *take);
+         }
+         return r;
+       }},
+      {"sync", "sync", "Replays the queue and pulls remote changes now.",
+       [](std::vector<std::string>& args) {
+         expect_positional(args, 0, 0);
+         return Request{"sync.now", JsonDocument(), print_key_values};
+       }},
+      {"metrics", "metrics", "Prints the daemon's counters.",
+       [](std::vector<std::string>& args) {
+         expect_positional(args, 0, 0);
+         return Request{"metrics", JsonDocument(), print_key_values};
+       }},
+  };
+}
+
+void print_general_help(const std::vector<Command>& all) {
+  std::fputs(kGeneralHelp, stdout);
+  for (const auto& c : all) std::printf("  %-55s %s\n", c.synopsis, c.help);
+  std::fputs(kExitCodes, stdout);
+}
+
+volatile std::sig_atomic_t g_interrupted = 0;
+
+int watch(syncd::RpcClient& client, bool json) {
+  struct sigaction sa{};
+  sa.sa_handler = [](int) { g_interrupted = 1; };
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  while (!g_interrupted) {
+    std::string error;
+    std::optional<std::string> line = client.read_line(error, true);
+    if (!line) {
+      if (g_interrupted) break;
+      std::fprintf(stderr, "syncctl: %s\n", error.c_str());
+      return kUnreachable;
+    }
+    JsonDocument note;
+    if (syncd::parse_json(*line, note) || !note.IsObject() || !note.HasMember("params")) continue;
+    const JsonValue& p = note["params"];
+    if (json) {
+      std::printf("%s\n", syncd::to_json(p).c_str());
+    } else {
+      std::printf("%-6s %s/%s %s\n", field(p, "origin").c_str(), field(p, "collection").c_str(),
+                  field(p, "id").c_str(),
+                  p.HasMember("data") ? syncd::to_json(p["data"]).c_str() : "null");
+    }
+    std::fflush(stdout);
+  }
+  return kOk;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  std::optional<std::string> socket_flag;
+  bool json = false;
+  const std::vector<Command> all = commands();
+  size_t i = 0;
+  for (; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--json") {
+      json = true;
+    } else if (a == "--socket") {
+      if (i + 1 >= args.size()) {
+        std::fprintf(stderr, "syncctl: --socket needs a value\n");
+        return kUsage;
+      }
+      socket_flag = args[++i];
+    } else if (a.rfind("--socket=", 0) == 0) {
+      socket_flag = a.substr(9);
+    } else if (a == "--help" || a == "-h" || a == "help") {
+      print_general_help(all);
+      return kOk;
+    } else if (a == "--version") {
+      std::printf("syncctl %s\n", SYNCD_VERSION);
+      return kOk;
+    } else if (a.rfind("-", 0) == 0) {
+      std::fprintf(stderr, "syncctl: unknown option %s (see syncctl --help)\n", a.c_str());
+      return kUsage;
+    } else {
+      break;
+    }
+  }
+  if (i >= args.size()) {
+    std::fprintf(stderr, "syncctl: no command given (see syncctl --help)\n");
+    return kUsage;
+  }
+  const std::string name = args[i];
+  std::vector<std::string> rest(args.begin() + static_cast<long>(i) + 1, args.end());
+  const Command* command = nullptr;
+  for (const auto& c : all) {
+    if (name == c.name) command = &c;
+  }
+  if (command == nullptr) {
+    std::fprintf(stderr, "syncctl: unknown command %s (see syncctl --help)\n", name.c_str());
+    return kUsage;
+  }
+  if (take_flag(rest, "--help") || take_flag(rest, "-h")) {
+    std::printf("usage: syncctl [--socket PATH] [--json] %s\n\n%s\n%s", command->synopsis,
+                command->help, kExitCodes);
+    return kOk;
+  }
+  // Global flags may also come after the command.
+  if (take_flag(rest, "--json")) json = true;
+  if (auto s = take_option(rest, "--socket")) socket_flag = s;
+
+  Request request;
+  try {
+    request = command->build(rest);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "syncctl %s: %s\nusage: syncctl %s\n", name.c_str(), e.message.c_str(),
+                 command->synopsis);
+    return kUsage;
+  }
+
+  syncd::RpcClient client;
+  const std::string socket = syncd::find_socket(socket_flag);
+  if (auto error = client.connect(socket, 30)) {
+    std::fprintf(stderr, "syncctl: %s\n", error->c_str());
+    return kUnreachable;
+  }
+  JsonDocument response;
+  if (auto error = client.call(request.method, request.params, response)) {
+    std::fprintf(stderr, "syncctl: %s\n", error->c_str());
+    return kUnreachable;
+  }
+  if (response.HasMember("error")) {
+    const JsonValue& error = response["error"];
+    if (json) std::printf("%s\n", syncd::to_json(error).c_str());
+    std::string reason = error.HasMember("data") ? field(error["data"], "reason") : "-";
+    std::fprintf(stderr, "syncctl: %s (%s)\n", field(error, "message").c_str(), reason.c_str());
+    return kDaemonError;
+  }
+  const JsonValue& result = response["result"];
+  if (name == "watch") return watch(client, json);
+  if (json) {
+    std::printf("%s\n", syncd::to_json(result).c_str());
+  } else {
+    request.print_human(result);
+  }
+  return kOk;
+}
