@@ -10,12 +10,13 @@
 
 namespace syncd {
 namespace {
-bool only_whitespace_after(std::string_view text, size_t from) {
-  for (size_t i = from; i < text.size(); ++i) {
-    char c = text[i];
-    if (c != ' ' && c != '\t' && c != '\r' && c != '\n') return false;
+// The offset of the first byte at or after `from` that is not JSON whitespace.
+size_t skip_whitespace(std::string_view text, size_t from) {
+  while (from < text.size() && (text[from] == ' ' || text[from] == '\t' || text[from] == '\r' ||
+                                text[from] == '\n')) {
+    ++from;
   }
-  return true;
+  return from;
 }
 
 template <unsigned kFlags>
@@ -28,9 +29,9 @@ std::optional<std::string> parse_one(std::string_view text, JsonDocument& out) {
     return "parse error at offset " + std::to_string(out.GetErrorOffset()) + ": " +
            rapidjson::GetParseError_En(out.GetParseError());
   }
-  size_t consumed = is.Tell();
-  if (!only_whitespace_after(text, consumed)) {
-    return "parse error at offset " + std::to_string(consumed) +
+  size_t extra = skip_whitespace(text, is.Tell());
+  if (extra != text.size()) {
+    return "parse error at offset " + std::to_string(extra) +
            ": unexpected data after the JSON value";
   }
   return std::nullopt;

@@ -1,0 +1,156 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "tests/test_support.h"
+
+namespace syncd {
+namespace {
+
+// The message of the ConfigError that parsing `text` throws, or "" when it parses.
+std::string error_of(const std::string& text) {
+  try {
+    parse_config(text, "test.json");
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(Config, EmptyObjectGivesTheDocumentedDefaults) {
+  Config c = parse_config("{}", "t");
+  EXPECT_EQ(c.state_dir, "./.syncd");
+  EXPECT_EQ(c.socket_path(), "./.syncd/syncd.sock");
+  EXPECT_EQ(c.remote, "http://127.0.0.1:8787");
+  EXPECT_EQ(c.ipc.max_frame_bytes, 1 << 20);
+  EXPECT_EQ(c.store.synchronous, "full");
+  EXPECT_EQ(c.sync.batch_size, 500);
+  EXPECT_EQ(c.backoff.initial_ms, 1000);
+  EXPECT_EQ(c.backoff.factor, 2.0);
+  EXPECT_EQ(c.backoff.max_ms, 60000);
+  EXPECT_EQ(c.conflicts.strategy, "merge");
+  EXPECT_EQ(c.conflicts.merge_tiebreak, "local");
+}
+
+TEST(Config, ReadsEveryKindOfValueWithCommentsAndTrailingCommas) {
+  Config c = parse_config(R"(
+    // a comment
+    {
+      "state_dir": "/var/lib/syncd",
+      "socket": "/run/syncd/syncd.sock",
+      "log_level": "debug",
+      "ipc": {"max_frame_bytes": 65536, "allowed_uids": [1000, 1001], "allowed_gids": [],},
+      "store": {"max_document_bytes": 32768, "synchronous": "normal"},
+      "backoff": {"factor": 1.5},
+      /* per collection */
+      "conflicts": {"strategy": "server_wins",
+                    "collections": {"notes": {"strategy": "manual"},
+                                    "carts": {"merge_tiebreak": "remote"}}},
+    })",
+                          "t");
+  EXPECT_EQ(c.socket_path(), "/run/syncd/syncd.sock");
+  EXPECT_EQ(c.ipc.allowed_uids, (std::vector<int64_t>{1000, 1001}));
+  EXPECT_EQ(c.store.synchronous, "normal");
+  EXPECT_EQ(c.backoff.factor, 1.5);
+  EXPECT_EQ(c.conflicts.collections.at("notes").strategy, "manual");
+  EXPECT_EQ(c.conflicts.collections.at("notes").merge_tiebreak, "local");
+  // Unset fields of an override take the top-level policy, wherever the keys appear.
+  EXPECT_EQ(c.conflicts.collections.at("carts").strategy, "server_wins");
+  EXPECT_EQ(c.conflicts.collections.at("carts").merge_tiebreak, "remote");
+}
+
+TEST(Config, EveryErrorNamesTheKeyPathAndWhatWasExpected) {
+  struct Case {
+    const char* text;
+    const char* message;
+  } cases[] = {
+      {"{\"sockt\": \"x\"}", "test.json: sockt: unknown key"},
+      {"{\"ipc\": {\"max_frame_byte\": 1}}", "test.json: ipc.max_frame_byte: unknown key"},
+      {"{\"ipc\": 5}", "test.json: ipc: expected an object, got number"},
+      {"{\"ipc\": {\"max_frame_bytes\": \"1MiB\"}}",
+       "test.json: ipc.max_frame_bytes: expected an integer, got string"},
+      {"{\"ipc\": {\"max_frame_bytes\": 1.5}}",
+       "test.json: ipc.max_frame_bytes: expected an integer, got number"},
+      {"{\"ipc\": {\"max_frame_bytes\": 10}}",
+       "test.json: ipc.max_frame_bytes: expected an integer from 1024 to 1073741824, got 10"},
+      {"{\"ipc\": {\"allowed_uids\": 1000}}",
+       "test.json: ipc.allowed_uids: expected an array of integers, got number"},
+      {"{\"ipc\": {\"allowed_uids\": [\"root\"]}}",
+       "test.json: ipc.allowed_uids: expected an array of integers from 0 to 4294967295, found "
+       "string"},
+      {"{\"ipc\": {\"allowed_gids\": [-1]}}",
+       "test.json: ipc.allowed_gids: expected an array of integers from 0 to 4294967295, found -1"},
+      {"{\"state_dir\": 7}", "test.json: state_dir: expected a string, got number"},
+      {"{\"log_level\": \"verbose\"}",
+       "test.json: log_level: expected one of debug, info, warning, error, got \"verbose\""},
+      {"{\"store\": {\"synchronous\": \"off\"}}",
+       "test.json: store.synchronous: expected one of full, normal, got \"off\""},
+      {"{\"backoff\": {\"factor\": \"2\"}}", "test.json: backoff.factor: expected a number, got string"},
+      {"{\"backoff\": {\"factor\": 0.5}}",
+       "test.json: backoff.factor: expected a number from 1 to 100, got 0.5"},
+      {"{\"conflicts\": {\"strategy\": \"last_write_wins\"}}",
+       "test.json: conflicts.strategy: expected one of server_wins, client_wins, merge, manual, got "
+       "\"last_write_wins\""},
+      {"{\"conflicts\": {\"collections\": []}}",
+       "test.json: conflicts.collections: expected an object of collection name -> policy, got "
+       "array"},
+      {"{\"conflicts\": {\"collections\": {\"notes\": \"manual\"}}}",
+       "test.json: conflicts.collections: \"notes\": expected an object, got string"},
+      {"{\"conflicts\": {\"collections\": {\"notes\": {\"strat\": \"manual\"}}}}",
+       "test.json: conflicts.collections: \"notes\".strat: unknown key (known: strategy, "
+       "merge_tiebreak)"},
+      {"{\"conflicts\": {\"collections\": {\"notes\": {\"strategy\": 1}}}}",
+       "test.json: conflicts.collections: \"notes\".strategy: expected a string, got number"},
+      {"{\"conflicts\": {\"collections\": {\"notes\": {\"merge_tiebreak\": \"mine\"}}}}",
+       "test.json: conflicts.collections: \"notes\".merge_tiebreak: expected one of local, remote, "
+       "got \"mine\""},
+      {"[1]", "test.json: expected a JSON object at the top, got array"},
+      {"{\"a\": }", "test.json: parse error at offset 6: Invalid value."},
+      {"{} {}", "test.json: parse error at offset 3: unexpected data after the JSON value"},
+      {"{\"remote\": \"ftp://x\"}",
+       "test.json: remote: expected an http:// or https:// URL, got \"ftp://x\""},
+      {"{\"state_dir\": \"\"}", "test.json: state_dir: must not be empty"},
+      {"{\"store\": {\"max_document_bytes\": 2000000}}",
+       "test.json: store.max_document_bytes (2000000) must be at least 1024 bytes below "
+       "ipc.max_frame_bytes (1048576) so a document fits in a frame"},
+      {"{\"backoff\": {\"initial_ms\": 5000, \"max_ms\": 1000}}",
+       "test.json: backoff.initial_ms (5000) must not exceed backoff.max_ms (1000)"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(error_of(c.text), c.message) << c.text;
+}
+
+TEST(Config, LoadFileReportsAMissingFile) {
+  testing::TempDir dir;
+  EXPECT_THROW(load_config_file(dir.file("nope.json")), ConfigError);
+  {
+    std::ofstream out(dir.file("c.json"));
+    out << "{\"log_level\": \"warning\"}";
+  }
+  EXPECT_EQ(load_config_file(dir.file("c.json")).log_level, "warning");
+}
+
+TEST(Config, DescribeChangesListsChangedKeysAndHidesSecrets) {
+  Config a;
+  Config b;
+  b.log_level = "debug";
+  b.ipc.max_output_bytes = 8192;
+  b.auth.token = "s3cret";
+  auto changes = describe_changes(a, b);
+  ASSERT_EQ(changes.size(), 3u);
+  EXPECT_EQ(changes[0], "log_level: \"info\" -> \"debug\"");
+  EXPECT_EQ(changes[1], "ipc.max_output_bytes: 4194304 -> 8192");
+  EXPECT_EQ(changes[2], "auth.token: (changed)");
+  EXPECT_TRUE(describe_changes(a, a).empty());
+}
+
+TEST(Config, FlattenListsEveryKey) {
+  auto flat = flatten_config(Config{});
+  EXPECT_EQ(flat.front().first, "state_dir");
+  EXPECT_EQ(flat.back().first, "conflicts.collections");
+  EXPECT_GE(flat.size(), 30u);
+}
+
+}  // namespace
+}  // namespace syncd

@@ -1,0 +1,111 @@
+#include "queue/local_writes.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/test_support.h"
+
+namespace syncd {
+namespace {
+
+class LocalWritesTest : public ::testing::Test {
+ protected:
+  testing::TempDir dir_;
+  std::unique_ptr<Database> db_ = testing::open_test_database(dir_.file("w.db"));
+  DocumentStore docs_{*db_};
+  MutationQueue queue_{*db_};
+  FakeClock clock_{1'800'000'000'000};
+  Xoshiro256 random_{9};
+  Uuid7Generator ids_{clock_, random_};
+  LocalWrites writes_{docs_, queue_, ids_, clock_, 100};
+
+  LocalWriteResult write(MutationOp op, const std::string& id, const char* json = nullptr) {
+    JsonDocument data;
+    if (json) {
+      EXPECT_FALSE(parse_json(json, data));
+    }
+    Transaction tx(*db_);
+    LocalWriteResult r = writes_.apply(LocalWrite{op, "notes", id, json ? &data : nullptr});
+    tx.commit();
+    return r;
+  }
+};
+
+TEST_F(LocalWritesTest, PutPatchDeleteEachQueueAMutationWithTheLocalView) {
+  auto put = write(MutationOp::put, "a", R"({"title":"milk","done":false})");
+  auto patch = write(MutationOp::patch, "a", R"({"done":true,"title":null})");
+  EXPECT_EQ(*patch.local_data, R"({"done":true})");
+  EXPECT_EQ(*docs_.find("notes", "a")->local_data, R"({"done":true})");
+  auto del = write(MutationOp::del, "a");
+  EXPECT_FALSE(del.local_data);
+  EXPECT_FALSE(docs_.find("notes", "a")->visible());
+
+  auto queued = queue_.list(std::nullopt, 10);
+  ASSERT_EQ(queued.size(), 3u);
+  EXPECT_EQ(queued[0].id, put.mutation_id);
+  EXPECT_EQ(queued[0].op, MutationOp::put);
+  EXPECT_EQ(*queued[0].payload, R"({"title":"milk","done":false})");
+  EXPECT_EQ(queued[1].op, MutationOp::patch);
+  EXPECT_EQ(*queued[1].payload, R"({"done":true,"title":null})") << "the patch, not the result";
+  EXPECT_EQ(queued[2].id, del.mutation_id);
+  EXPECT_FALSE(queued[2].payload);
+  EXPECT_EQ(queued[0].created_at_ms, 1'800'000'000'000);
+  EXPECT_LT(queued[0].id, queued[1].id);
+}
+
+TEST_F(LocalWritesTest, BaseVersionIsTheServerVersionTheViewWasBuiltOn) {
+  write(MutationOp::put, "a", R"({"v":1})");
+  db_->exec("UPDATE documents SET server_version = '17' WHERE id = 'a'");
+  write(MutationOp::patch, "a", R"({"v":2})");
+  auto queued = queue_.list(std::nullopt, 10);
+  EXPECT_FALSE(queued[0].base_version);
+  EXPECT_EQ(*queued[1].base_version, "17");
+}
+
+TEST_F(LocalWritesTest, RejectedWritesChangeNothing) {
+  auto reason_of = [&](MutationOp op, const char* id, const char* json) {
+    try {
+      write(op, id, json);
+    } catch (const WriteRejected& e) {
+      return e.reason();
+    }
+    return std::string("accepted");
+  };
+  EXPECT_EQ(reason_of(MutationOp::patch, "missing", R"({"a":1})"), "not_found");
+  EXPECT_EQ(reason_of(MutationOp::del, "missing", nullptr), "not_found");
+  std::string big = R"({"x":")" + std::string(200, 'y') + R"("})";
+  EXPECT_EQ(reason_of(MutationOp::put, "big", big.c_str()), "too_large");
+  EXPECT_EQ(queue_.counts().pending, 0);
+  EXPECT_FALSE(docs_.find("notes", "missing"));
+  EXPECT_FALSE(docs_.find("notes", "big"));
+}
+
+TEST_F(LocalWritesTest, SizeLimitAppliesToTheResultingDocument) {
+  std::string big = R"({"x":")" + std::string(120, 'y') + R"("})";
+  JsonDocument data;
+  ASSERT_FALSE(parse_json(big, data));
+  Transaction tx(*db_);
+  try {
+    writes_.apply(LocalWrite{MutationOp::put, "notes", "a", &data});
+    FAIL() << "over the limit";
+  } catch (const WriteRejected& e) {
+    EXPECT_EQ(e.reason(), "too_large");
+  }
+  tx.commit();
+  EXPECT_FALSE(docs_.find("notes", "a"));
+  EXPECT_EQ(queue_.counts().pending, 0);
+}
+
+TEST_F(LocalWritesTest, RollbackRemovesTheDocumentAndItsMutationTogether) {
+  {
+    JsonDocument data;
+    ASSERT_FALSE(parse_json(R"({"v":1})", data));
+    Transaction tx(*db_);
+    writes_.apply(LocalWrite{MutationOp::put, "notes", "a", &data});
+    // no commit: the guard rolls back
+  }
+  EXPECT_FALSE(docs_.find("notes", "a"));
+  EXPECT_EQ(queue_.counts().pending, 0);
+}
+
+}  // namespace
+}  // namespace syncd

@@ -1,0 +1,46 @@
+#pragma once
+// Helpers shared by the unit tests: a temporary directory removed at the end, and a
+// ready database (WAL, current schema) inside it.
+#include <ftw.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+#include "store/schema.h"
+#include "store/sqlite.h"
+
+namespace syncd::testing {
+
+class TempDir {
+ public:
+  TempDir() {
+    const char* base = getenv("TMPDIR");
+    std::string pattern = std::string(base && *base ? base : "/tmp") + "/syncd-test-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+    path_ = pattern;
+  }
+  ~TempDir() {
+    nftw(
+        path_.c_str(),
+        [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
+        FTW_DEPTH | FTW_PHYS);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+  std::string file(const std::string& name) const { return path_ + "/" + name; }
+
+ private:
+  std::string path_;
+};
+
+inline std::unique_ptr<Database> open_test_database(const std::string& path) {
+  auto db = std::make_unique<Database>(path);
+  prepare_database(*db, SyncMode::normal);
+  return db;
+}
+
+}  // namespace syncd::testing
