@@ -1,0 +1,247 @@
+#include "tests/integration/harness.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace syncd::testing {
+
+bool wait_until(const std::function<bool()>& condition, Millis timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    if (condition()) return true;
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(Millis(5));  // poll interval, not a synchronisation
+  }
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+void write_file(const std::string& path, const std::string& text) {
+  std::ofstream out(path, std::ios::binary);
+  out << text;
+}
+
+namespace {
+std::vector<char*> c_strings(std::vector<std::string>& items) {
+  std::vector<char*> out;
+  for (auto& s : items) out.push_back(s.data());
+  out.push_back(nullptr);
+  return out;
+}
+
+std::vector<std::string> environment_with(const std::map<std::string, std::string>& extra) {
+  std::vector<std::string> env;
+  for (char** e = environ; *e; ++e) {
+    std::string entry(*e);
+    std::string name = entry.substr(0, entry.find('='));
+    if (!extra.count(name)) env.push_back(entry);
+  }
+  for (const auto& [k, v] : extra) env.push_back(k + "=" + v);
+  return env;
+}
+
+void redirect(const std::string& path, int target) {
+  int fd = ::open(path.empty() ? "/dev/null" : path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+  if (fd >= 0) {
+    ::dup2(fd, target);
+    ::close(fd);
+  }
+}
+}  // namespace
+
+Process::Process(const std::vector<std::string>& argv, const std::string& stdout_path,
+                 const std::string& stderr_path, const std::map<std::string, std::string>& env) {
+  std::vector<std::string> args = argv;
+  std::vector<std::string> envs = environment_with(env);
+  auto c_args = c_strings(args);
+  auto c_env = c_strings(envs);
+  pid_ = ::fork();
+  if (pid_ == 0) {
+    redirect(stdout_path, STDOUT_FILENO);
+    redirect(stderr_path, STDERR_FILENO);
+    int devnull = ::open("/dev/null", O_RDONLY);
+    ::dup2(devnull, STDIN_FILENO);
+    ::execve(c_args[0], c_args.data(), c_env.data());
+    _exit(127);
+  }
+}
+
+Process::~Process() {
+  if (running()) {
+    ::kill(pid_, SIGKILL);
+    wait_exit(Millis(10000));
+  }
+}
+
+void Process::signal(int signum) {
+  if (!status_) ::kill(pid_, signum);
+}
+
+bool Process::running() {
+  if (status_ || pid_ <= 0) return false;
+  int status = 0;
+  if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+    status_ = status;
+    return false;
+  }
+  return true;
+}
+
+std::optional<int> Process::wait_exit(Millis timeout) {
+  wait_until([this] { return !running(); }, timeout);
+  return status_;
+}
+
+Client::Client(const std::string& socket_path) {
+  fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, socket_path.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+Client::~Client() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+bool Client::send_raw(const std::string& bytes) {
+  size_t sent = 0;
+  while (sent < bytes.size()) {
+    ssize_t n = ::send(fd_, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) return false;
+    sent += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+std::optional<std::string> Client::read_line(Millis timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    size_t nl = buffer_.find('\n');
+    if (nl != std::string::npos) {
+      std::string line = buffer_.substr(0, nl);
+      buffer_.erase(0, nl + 1);
+      return line;
+    }
+    auto left = std::chrono::duration_cast<Millis>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return std::nullopt;
+    pollfd pfd{fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, static_cast<int>(left.count())) <= 0) return std::nullopt;
+    char chunk[65536];
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) return std::nullopt;
+    buffer_.append(chunk, static_cast<size_t>(n));
+  }
+}
+
+bool Client::wait_closed(Millis timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pollfd pfd{fd_, POLLIN, 0};
+    if (::poll(&pfd, 1, 50) <= 0) continue;
+    char chunk[65536];
+    ssize_t n = ::recv(fd_, chunk, sizeof chunk, 0);
+    if (n <= 0) return true;
+  }
+  return false;
+}
+
+JsonDocument Client::call(const std::string& method, const std::string& params_json) {
+  int id = next_id_++;
+  std::string frame = R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":")" +
+                      method + R"(","params":)" + params_json + "}\n";
+  JsonDocument answer;
+  if (!send_raw(frame)) return answer;
+  while (auto line = read_line()) {
+    JsonDocument doc;
+    if (parse_json(*line, doc)) continue;
+    if (doc.IsObject() && doc.HasMember("id") && doc["id"].IsInt() && doc["id"].GetInt() == id) {
+      return doc;
+    }
+  }
+  return answer;  // null: no answer
+}
+
+Syncd::Syncd(const TempDir& dir, const std::string& config_json,
+             std::vector<std::string> extra_args)
+    : state_dir_(dir.file("state")),
+      socket_(dir.file("syncd.sock")),
+      log_path_(dir.file("syncd.log")),
+      extra_args_(std::move(extra_args)) {
+  if (!config_json.empty()) {
+    config_path_ = dir.file("config.json");
+    write_file(config_path_, config_json);
+  }
+}
+
+Syncd::~Syncd() {
+  if (process_ && process_->running()) stop();
+}
+
+bool Syncd::start() {
+  std::vector<std::string> argv = {syncd_bin(), "--state-dir", state_dir_, "--socket", socket_};
+  if (!config_path_.empty()) {
+    argv.push_back("--config");
+    argv.push_back(config_path_);
+  }
+  for (const auto& a : extra_args_) argv.push_back(a);
+  process_ = std::make_unique<Process>(argv, log_path_, log_path_);
+  return wait_until(
+      [this] {
+        if (!process_->running()) return true;
+        Client probe(socket_);
+        return probe.connected() && probe.call("status").HasMember("result");
+      },
+      Millis(20000)) &&
+         process_->running();
+}
+
+void Syncd::kill9() {
+  if (!process_) return;
+  process_->signal(SIGKILL);
+  process_->wait_exit(Millis(10000));
+}
+
+std::optional<int> Syncd::stop() {
+  if (!process_) return std::nullopt;
+  process_->signal(SIGTERM);
+  auto status = process_->wait_exit(Millis(20000));
+  if (!status) kill9();
+  return status;
+}
+
+CommandResult run_command(const std::vector<std::string>& argv,
+                          const std::map<std::string, std::string>& env, Millis timeout) {
+  TempDir dir;
+  CommandResult result;
+  {
+    Process p(argv, dir.file("out"), dir.file("err"), env);
+    auto status = p.wait_exit(timeout);
+    if (status && WIFEXITED(*status)) result.exit_code = WEXITSTATUS(*status);
+  }
+  result.out = read_file(dir.file("out"));
+  result.err = read_file(dir.file("err"));
+  return result;
+}
+
+}  // namespace syncd::testing

@@ -1,0 +1,110 @@
+#pragma once
+// Runs the real binaries for integration tests: syncd as a child process on a temp state
+// dir, a blocking JSON-RPC client on its socket, and syncctl with captured output. Every
+// wait has a deadline; nothing sleeps to synchronise.
+#include <sys/types.h>
+
+#include <chrono>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "tests/test_support.h"
+#include "util/json.h"
+
+namespace syncd::testing {
+
+using Millis = std::chrono::milliseconds;
+
+// Polls `condition` every few milliseconds until it holds or `timeout` passes.
+bool wait_until(const std::function<bool()>& condition, Millis timeout);
+
+std::string read_file(const std::string& path);
+void write_file(const std::string& path, const std::string& text);
+
+class Process {
+ public:
+  // Starts argv[0] with `argv`; stdout and stderr go to the files given (or /dev/null).
+  Process(const std::vector<std::string>& argv, const std::string& stdout_path,
+          const std::string& stderr_path, const std::map<std::string, std::string>& env = {});
+  ~Process();
+  Process(const Process&) = delete;
+  Process& operator=(const Process&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void signal(int signum);
+  // The exit status (as from waitpid) once the process ended within `timeout`.
+  std::optional<int> wait_exit(Millis timeout);
+  bool running();
+
+ private:
+  pid_t pid_ = -1;
+  std::optional<int> status_;
+};
+
+class Client {
+ public:
+  explicit Client(const std::string& socket_path);
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  bool connected() const { return fd_ >= 0; }
+  bool send_raw(const std::string& bytes);
+  // The next line, or nullopt on EOF, error or timeout.
+  std::optional<std::string> read_line(Millis timeout = Millis(10000));
+  // True once the peer has closed (EOF seen) within `timeout`, skipping any lines.
+  bool wait_closed(Millis timeout);
+  // Sends one request and returns the parsed answer (skipping notifications).
+  JsonDocument call(const std::string& method, const std::string& params_json = "{}");
+  int fd() const { return fd_; }
+
+ private:
+  int fd_ = -1;
+  int next_id_ = 1;
+  std::string buffer_;
+};
+
+// A syncd on its own temp state dir; stopped (SIGKILL if needed) when destroyed.
+class Syncd {
+ public:
+  // `config_json` is written to <dir>/config.json and passed with --config when not empty.
+  explicit Syncd(const TempDir& dir, const std::string& config_json = "",
+                 std::vector<std::string> extra_args = {});
+  ~Syncd();
+
+  // Starts the process and waits until its socket answers `status`. False on failure.
+  bool start();
+  void kill9();
+  // SIGTERM and wait; the exit status.
+  std::optional<int> stop();
+  std::string log() const { return read_file(log_path_); }
+  const std::string& socket() const { return socket_; }
+  const std::string& state_dir() const { return state_dir_; }
+  const std::string& config_path() const { return config_path_; }
+  Process* process() { return process_.get(); }
+
+ private:
+  std::string state_dir_;
+  std::string socket_;
+  std::string config_path_;
+  std::string log_path_;
+  std::vector<std::string> extra_args_;
+  std::unique_ptr<Process> process_;
+};
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+CommandResult run_command(const std::vector<std::string>& argv,
+                          const std::map<std::string, std::string>& env = {},
+                          Millis timeout = Millis(30000));
+
+inline std::string syncd_bin() { return SYNCD_BIN; }
+inline std::string syncctl_bin() { return SYNCCTL_BIN; }
+
+}  // namespace syncd::testing

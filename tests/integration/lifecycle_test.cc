@@ -1,0 +1,129 @@
+// Start-up, shutdown, reload and refusal paths of the syncd process.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "tests/integration/harness.h"
+
+namespace syncd::testing {
+namespace {
+
+int exit_code(std::optional<int> status) {
+  return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+}
+
+TEST(Lifecycle, SigtermStopsCleanlyAndRemovesTheSocket) {
+  TempDir dir;
+  Syncd syncd(dir);
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  struct stat st{};
+  ASSERT_EQ(::stat(syncd.socket().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+  EXPECT_EQ(exit_code(syncd.stop()), 0);
+  EXPECT_NE(::stat(syncd.socket().c_str(), &st), 0);
+  EXPECT_NE(syncd.log().find("SIGTERM: stopping"), std::string::npos);
+}
+
+TEST(Lifecycle, ASecondDaemonOnTheSameStateDirIsRefused) {
+  TempDir dir;
+  Syncd first(dir);
+  ASSERT_TRUE(first.start()) << first.log();
+  CommandResult second = run_command({syncd_bin(), "--state-dir", first.state_dir(), "--socket",
+                                      dir.file("other.sock")});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.err.find("another syncd (pid " + std::to_string(first.process()->pid()) +
+                            ") is running on state dir"),
+            std::string::npos)
+      << second.err;
+  Client client(first.socket());
+  EXPECT_TRUE(client.call("status").HasMember("result")) << "the first one is untouched";
+}
+
+TEST(Lifecycle, ALiveSocketOfAnotherDaemonIsNotTaken) {
+  TempDir dir;
+  Syncd first(dir);
+  ASSERT_TRUE(first.start()) << first.log();
+  CommandResult second = run_command(
+      {syncd_bin(), "--state-dir", dir.file("state2"), "--socket", first.socket()});
+  EXPECT_EQ(second.exit_code, 1);
+  EXPECT_NE(second.err.find("is in use by another process"), std::string::npos) << second.err;
+  Client client(first.socket());
+  EXPECT_TRUE(client.call("status").HasMember("result"));
+}
+
+TEST(Lifecycle, AStaleSocketFileIsReplaced) {
+  TempDir dir;
+  Syncd syncd(dir);
+  {
+    int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::strncpy(addr.sun_path, syncd.socket().c_str(), sizeof addr.sun_path - 1);
+    ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+    ::close(fd);  // the file stays, nobody listens: what a crash leaves behind
+  }
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  EXPECT_NE(syncd.log().find("replacing stale socket"), std::string::npos);
+}
+
+TEST(Lifecycle, ACorruptDatabaseIsRefusedWithAClearMessage) {
+  TempDir dir;
+  Syncd syncd(dir);
+  ::mkdir(syncd.state_dir().c_str(), 0750);
+  std::string garbage;
+  for (int i = 0; i < 500; ++i) garbage += "definitely not a database ";
+  write_file(syncd.state_dir() + "/syncd.db", garbage);
+  EXPECT_FALSE(syncd.start());
+  EXPECT_EQ(exit_code(syncd.process()->wait_exit(Millis(5000))), 1);
+  EXPECT_NE(syncd.log().find("refusing to start"), std::string::npos) << syncd.log();
+  EXPECT_EQ(read_file(syncd.state_dir() + "/syncd.db"), garbage) << "the file is left as it was";
+}
+
+TEST(Lifecycle, SighupReloadsAValidConfigAndRefusesAnInvalidOne) {
+  TempDir dir;
+  Syncd syncd(dir, R"({"log_level": "info", "store": {"max_document_bytes": 4096}})");
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  std::string big = R"({"collection":"c","id":"a","data":{"x":")" + std::string(6000, 'y') + R"("}})";
+  EXPECT_EQ(std::string(client.call("put", big)["error"]["data"]["reason"].GetString()), "too_large");
+
+  write_file(syncd.config_path(), R"({"log_level": "info", "store": {"max_document_bytes": 65536}})");
+  syncd.process()->signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return syncd.log().find("store.max_document_bytes: 4096 -> 65536") != std::string::npos; },
+                         Millis(10000)))
+      << syncd.log();
+  EXPECT_TRUE(client.call("put", big).HasMember("result")) << "the new limit applies";
+
+  write_file(syncd.config_path(), R"({"log_level": "loud"})");
+  syncd.process()->signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return syncd.log().find("reload refused") != std::string::npos; },
+                         Millis(10000)));
+  EXPECT_NE(syncd.log().find("log_level: expected one of"), std::string::npos);
+  EXPECT_TRUE(client.call("status").HasMember("result")) << "still serving on the old config";
+}
+
+TEST(Lifecycle, CheckConfigReportsErrorsAndVersionAndHelpWork) {
+  TempDir dir;
+  write_file(dir.file("bad.json"), R"({"ipc": {"max_frame_bytes": "big"}})");
+  CommandResult bad = run_command({syncd_bin(), "--config", dir.file("bad.json"), "--check-config"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("ipc.max_frame_bytes: expected an integer, got string"), std::string::npos)
+      << bad.err;
+  write_file(dir.file("good.json"), "// ok\n{\"sync\": {\"batch_size\": 100}}");
+  CommandResult good = run_command({syncd_bin(), "--config", dir.file("good.json"), "--check-config"});
+  EXPECT_EQ(good.exit_code, 0);
+  EXPECT_NE(good.out.find("sync.batch_size = 100"), std::string::npos) << good.out;
+  EXPECT_EQ(run_command({syncd_bin(), "--version"}).out, "syncd " SYNCD_VERSION "\n");
+  EXPECT_EQ(run_command({syncd_bin(), "--help"}).exit_code, 0);
+  EXPECT_EQ(run_command({syncd_bin(), "--bogus"}).exit_code, 2);
+  EXPECT_EQ(run_command({syncd_bin(), "--log-level", "loud", "--check-config"}).exit_code, 1);
+}
+
+}  // namespace
+}  // namespace syncd::testing

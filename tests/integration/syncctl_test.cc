@@ -1,0 +1,109 @@
+// syncctl against a real daemon: output, --json, and exit codes 0/1/2/3.
+#include <gtest/gtest.h>
+
+#include "tests/integration/harness.h"
+
+namespace syncd::testing {
+namespace {
+
+class Syncctl : public ::testing::Test {
+ protected:
+  void SetUp() override { ASSERT_TRUE(syncd_.start()) << syncd_.log(); }
+  CommandResult ctl(std::vector<std::string> args) {
+    args.insert(args.begin(), {syncctl_bin(), "--socket", syncd_.socket()});
+    return run_command(args);
+  }
+  TempDir dir_;
+  Syncd syncd_{dir_};
+};
+
+TEST_F(Syncctl, PutGetListStatusWork) {
+  CommandResult put = ctl({"put", "notes", "a", R"({"t":1})"});
+  EXPECT_EQ(put.exit_code, 0) << put.err;
+  EXPECT_NE(put.out.find("notes/a queued as mutation "), std::string::npos) << put.out;
+  CommandResult get = ctl({"--json", "get", "notes", "a"});
+  EXPECT_EQ(get.exit_code, 0);
+  EXPECT_EQ(get.out, R"({"collection":"notes","id":"a","data":{"t":1},"version":null,"pending":true})"
+                     "\n");
+  EXPECT_EQ(ctl({"patch", "notes", "a", R"({"u":2})"}).exit_code, 0);
+  CommandResult list = ctl({"list", "notes"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_NE(list.out.find(R"({"t":1,"u":2})"), std::string::npos) << list.out;
+  CommandResult status = ctl({"status"});
+  EXPECT_EQ(status.exit_code, 0);
+  EXPECT_NE(status.out.find("queue.pending"), std::string::npos) << status.out;
+  CommandResult status_json = ctl({"status", "--json"});
+  JsonDocument doc;
+  ASSERT_FALSE(parse_json(status_json.out, doc)) << status_json.out;
+  EXPECT_EQ(doc["queue"]["pending"].GetInt(), 2);
+  CommandResult queue = ctl({"--json", "queue"});
+  ASSERT_FALSE(parse_json(queue.out, doc));
+  EXPECT_EQ(doc["items"].Size(), 2u);
+  EXPECT_EQ(ctl({"delete", "notes", "a"}).exit_code, 0);
+  EXPECT_EQ(ctl({"get", "notes", "a"}).exit_code, 1);
+  EXPECT_EQ(ctl({"metrics"}).exit_code, 0);
+  EXPECT_EQ(ctl({"retry", "--all"}).exit_code, 0);
+}
+
+TEST_F(Syncctl, DaemonErrorsExitOne) {
+  CommandResult missing = ctl({"get", "notes", "nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("no document notes/nope (not_found)"), std::string::npos) << missing.err;
+  CommandResult not_object = ctl({"put", "notes", "a", "[1]"});
+  EXPECT_EQ(not_object.exit_code, 1);
+  EXPECT_NE(not_object.err.find("invalid_document"), std::string::npos);
+  EXPECT_EQ(ctl({"retry", "no-such-mutation"}).exit_code, 1);
+}
+
+TEST_F(Syncctl, BadUsageExitsTwo) {
+  EXPECT_EQ(ctl({}).exit_code, 2);
+  EXPECT_EQ(ctl({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(ctl({"get", "notes"}).exit_code, 2);
+  EXPECT_EQ(ctl({"put", "notes", "a", "{not json"}).exit_code, 2);
+  EXPECT_EQ(ctl({"list", "notes", "--limit", "zero"}).exit_code, 2);
+  EXPECT_EQ(ctl({"queue", "--bogus"}).exit_code, 2);
+  CommandResult help = ctl({"put", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("usage: syncctl [--socket PATH] [--json] put COLLECTION ID JSON"),
+            std::string::npos);
+  EXPECT_EQ(run_command({syncctl_bin(), "--help"}).exit_code, 0);
+}
+
+TEST_F(Syncctl, UnreachableDaemonExitsThree) {
+  CommandResult r = run_command({syncctl_bin(), "--socket", dir_.file("nobody.sock"), "status"});
+  EXPECT_EQ(r.exit_code, 3);
+  EXPECT_NE(r.err.find("cannot connect to"), std::string::npos) << r.err;
+  syncd_.stop();
+  EXPECT_EQ(ctl({"status"}).exit_code, 3);
+}
+
+TEST_F(Syncctl, SocketComesFromTheEnvironmentWhenNoFlagIsGiven) {
+  CommandResult r = run_command({syncctl_bin(), "status"}, {{"SYNCD_SOCKET", syncd_.socket()}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  CommandResult xdg = run_command({syncctl_bin(), "status"},
+                                  {{"SYNCD_SOCKET", ""}, {"XDG_RUNTIME_DIR", dir_.path()}});
+  EXPECT_EQ(xdg.exit_code, 3) << "no syncd/syncd.sock under XDG_RUNTIME_DIR, falls back to ./.syncd";
+}
+
+TEST_F(Syncctl, WatchPrintsChangesAsTheyHappen) {
+  Process watch({syncctl_bin(), "--socket", syncd_.socket(), "--json", "watch", "notes"},
+                dir_.file("watch.out"), dir_.file("watch.err"));
+  // The subscription is in place once the daemon counts a second open connection.
+  Client client(syncd_.socket());
+  ASSERT_TRUE(wait_until(
+      [&] { return client.call("metrics")["result"]["connections_open"].GetInt() >= 2; },
+      Millis(10000)));
+  ctl({"put", "other", "x", "{}"});
+  ctl({"put", "notes", "w", R"({"live":true})"});
+  ASSERT_TRUE(wait_until(
+      [&] { return read_file(dir_.file("watch.out")).find("\"id\":\"w\"") != std::string::npos; },
+      Millis(10000)));
+  std::string out = read_file(dir_.file("watch.out"));
+  EXPECT_NE(out.find(R"("data":{"live":true},"origin":"local")"), std::string::npos) << out;
+  EXPECT_EQ(out.find("\"other\""), std::string::npos) << "filtered to notes";
+  watch.signal(SIGINT);
+  EXPECT_TRUE(watch.wait_exit(Millis(10000)));
+}
+
+}  // namespace
+}  // namespace syncd::testing
