@@ -28,8 +28,8 @@ class SqliteError : public std::runtime_error {
 
 class Database {
  public:
-  // Opens (creating if needed) the file at `path`. ":memory:" gives a private database.
-  explicit Database(const std::string& path);
+  // Opens (creating if needed) the file at `path` through `vfs` (null: SQLite's default).
+  explicit Database(const std::string& path, const char* vfs = nullptr);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

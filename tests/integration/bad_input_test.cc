@@ -47,7 +47,8 @@ TEST_F(BadInput, GarbageFramesGetParseErrorsAndTheConnectionStaysUsable) {
   JsonDocument a = parse_line(bad.read_line());
   EXPECT_EQ(a["error"]["code"].GetInt(), -32700);
   EXPECT_TRUE(a["id"].IsNull());
-  ASSERT_TRUE(bad.send_raw(std::string("\x00\xff\xfe binary \x01\n", 15)));
+  const char binary[] = "\x00\xff\xfe binary \x01\n";
+  ASSERT_TRUE(bad.send_raw(std::string(binary, sizeof binary - 1)));
   EXPECT_EQ(reason_of(parse_line(bad.read_line())), "invalid_json");
   ASSERT_TRUE(bad.send_raw("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get\",\"params\":{\"collection\":\"\xc3\x28\",\"id\":\"a\"}}\n"));
   EXPECT_EQ(reason_of(parse_line(bad.read_line())), "invalid_json") << "invalid UTF-8";

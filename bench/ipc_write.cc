@@ -1,0 +1,290 @@
+// bench/ipc_write: durable writes over the local socket.
+//
+// For each client count (default 1, 16, 64) every client does sequential puts (send one,
+// wait for its answer) for a fixed time; reports ops/s and p50/p99 latency. The same
+// client pattern then runs against redis-server on a Unix socket with appendonly yes and
+// appendfsync always (SET of the same JSON), and the ratio is printed. Finally syncd's
+// RSS is sampled while 1M mutations are queued by pipelining clients.
+//
+// usage: ipc_write [--clients 1,16,64] [--seconds 5] [--rss-mutations 1000000]
+//                  [--redis-server PATH] [--no-redis]
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "tests/integration/harness.h"
+#include "util/json.h"
+
+namespace {
+
+using namespace syncd::testing;
+using syncd::JsonDocument;
+using Clock = std::chrono::steady_clock;
+
+struct Figures {
+  double ops_per_s = 0;
+  double p50_us = 0;
+  double p99_us = 0;
+  long ops = 0;
+  long errors = 0;
+};
+
+// A request for client `c`'s i-th write, and how its answer starts.
+using MakeRequest = std::string (*)(int client, long i);
+
+std::string syncd_put(int client, long i) {
+  std::string id = "c" + std::to_string(client) + "-" + std::to_string(i);
+  return R"({"jsonrpc":"2.0","id":)" + std::to_string(i) +
+         R"(,"method":"put","params":{"collection":"bench","id":")" + id +
+         R"(","data":{"title":"note )" + std::to_string(i) + R"(","done":false,"n":)" +
+         std::to_string(i) + "}}}\n";
+}
+
+std::string redis_set(int client, long i) {
+  std::string key = "bench:c" + std::to_string(client) + "-" + std::to_string(i);
+  std::string value = R"({"title":"note )" + std::to_string(i) + R"(","done":false,"n":)" +
+                      std::to_string(i) + "}";
+  return "*3\r\n$3\r\nSET\r\n$" + std::to_string(key.size()) + "\r\n" + key + "\r\n$" +
+         std::to_string(value.size()) + "\r\n" + value + "\r\n";
+}
+
+Figures drive(const std::string& socket, int clients, double seconds, MakeRequest make,
+              const char* ok_token) {
+  std::vector<std::vector<double>> latencies(static_cast<size_t>(clients));
+  std::atomic<long> errors{0};
+  auto start = Clock::now();
+  auto deadline = start + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> threads;
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      Client client(socket);
+      if (!client.connected()) {
+        ++errors;
+        return;
+      }
+      auto& mine = latencies[static_cast<size_t>(c)];
+      for (long i = 0; Clock::now() < deadline; ++i) {
+        auto t0 = Clock::now();
+        if (!client.send_raw(make(c, i))) {
+          ++errors;
+          return;
+        }
+        auto line = client.read_line(Millis(30000));
+        if (!line || line->find(ok_token) == std::string::npos) {
+          ++errors;
+          if (!line) return;
+          continue;
+        }
+        mine.push_back(std::chrono::duration<double, std::micro>(Clock::now() - t0).count());
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  std::vector<double> all;
+  for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
+  std::sort(all.begin(), all.end());
+  Figures f;
+  f.ops = static_cast<long>(all.size());
+  f.errors = errors;
+  f.ops_per_s = static_cast<double>(all.size()) / elapsed;
+  if (!all.empty()) {
+    f.p50_us = all[all.size() / 2];
+    f.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  }
+  return f;
+}
+
+long rss_kib(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+  }
+  return -1;
+}
+
+void print_row(const char* target, int clients, const Figures& f) {
+  std::printf("| %-28s | %7d | %10.0f | %9.0f | %9.0f | %8ld | %6ld |\n", target, clients,
+              f.ops_per_s, f.p50_us, f.p99_us, f.ops, f.errors);
+  std::fflush(stdout);
+}
+
+bool start_redis(const std::string& redis_bin, const TempDir& dir, std::unique_ptr<Process>& out) {
+  std::string socket = dir.file("redis.sock");
+  out = std::make_unique<Process>(
+      std::vector<std::string>{redis_bin, "--port", "0", "--unixsocket", socket,
+                               "--unixsocketperm", "700", "--dir", dir.path(), "--appendonly",
+                               "yes", "--appendfsync", "always", "--save", "", "--daemonize",
+                               "no"},
+      dir.file("redis.log"), dir.file("redis.log"));
+  return wait_until(
+      [&] {
+        Client probe(socket);
+        return probe.connected() && probe.send_raw("PING\r\n") && probe.read_line(Millis(1000));
+      },
+      Millis(10000));
+}
+
+void rss_run(long total, int clients) {
+  TempDir dir;
+  Syncd syncd(dir);
+  if (!syncd.start()) {
+    std::fprintf(stderr, "syncd did not start:\n%s\n", syncd.log().c_str());
+    return;
+  }
+  pid_t pid = syncd.process()->pid();
+  std::printf("\nRSS of syncd while queueing %ld mutations (%d pipelining clients, 500 per batch)\n\n",
+              total, clients);
+  std::printf("| queued mutations | RSS (MiB) |\n|---:|---:|\n");
+  std::printf("| 0 | %.1f |\n", static_cast<double>(rss_kib(pid)) / 1024);
+  std::atomic<long> done{0};
+  const long per_client = total / clients;
+  const long step = total / 10;
+  std::atomic<long> next_report{step};
+  std::vector<std::thread> threads;
+  auto start = Clock::now();
+  for (int c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      Client client(syncd.socket());
+      for (long i = 0; i < per_client;) {
+        long n = std::min<long>(500, per_client - i);
+        std::string frames;
+        for (long k = 0; k < n; ++k) frames += syncd_put(c, i + k);
+        client.send_raw(frames);
+        for (long k = 0; k < n; ++k) client.read_line(Millis(60000));
+        i += n;
+        long now_done = done += n;
+        long mark = next_report.load();
+        if (now_done >= mark && next_report.compare_exchange_strong(mark, mark + step)) {
+          std::printf("| %ld | %.1f |\n", mark, static_cast<double>(rss_kib(pid)) / 1024);
+          std::fflush(stdout);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  Client check(syncd.socket());
+  auto status = check.call("status");
+  std::printf("\nqueued %ld in %.1f s (%.0f durable puts/s pipelined); status reports %d pending; "
+              "final RSS %.1f MiB\n",
+              done.load(), elapsed, static_cast<double>(done.load()) / elapsed,
+              status.IsObject() ? status["result"]["queue"]["pending"].GetInt() : -1,
+              static_cast<double>(rss_kib(pid)) / 1024);
+  syncd.stop();
+}
+
+std::vector<int> parse_list(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream in(text);
+  std::string item;
+  while (std::getline(in, item, ',')) out.push_back(std::stoi(item));
+  return out;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> client_counts = {1, 16, 64};
+  double seconds = 5;
+  long rss_mutations = 1'000'000;
+  std::string redis_bin = "/usr/bin/redis-server";
+  bool redis = true;
+  std::string syncd_config;  // JSON config text for syncd (default: embedded defaults)
+  std::string external_socket;  // drive an already running syncd (for profiling) and stop
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
+    if (a == "--clients") client_counts = parse_list(next());
+    else if (a == "--seconds") seconds = std::stod(next());
+    else if (a == "--rss-mutations") rss_mutations = std::stol(next());
+    else if (a == "--redis-server") redis_bin = next();
+    else if (a == "--no-redis") redis = false;
+    else if (a == "--syncd-config") syncd_config = next();
+    else if (a == "--socket") external_socket = next();
+    else {
+      std::fprintf(stderr, "usage: ipc_write [--clients 1,16,64] [--seconds S] "
+                           "[--rss-mutations N] [--redis-server PATH] [--no-redis]\n");
+      return 2;
+    }
+  }
+  signal(SIGPIPE, SIG_IGN);
+  if (redis && access(redis_bin.c_str(), X_OK) != 0) {
+    std::fprintf(stderr, "%s not found: install redis-server or pass --no-redis\n", redis_bin.c_str());
+    return 2;
+  }
+  std::printf("durable writes, %.0f s per row; syncd: WAL synchronous=FULL, group commit; "
+              "redis: appendonly yes, appendfsync always\n\n",
+              seconds);
+  std::printf("| target                       | clients |      ops/s |  p50 (us) |  p99 (us) |      ops | errors |\n");
+  std::printf("|------------------------------|--------:|-----------:|----------:|----------:|---------:|-------:|\n");
+  if (!external_socket.empty()) {
+    for (int clients : client_counts) {
+      print_row("syncd put (external)", clients,
+                drive(external_socket, clients, seconds, syncd_put, "\"result\""));
+    }
+    return 0;
+  }
+  std::vector<std::pair<int, double>> ratios;
+  std::vector<std::pair<int, double>> writes_per_commit;
+  for (int clients : client_counts) {
+    Figures ours;
+    {
+      TempDir dir;
+      Syncd syncd(dir, syncd_config);
+      if (!syncd.start()) {
+        std::fprintf(stderr, "syncd did not start:\n%s\n", syncd.log().c_str());
+        return 1;
+      }
+      ours = drive(syncd.socket(), clients, seconds, syncd_put, "\"result\"");
+      Client probe(syncd.socket());
+      JsonDocument metrics = probe.call("metrics");
+      if (metrics.IsObject() && metrics.HasMember("result")) {
+        const auto& m = metrics["result"];
+        writes_per_commit.emplace_back(
+            clients, static_cast<double>(m["writes"].GetUint64()) /
+                         static_cast<double>(std::max<uint64_t>(1, m["commits"].GetUint64())));
+      }
+      syncd.stop();
+    }
+    print_row("syncd put", clients, ours);
+    if (redis) {
+      TempDir dir;
+      std::unique_ptr<Process> server;
+      if (!start_redis(redis_bin, dir, server)) {
+        std::fprintf(stderr, "redis-server did not start:\n%s\n", read_file(dir.file("redis.log")).c_str());
+        return 1;
+      }
+      Figures theirs = drive(dir.file("redis.sock"), clients, seconds, redis_set, "+OK");
+      server->signal(SIGTERM);
+      server->wait_exit(Millis(10000));
+      print_row("redis SET (AOF always)", clients, theirs);
+      ratios.emplace_back(clients, theirs.ops_per_s > 0 ? ours.ops_per_s / theirs.ops_per_s : 0);
+    }
+  }
+  std::printf("\n");
+  for (auto [clients, per_commit] : writes_per_commit) {
+    std::printf("syncd writes per commit at %d clients: %.1f\n", clients, per_commit);
+  }
+  if (!ratios.empty()) {
+    std::printf("\n");
+    for (auto [clients, ratio] : ratios) {
+      std::printf("syncd / redis at %d clients: %.2f\n", clients, ratio);
+    }
+  }
+  if (rss_mutations > 0) rss_run(rss_mutations, 4);
+  return 0;
+}
