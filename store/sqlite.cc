@@ -15,7 +15,28 @@ Database::Database(const std::string& path, const char* vfs) : path_(path) {
   sqlite3_busy_timeout(db_, 5000);
 }
 
-Database::~Database() { sqlite3_close(db_); }
+Database::~Database() {
+  begin_.reset();
+  commit_.reset();
+  rollback_.reset();
+  sqlite3_close(db_);
+}
+
+void Database::begin() {
+  if (!begin_) begin_ = std::make_unique<Statement>(*this, "BEGIN IMMEDIATE");
+  begin_->run();
+}
+
+void Database::commit() {
+  if (!commit_) commit_ = std::make_unique<Statement>(*this, "COMMIT");
+  commit_->run();
+}
+
+void Database::rollback() noexcept {
+  // A failed COMMIT may already have rolled back; then there is nothing to undo.
+  if (!in_transaction()) return;
+  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+}
 
 void Database::fail(int code, const std::string& doing) {
   throw SqliteError(code, doing + ": " + sqlite3_errmsg(db_) + " (" + path_ + ")");
@@ -112,20 +133,15 @@ bool Statement::column_is_null(int col) const {
 }
 
 Transaction::Transaction(Database& db) : db_(db), owner_(!db.in_transaction()) {
-  if (owner_) db_.exec("BEGIN IMMEDIATE");
+  if (owner_) db_.begin();
 }
 
 Transaction::~Transaction() {
-  if (owner_ && !done_) {
-    // A failed COMMIT may already have rolled back; ROLLBACK then reports an error we ignore.
-    sqlite3_exec(db_.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-  }
+  if (owner_ && !done_) db_.rollback();
 }
 
 void Transaction::commit() {
-  if (owner_ && !done_) {
-    db_.exec("COMMIT");
-  }
+  if (owner_ && !done_) db_.commit();
   done_ = true;
 }
 

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,8 @@ class SqliteError : public std::runtime_error {
   int code_;
 };
 
+class Statement;
+
 class Database {
  public:
   // Opens (creating if needed) the file at `path` through `vfs` (null: SQLite's default).
@@ -42,9 +45,18 @@ class Database {
   const std::string& path() const { return path_; }
   [[noreturn]] void fail(int code, const std::string& doing);
 
+  // BEGIN IMMEDIATE / COMMIT / ROLLBACK through statements prepared once (one of each per
+  // group commit, so parsing them every time showed up in profiles).
+  void begin();
+  void commit();
+  void rollback() noexcept;
+
  private:
   sqlite3* db_ = nullptr;
   std::string path_;
+  std::unique_ptr<Statement> begin_;
+  std::unique_ptr<Statement> commit_;
+  std::unique_ptr<Statement> rollback_;
 };
 
 class Statement {
