@@ -24,7 +24,19 @@ struct BatchFile {
   size_t length;
   size_t capacity;
   sqlite3_int64 start;  // file offset of buffer[0]
+  bool commit_frame_next;  // the last write was the header of a commit frame
 };
+
+constexpr int kWalHeaderBytes = 32;
+constexpr int kFrameHeaderBytes = 24;
+
+// A WAL frame header (https://sqlite.org/fileformat.html#wal_file_format) whose bytes
+// 4-7, the database size in pages after the commit, are not zero ends a transaction.
+bool is_commit_frame_header(const void* data, int amount, sqlite3_int64 offset) {
+  if (amount != kFrameHeaderBytes || offset < kWalHeaderBytes) return false;
+  const unsigned char* b = static_cast<const unsigned char*>(data);
+  return (b[4] | b[5] | b[6] | b[7]) != 0;
+}
 
 BatchFile* as_batch(sqlite3_file* f) { return reinterpret_cast<BatchFile*>(f); }
 
@@ -86,6 +98,12 @@ int x_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offs
   }
   std::memcpy(f->buffer + f->length, data, size);
   f->length += size;
+  if (f->commit_frame_next) {
+    // The commit frame's page is in: the transaction is complete, write it out.
+    f->commit_frame_next = false;
+    return flush(f);
+  }
+  f->commit_frame_next = is_commit_frame_header(data, amount, offset);
   return SQLITE_OK;
 }
 
@@ -161,6 +179,7 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, i
   f->length = 0;
   f->capacity = 0;
   f->start = 0;
+  f->commit_frame_next = false;
   f->base.pMethods = nullptr;
   int rc = g_base->xOpen(g_base, name, f->real, flags, out_flags);
   if (rc != SQLITE_OK) return rc;

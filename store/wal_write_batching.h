@@ -6,9 +6,11 @@
 // collects contiguous appends to a WAL file in memory and writes them with one pwrite
 // when SQLite syncs, reads, truncates or closes the file.
 //
-// It is only correct when every commit ends with a sync of the WAL, i.e. with
-// PRAGMA synchronous=FULL (or EXTRA): the commit is not complete, and syncd answers no
-// client, before that sync returned. With synchronous=NORMAL use the default VFS.
+// The buffer is written out when the commit frame of a transaction has been written
+// (a WAL frame header whose "database size after commit" field is not zero), so by the
+// time SQLite publishes the commit in the wal-index, and COMMIT returns, every frame of
+// the transaction is in the file; it is also written out before any sync, read,
+// truncate or close of the WAL. Nothing is held across a commit.
 namespace syncd {
 
 // Registers the VFS (idempotent) and returns its name for sqlite3_open_v2.
