@@ -109,9 +109,7 @@ class Daemon {
   void open_store() {
     const Config& config = options_.config;
     const bool full_sync = config.store.synchronous == "full";
-    // WAL write batching relies on a sync at every commit, which only FULL gives.
-    db_ = std::make_unique<Database>(config.state_dir + "/syncd.db",
-                                     full_sync ? wal_write_batching_vfs() : nullptr);
+    db_ = std::make_unique<Database>(config.state_dir + "/syncd.db", wal_write_batching_vfs());
     prepare_database(*db_, full_sync ? SyncMode::full : SyncMode::normal);
     documents_ = std::make_unique<DocumentStore>(*db_);
     queue_ = std::make_unique<MutationQueue>(*db_);

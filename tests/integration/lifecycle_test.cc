@@ -119,6 +119,9 @@ TEST(Lifecycle, CheckConfigReportsErrorsAndVersionAndHelpWork) {
   CommandResult good = run_command({syncd_bin(), "--config", dir.file("good.json"), "--check-config"});
   EXPECT_EQ(good.exit_code, 0);
   EXPECT_NE(good.out.find("sync.batch_size = 100"), std::string::npos) << good.out;
+  CommandResult shipped = run_command(
+      {syncd_bin(), "--config", SYNCD_SOURCE_DIR "/systemd/syncd.json", "--check-config"});
+  EXPECT_EQ(shipped.exit_code, 0) << "the example config in systemd/ is valid: " << shipped.err;
   EXPECT_EQ(run_command({syncd_bin(), "--version"}).out, "syncd " SYNCD_VERSION "\n");
   EXPECT_EQ(run_command({syncd_bin(), "--help"}).exit_code, 0);
   EXPECT_EQ(run_command({syncd_bin(), "--bogus"}).exit_code, 2);
