@@ -54,8 +54,8 @@ std::string syncd_put(int client, long i) {
 
 std::string redis_set(int client, long i) {
   std::string key = "bench:c" + std::to_string(client) + "-" + std::to_string(i);
-  std::string value = R"({"title":"note )" + std::to_string(i) + R"(","done":false,"n":)" +
-                      std::to_string(i) + "}";
+  std::string value =
+      R"({"title":"note )" + std::to_string(i) + R"(","done":false,"n":)" + std::to_string(i) + "}";
   return "*3\r\n$3\r\nSET\r\n$" + std::to_string(key.size()) + "\r\n" + key + "\r\n$" +
          std::to_string(value.size()) + "\r\n" + value + "\r\n";
 }
@@ -125,10 +125,9 @@ void print_row(const char* target, int clients, const Figures& f) {
 bool start_redis(const std::string& redis_bin, const TempDir& dir, std::unique_ptr<Process>& out) {
   std::string socket = dir.file("redis.sock");
   out = std::make_unique<Process>(
-      std::vector<std::string>{redis_bin, "--port", "0", "--unixsocket", socket,
-                               "--unixsocketperm", "700", "--dir", dir.path(), "--appendonly",
-                               "yes", "--appendfsync", "always", "--save", "", "--daemonize",
-                               "no"},
+      std::vector<std::string>{redis_bin, "--port", "0", "--unixsocket", socket, "--unixsocketperm",
+                               "700", "--dir", dir.path(), "--appendonly", "yes", "--appendfsync",
+                               "always", "--save", "", "--daemonize", "no"},
       dir.file("redis.log"), dir.file("redis.log"));
   return wait_until(
       [&] {
@@ -146,8 +145,9 @@ void rss_run(long total, int clients) {
     return;
   }
   pid_t pid = syncd.process()->pid();
-  std::printf("\nRSS of syncd while queueing %ld mutations (%d pipelining clients, 500 per batch)\n\n",
-              total, clients);
+  std::printf(
+      "\nRSS of syncd while queueing %ld mutations (%d pipelining clients, 500 per batch)\n\n",
+      total, clients);
   std::printf("| queued mutations | RSS (MiB) |\n|---:|---:|\n");
   std::printf("| 0 | %.1f |\n", static_cast<double>(rss_kib(pid)) / 1024);
   std::atomic<long> done{0};
@@ -179,11 +179,12 @@ void rss_run(long total, int clients) {
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
   Client check(syncd.socket());
   auto status = check.call("status");
-  std::printf("\nqueued %ld in %.1f s (%.0f durable puts/s pipelined); status reports %d pending; "
-              "final RSS %.1f MiB\n",
-              done.load(), elapsed, static_cast<double>(done.load()) / elapsed,
-              status.IsObject() ? status["result"]["queue"]["pending"].GetInt() : -1,
-              static_cast<double>(rss_kib(pid)) / 1024);
+  std::printf(
+      "\nqueued %ld in %.1f s (%.0f durable puts/s pipelined); status reports %d pending; "
+      "final RSS %.1f MiB\n",
+      done.load(), elapsed, static_cast<double>(done.load()) / elapsed,
+      status.IsObject() ? status["result"]["queue"]["pending"].GetInt() : -1,
+      static_cast<double>(rss_kib(pid)) / 1024);
   syncd.stop();
 }
 
@@ -203,34 +204,48 @@ int main(int argc, char** argv) {
   long rss_mutations = 1'000'000;
   std::string redis_bin = "/usr/bin/redis-server";
   bool redis = true;
-  std::string syncd_config;  // JSON config text for syncd (default: embedded defaults)
+  std::string syncd_config;     // JSON config text for syncd (default: embedded defaults)
   std::string external_socket;  // drive an already running syncd (for profiling) and stop
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto next = [&] { return i + 1 < argc ? std::string(argv[++i]) : std::string(); };
-    if (a == "--clients") client_counts = parse_list(next());
-    else if (a == "--seconds") seconds = std::stod(next());
-    else if (a == "--rss-mutations") rss_mutations = std::stol(next());
-    else if (a == "--redis-server") redis_bin = next();
-    else if (a == "--no-redis") redis = false;
-    else if (a == "--syncd-config") syncd_config = next();
-    else if (a == "--socket") external_socket = next();
+    if (a == "--clients")
+      client_counts = parse_list(next());
+    else if (a == "--seconds")
+      seconds = std::stod(next());
+    else if (a == "--rss-mutations")
+      rss_mutations = std::stol(next());
+    else if (a == "--redis-server")
+      redis_bin = next();
+    else if (a == "--no-redis")
+      redis = false;
+    else if (a == "--syncd-config")
+      syncd_config = next();
+    else if (a == "--socket")
+      external_socket = next();
     else {
-      std::fprintf(stderr, "usage: ipc_write [--clients 1,16,64] [--seconds S] "
-                           "[--rss-mutations N] [--redis-server PATH] [--no-redis]\n");
+      std::fprintf(stderr,
+                   "usage: ipc_write [--clients 1,16,64] [--seconds S] "
+                   "[--rss-mutations N] [--redis-server PATH] [--no-redis]\n");
       return 2;
     }
   }
   signal(SIGPIPE, SIG_IGN);
   if (redis && access(redis_bin.c_str(), X_OK) != 0) {
-    std::fprintf(stderr, "%s not found: install redis-server or pass --no-redis\n", redis_bin.c_str());
+    std::fprintf(stderr, "%s not found: install redis-server or pass --no-redis\n",
+                 redis_bin.c_str());
     return 2;
   }
-  std::printf("durable writes, %.0f s per row; syncd: WAL synchronous=FULL, group commit; "
-              "redis: appendonly yes, appendfsync always\n\n",
-              seconds);
-  std::printf("| target                       | clients |      ops/s |  p50 (us) |  p99 (us) |      ops | errors |\n");
-  std::printf("|------------------------------|--------:|-----------:|----------:|----------:|---------:|-------:|\n");
+  std::printf(
+      "durable writes, %.0f s per row; syncd: WAL synchronous=FULL, group commit; "
+      "redis: appendonly yes, appendfsync always\n\n",
+      seconds);
+  std::printf(
+      "| target                       | clients |      ops/s |  p50 (us) |  p99 (us) |      ops | "
+      "errors |\n");
+  std::printf(
+      "|------------------------------|--------:|-----------:|----------:|----------:|---------:|--"
+      "-----:|\n");
   if (!external_socket.empty()) {
     for (int clients : client_counts) {
       print_row("syncd put (external)", clients,
@@ -265,7 +280,8 @@ int main(int argc, char** argv) {
       TempDir dir;
       std::unique_ptr<Process> server;
       if (!start_redis(redis_bin, dir, server)) {
-        std::fprintf(stderr, "redis-server did not start:\n%s\n", read_file(dir.file("redis.log")).c_str());
+        std::fprintf(stderr, "redis-server did not start:\n%s\n",
+                     read_file(dir.file("redis.log")).c_str());
         return 1;
       }
       Figures theirs = drive(dir.file("redis.sock"), clients, seconds, redis_set, "+OK");

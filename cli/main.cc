@@ -155,9 +155,9 @@ void print_mutations(const JsonValue& result) {
     std::printf("(no mutations)\n");
     return;
   }
-  std::fputs(syncd::format_table({"MUTATION", "STATE", "OP", "DOCUMENT", "ATTEMPTS", "CREATED",
-                                  "LAST ERROR"},
-                                 mutation_rows(items))
+  std::fputs(syncd::format_table(
+                 {"MUTATION", "STATE", "OP", "DOCUMENT", "ATTEMPTS", "CREATED", "LAST ERROR"},
+                 mutation_rows(items))
                  .c_str(),
              stdout);
   if (!result["next"].IsNull()) {
@@ -245,9 +245,9 @@ std::vector<Command> commands() {
                      if (rows.empty()) {
                        std::printf("(no documents)\n");
                      } else {
-                       std::fputs(syncd::format_table({"ID", "VERSION", "STATE", "DATA"}, rows)
-                                      .c_str(),
-                                  stdout);
+                       std::fputs(
+                           syncd::format_table({"ID", "VERSION", "STATE", "DATA"}, rows).c_str(),
+                           stdout);
                      }
                      if (!result["next"].IsNull()) {
                        std::printf("(more: --after %s)\n", scalar(result["next"]).c_str());
@@ -345,7 +345,7 @@ void print_general_help(const std::vector<Command>& all) {
 volatile std::sig_atomic_t g_interrupted = 0;
 
 int watch(syncd::RpcClient& client, bool json) {
-  struct sigaction sa{};
+  struct sigaction sa {};
   sa.sa_handler = [](int) { g_interrupted = 1; };
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);

@@ -13,7 +13,7 @@
 namespace syncd {
 namespace {
 bool exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0;
 }
 }  // namespace

@@ -6,9 +6,8 @@ namespace syncd {
 namespace {
 // Display width in characters: UTF-8 continuation bytes do not count.
 size_t width(const std::string& s) {
-  return static_cast<size_t>(std::count_if(s.begin(), s.end(), [](char c) {
-    return (static_cast<unsigned char>(c) & 0xc0) != 0x80;
-  }));
+  return static_cast<size_t>(std::count_if(
+      s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xc0) != 0x80; }));
 }
 
 std::string cut(const std::string& s, size_t max_chars) {
@@ -23,8 +22,7 @@ std::string cut(const std::string& s, size_t max_chars) {
 }  // namespace
 
 std::string format_table(const std::vector<std::string>& headers,
-                         const std::vector<std::vector<std::string>>& rows,
-                         size_t max_cell_chars) {
+                         const std::vector<std::vector<std::string>>& rows, size_t max_cell_chars) {
   std::vector<std::vector<std::string>> cells;
   cells.push_back(headers);
   for (const auto& row : rows) {

@@ -112,48 +112,48 @@ const std::vector<std::string> kTiebreaks = {"local", "remote"};
 
 Field collections_field(std::string path, std::map<std::string, CollectionPolicy>& ref,
                         const Config::Conflicts& defaults) {
-  return {
-      path,
-      [&ref, &defaults, path](const JsonValue& v) -> std::optional<std::string> {
-        if (!v.IsObject()) return "expected an object of collection name -> policy" + got(v);
-        std::map<std::string, CollectionPolicy> out;
-        for (const auto& member : v.GetObject()) {
-          std::string name(member.name.GetString(), member.name.GetStringLength());
-          std::string where = "\"" + name + "\"";
-          if (!member.value.IsObject()) {
-            return where + ": expected an object" + got(member.value);
-          }
-          CollectionPolicy policy{defaults.strategy, defaults.merge_tiebreak};
-          for (const auto& key : member.value.GetObject()) {
-            std::string k(key.name.GetString(), key.name.GetStringLength());
-            std::string* target = k == "strategy"         ? &policy.strategy
-                                  : k == "merge_tiebreak" ? &policy.merge_tiebreak
-                                                          : nullptr;
-            if (!target) {
-              return where + "." + k + ": unknown key (known: strategy, merge_tiebreak)";
+  return {path,
+          [&ref, &defaults, path](const JsonValue& v) -> std::optional<std::string> {
+            if (!v.IsObject()) return "expected an object of collection name -> policy" + got(v);
+            std::map<std::string, CollectionPolicy> out;
+            for (const auto& member : v.GetObject()) {
+              std::string name(member.name.GetString(), member.name.GetStringLength());
+              std::string where = "\"" + name + "\"";
+              if (!member.value.IsObject()) {
+                return where + ": expected an object" + got(member.value);
+              }
+              CollectionPolicy policy{defaults.strategy, defaults.merge_tiebreak};
+              for (const auto& key : member.value.GetObject()) {
+                std::string k(key.name.GetString(), key.name.GetStringLength());
+                std::string* target = k == "strategy"         ? &policy.strategy
+                                      : k == "merge_tiebreak" ? &policy.merge_tiebreak
+                                                              : nullptr;
+                if (!target) {
+                  return where + "." + k + ": unknown key (known: strategy, merge_tiebreak)";
+                }
+                if (!key.value.IsString())
+                  return where + "." + k + ": expected a string" + got(key.value);
+                std::string s = key.value.GetString();
+                if (auto error = check_choice(s, k == "strategy" ? kStrategies : kTiebreaks)) {
+                  return where + "." + k + ": " + *error;
+                }
+                *target = s;
+              }
+              out[name] = policy;
             }
-            if (!key.value.IsString()) return where + "." + k + ": expected a string" + got(key.value);
-            std::string s = key.value.GetString();
-            if (auto error = check_choice(s, k == "strategy" ? kStrategies : kTiebreaks)) {
-              return where + "." + k + ": " + *error;
+            ref = std::move(out);
+            return std::nullopt;
+          },
+          [&ref] {
+            std::string out = "{";
+            bool first = true;
+            for (const auto& [name, p] : ref) {
+              out += (first ? "" : ",") + quoted(name) + ":{\"strategy\":" + quoted(p.strategy) +
+                     ",\"merge_tiebreak\":" + quoted(p.merge_tiebreak) + "}";
+              first = false;
             }
-            *target = s;
-          }
-          out[name] = policy;
-        }
-        ref = std::move(out);
-        return std::nullopt;
-      },
-      [&ref] {
-        std::string out = "{";
-        bool first = true;
-        for (const auto& [name, p] : ref) {
-          out += (first ? "" : ",") + quoted(name) + ":{\"strategy\":" + quoted(p.strategy) +
-                 ",\"merge_tiebreak\":" + quoted(p.merge_tiebreak) + "}";
-          first = false;
-        }
-        return out + "}";
-      }};
+            return out + "}";
+          }};
 }
 
 std::vector<Field> fields_of(Config& c) {
@@ -301,7 +301,8 @@ std::vector<std::string> describe_changes(const Config& before, const Config& af
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
     if (a[i].second != b[i].second) {
       bool secret = a[i].first.rfind("auth.", 0) == 0 && a[i].first != "auth.token_url";
-      changes.push_back(a[i].first + ": " + (secret ? "(changed)" : a[i].second + " -> " + b[i].second));
+      changes.push_back(a[i].first + ": " +
+                        (secret ? "(changed)" : a[i].second + " -> " + b[i].second));
     }
   }
   return changes;

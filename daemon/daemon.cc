@@ -100,7 +100,8 @@ class Daemon {
 
     uv_run(&loop_, UV_RUN_DEFAULT);
     int rc = uv_loop_close(&loop_);
-    if (rc != 0) log_warning(std::string("event loop closed with handles open: ") + uv_strerror(rc));
+    if (rc != 0)
+      log_warning(std::string("event loop closed with handles open: ") + uv_strerror(rc));
     log_info("stopped");
     return 0;
   }
@@ -130,7 +131,7 @@ class Daemon {
 
   void start_signals() {
     for (auto [handle, signum] : {std::pair{&sigterm_, SIGTERM}, std::pair{&sigint_, SIGINT},
-                                   std::pair{&sighup_, SIGHUP}}) {
+                                  std::pair{&sighup_, SIGHUP}}) {
       uv_signal_init(&loop_, handle);
       handle->data = this;
       uv_signal_start(handle, on_signal, signum);
@@ -196,7 +197,8 @@ class Daemon {
     uv_timer_init(&loop_, &watchdog_);
     watchdog_started_ = true;
     uint64_t period_ms = std::max<uint64_t>(usec / 2000, 1);
-    uv_timer_start(&watchdog_, [](uv_timer_t*) { sd_notify(0, "WATCHDOG=1"); }, 0, period_ms);
+    uv_timer_start(
+        &watchdog_, [](uv_timer_t*) { sd_notify(0, "WATCHDOG=1"); }, 0, period_ms);
   }
 
   DaemonOptions options_;

@@ -17,9 +17,7 @@
 namespace syncd {
 
 struct IpcServer::Connection {
-  Connection(IpcServer* s, size_t max_frame) : server(s), framer(max_frame) {
-    pipe.data = this;
-  }
+  Connection(IpcServer* s, size_t max_frame) : server(s), framer(max_frame) { pipe.data = this; }
   uv_pipe_t pipe{};
   IpcServer* server;
   LineFramer framer;
@@ -86,10 +84,11 @@ void IpcServer::listen(const std::string& path) {
                              " bytes; Unix sockets allow at most " +
                              std::to_string(sizeof probe.sun_path - 1));
   }
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) {
     if (!S_ISSOCK(st.st_mode)) {
-      throw std::runtime_error("socket path " + path + " exists and is not a socket; not touching it");
+      throw std::runtime_error("socket path " + path +
+                               " exists and is not a socket; not touching it");
     }
     if (socket_is_live(path)) {
       throw std::runtime_error("socket " + path + " is in use by another process");
@@ -164,8 +163,8 @@ void IpcServer::accept_one() {
   }
   if (connections_.size() > limits_.max_clients) {
     ++metrics_.connections_refused;
-    std::string message = "too many clients (ipc.max_clients is " +
-                          std::to_string(limits_.max_clients) + ")";
+    std::string message =
+        "too many clients (ipc.max_clients is " + std::to_string(limits_.max_clients) + ")";
     log_warning("refused a client: " + message);
     send(*conn, RpcHandler::error_line(rpc_code::kBusy, "too_many_clients", message));
     conn->close_when_flushed = true;
@@ -284,10 +283,10 @@ void IpcServer::run_turn() {
   for (Connection* conn : staged) {
     if (conn->oversize && !conn->closing && conn->inbox.empty()) {
       ++metrics_.frames_oversize;
-      send(*conn, RpcHandler::error_line(
-                      rpc_code::kInvalidRequest, "too_large",
-                      "frame exceeds ipc.max_frame_bytes (" +
-                          std::to_string(limits_.max_frame_bytes) + " bytes); closing"));
+      send(*conn, RpcHandler::error_line(rpc_code::kInvalidRequest, "too_large",
+                                         "frame exceeds ipc.max_frame_bytes (" +
+                                             std::to_string(limits_.max_frame_bytes) +
+                                             " bytes); closing"));
       conn->close_when_flushed = true;
       conn->oversize = false;
     }

@@ -14,8 +14,8 @@
 #include <unordered_set>
 #include <vector>
 
-#include "daemon/metrics.h"
 #include "daemon/methods.h"
+#include "daemon/metrics.h"
 #include "daemon/rpc_handler.h"
 #include "store/sqlite.h"
 
@@ -31,8 +31,7 @@ struct IpcLimits {
 
 class IpcServer {
  public:
-  IpcServer(uv_loop_t* loop, Database& db, RpcHandler& handler, Metrics& metrics,
-            IpcLimits limits);
+  IpcServer(uv_loop_t* loop, Database& db, RpcHandler& handler, Metrics& metrics, IpcLimits limits);
   ~IpcServer();
   IpcServer(const IpcServer&) = delete;
   IpcServer& operator=(const IpcServer&) = delete;

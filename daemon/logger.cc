@@ -12,11 +12,16 @@ const bool g_journal = std::getenv("JOURNAL_STREAM") != nullptr;
 }  // namespace
 
 bool parse_log_level(std::string_view text, LogLevel& out) {
-  if (text == "debug") out = LogLevel::debug;
-  else if (text == "info") out = LogLevel::info;
-  else if (text == "warning") out = LogLevel::warning;
-  else if (text == "error") out = LogLevel::error;
-  else return false;
+  if (text == "debug")
+    out = LogLevel::debug;
+  else if (text == "info")
+    out = LogLevel::info;
+  else if (text == "warning")
+    out = LogLevel::warning;
+  else if (text == "error")
+    out = LogLevel::error;
+  else
+    return false;
   return true;
 }
 

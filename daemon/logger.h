@@ -13,7 +13,9 @@ void set_log_level(LogLevel level);
 bool log_enabled(LogLevel level);
 void log_line(LogLevel level, std::string_view message);
 
-inline void log_debug(std::string_view m) { if (log_enabled(LogLevel::debug)) log_line(LogLevel::debug, m); }
+inline void log_debug(std::string_view m) {
+  if (log_enabled(LogLevel::debug)) log_line(LogLevel::debug, m);
+}
 inline void log_info(std::string_view m) { log_line(LogLevel::info, m); }
 inline void log_warning(std::string_view m) { log_line(LogLevel::warning, m); }
 inline void log_error(std::string_view m) { log_line(LogLevel::error, m); }

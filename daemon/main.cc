@@ -86,13 +86,16 @@ int main(int argc, char** argv) {
 
   auto apply_overrides = [overrides = flags.overrides](syncd::Config& c) {
     for (const auto& [name, value] : overrides) {
-      if (name == "--socket") c.socket = value;
-      else if (name == "--state-dir") c.state_dir = value;
-      else if (name == "--remote") c.remote = value;
+      if (name == "--socket")
+        c.socket = value;
+      else if (name == "--state-dir")
+        c.state_dir = value;
+      else if (name == "--remote")
+        c.remote = value;
       else if (name == "--log-level") {
         if (value != "debug" && value != "info" && value != "warning" && value != "error") {
-          throw syncd::ConfigError("--log-level: expected one of debug, info, warning, error, got \"" +
-                                   value + "\"");
+          throw syncd::ConfigError(
+              "--log-level: expected one of debug, info, warning, error, got \"" + value + "\"");
         }
         c.log_level = value;
       }

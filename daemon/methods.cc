@@ -154,9 +154,9 @@ void Methods::write(MutationOp op, const JsonValue& params, CallContext& ctx, Js
     const JsonValue* data = member(params, "data");
     if (data == nullptr) throw invalid_params("params.data is required");
     if (!data->IsObject()) {
-      throw RpcError(rpc_code::kInvalidParams, "invalid_document",
-                     std::string("params.data: expected a JSON object, got ") +
-                         json_type_name(*data));
+      throw RpcError(
+          rpc_code::kInvalidParams, "invalid_document",
+          std::string("params.data: expected a JSON object, got ") + json_type_name(*data));
     }
     w.data = data;
   }

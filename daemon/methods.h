@@ -45,8 +45,8 @@ struct DaemonInfo {
 
 class Methods {
  public:
-  Methods(DocumentStore& documents, MutationQueue& queue, LocalWrites& writes,
-          const Clock& clock, const DaemonInfo& info, const Metrics& metrics)
+  Methods(DocumentStore& documents, MutationQueue& queue, LocalWrites& writes, const Clock& clock,
+          const DaemonInfo& info, const Metrics& metrics)
       : documents_(documents),
         queue_(queue),
         writes_(writes),
@@ -56,8 +56,8 @@ class Methods {
 
   // Runs `method` with `params` (an object, or null when absent) and fills `result`.
   // Throws RpcError, WriteRejected or SqliteError.
-  void call(std::string_view method, const JsonValue& params, CallContext& ctx,
-            JsonValue& result, JsonAllocator& alloc);
+  void call(std::string_view method, const JsonValue& params, CallContext& ctx, JsonValue& result,
+            JsonAllocator& alloc);
 
  private:
   void write(MutationOp op, const JsonValue& params, CallContext& ctx, JsonValue& result,

@@ -14,9 +14,9 @@ struct Metrics {
   uint64_t request_errors = 0;
   uint64_t frames_oversize = 0;
   uint64_t slow_reader_disconnects = 0;
-  uint64_t writes = 0;           // acknowledged put/patch/delete
-  uint64_t commits = 0;          // group-commit transactions with at least one write
-  uint64_t commit_batch_max = 0; // most writes in one transaction
+  uint64_t writes = 0;            // acknowledged put/patch/delete
+  uint64_t commits = 0;           // group-commit transactions with at least one write
+  uint64_t commit_batch_max = 0;  // most writes in one transaction
   uint64_t storage_errors = 0;
   uint64_t notifications = 0;
 

@@ -64,8 +64,7 @@ HandledFrame RpcHandler::handle_frame(std::string_view frame, CallContext& ctx) 
     if (request.Empty()) {
       ++metrics_.request_errors;
       handled.batch = false;
-      handled.response =
-          error_line(rpc_code::kInvalidRequest, "invalid_request", "empty batch");
+      handled.response = error_line(rpc_code::kInvalidRequest, "invalid_request", "empty batch");
       handled.ids.push_back("null");
       return handled;
     }
@@ -120,10 +119,16 @@ bool RpcHandler::handle_request(const JsonValue& request, CallContext& ctx, Hand
     methods_.call(std::string_view(method->value.GetString(), method->value.GetStringLength()),
                   params, ctx, result, alloc);
   } catch (const RpcError& e) {
-    if (notification) { ++metrics_.request_errors; return false; }
+    if (notification) {
+      ++metrics_.request_errors;
+      return false;
+    }
     return fail(id, e.code(), e.reason(), e.what());
   } catch (const WriteRejected& e) {
-    if (notification) { ++metrics_.request_errors; return false; }
+    if (notification) {
+      ++metrics_.request_errors;
+      return false;
+    }
     int code = e.reason() == "not_found" ? rpc_code::kNotFound : rpc_code::kInvalidParams;
     return fail(id, code, e.reason(), e.what());
   } catch (const SqliteError& e) {
@@ -133,7 +138,10 @@ bool RpcHandler::handle_request(const JsonValue& request, CallContext& ctx, Hand
     if (notification) return false;
     return fail(id, rpc_code::kStorage, e.is_full() ? "storage_full" : "storage_error", e.what());
   } catch (const std::exception& e) {
-    if (notification) { ++metrics_.request_errors; return false; }
+    if (notification) {
+      ++metrics_.request_errors;
+      return false;
+    }
     return fail(id, rpc_code::kInternalError, "internal_error", e.what());
   }
   if (notification) return false;

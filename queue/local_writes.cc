@@ -4,8 +4,9 @@ namespace syncd {
 
 void LocalWrites::check_size(const std::string& json, const LocalWrite& write) const {
   if (json.size() > max_document_bytes_) {
-    throw WriteRejected("too_large", "document " + write.collection + "/" + write.id + " would be " +
-                                         std::to_string(json.size()) + " bytes, over the limit of " +
+    throw WriteRejected("too_large", "document " + write.collection + "/" + write.id +
+                                         " would be " + std::to_string(json.size()) +
+                                         " bytes, over the limit of " +
                                          std::to_string(max_document_bytes_));
   }
 }

@@ -4,19 +4,26 @@ namespace syncd {
 
 const char* to_string(MutationOp op) {
   switch (op) {
-    case MutationOp::put: return "put";
-    case MutationOp::patch: return "patch";
-    case MutationOp::del: return "delete";
+    case MutationOp::put:
+      return "put";
+    case MutationOp::patch:
+      return "patch";
+    case MutationOp::del:
+      return "delete";
   }
   return "?";
 }
 
 const char* to_string(MutationState state) {
   switch (state) {
-    case MutationState::pending: return "pending";
-    case MutationState::inflight: return "inflight";
-    case MutationState::failed: return "failed";
-    case MutationState::conflict: return "conflict";
+    case MutationState::pending:
+      return "pending";
+    case MutationState::inflight:
+      return "inflight";
+    case MutationState::failed:
+      return "failed";
+    case MutationState::conflict:
+      return "conflict";
   }
   return "?";
 }

@@ -4,8 +4,8 @@
 
 namespace syncd {
 namespace {
-#define MUTATION_COLUMNS                                                                    \
-  "seq, id, collection, doc_id, op, base_version, payload, state, attempts, "              \
+#define MUTATION_COLUMNS                                                      \
+  "seq, id, collection, doc_id, op, base_version, payload, state, attempts, " \
   "next_attempt_at_ms, last_error, created_at_ms"
 
 Mutation read_mutation(const Statement& stmt) {
@@ -34,12 +34,11 @@ MutationQueue::MutationQueue(Database& db)
       // The head of each document's queue: no earlier unfinished mutation of the same
       // document. Walks the table in seq order; acked rows are deleted, so what it steps
       // over is the few inflight, failed and conflict rows.
-      lease_scan_(db,
-                  "SELECT " MUTATION_COLUMNS
-                  " FROM mutations m WHERE state = 'pending' AND next_attempt_at_ms <= ?1 "
-                  "AND NOT EXISTS (SELECT 1 FROM mutations e WHERE e.collection = m.collection "
-                  "AND e.doc_id = m.doc_id AND e.seq < m.seq "
-                  "AND e.state IN ('pending', 'inflight', 'conflict')) ORDER BY seq LIMIT ?2"),
+      lease_scan_(db, "SELECT " MUTATION_COLUMNS
+                      " FROM mutations m WHERE state = 'pending' AND next_attempt_at_ms <= ?1 "
+                      "AND NOT EXISTS (SELECT 1 FROM mutations e WHERE e.collection = m.collection "
+                      "AND e.doc_id = m.doc_id AND e.seq < m.seq "
+                      "AND e.state IN ('pending', 'inflight', 'conflict')) ORDER BY seq LIMIT ?2"),
       mark_inflight_(db,
                      "UPDATE mutations SET state = 'inflight', attempts = attempts + 1 "
                      "WHERE seq = ?1"),
@@ -66,8 +65,8 @@ MutationQueue::MutationQueue(Database& db)
               "SELECT created_at_ms FROM mutations WHERE state = 'pending' "
               "ORDER BY seq LIMIT 1"),
       find_(db, "SELECT " MUTATION_COLUMNS " FROM mutations WHERE id = ?1"),
-      list_all_(db, "SELECT " MUTATION_COLUMNS
-                    " FROM mutations WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
+      list_all_(db,
+                "SELECT " MUTATION_COLUMNS " FROM mutations WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
       list_state_(db, "SELECT " MUTATION_COLUMNS
                       " FROM mutations WHERE state = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2") {}
 
@@ -161,10 +160,18 @@ QueueCounts MutationQueue::counts() {
     auto state = parse_mutation_state(name);
     if (!state) continue;
     switch (*state) {
-      case MutationState::pending: counts.pending = n; break;
-      case MutationState::inflight: counts.inflight = n; break;
-      case MutationState::failed: counts.failed = n; break;
-      case MutationState::conflict: counts.conflict = n; break;
+      case MutationState::pending:
+        counts.pending = n;
+        break;
+      case MutationState::inflight:
+        counts.inflight = n;
+        break;
+      case MutationState::failed:
+        counts.failed = n;
+        break;
+      case MutationState::conflict:
+        counts.conflict = n;
+        break;
     }
   }
   counts.pending = total - counts.inflight - counts.failed - counts.conflict;

@@ -54,8 +54,8 @@ class MutationQueue {
                              int64_t after_seq = 0);
 
  private:
-  bool set_state(std::string_view id, MutationState from_a, MutationState from_b,
-                 MutationState to, std::string_view error);
+  bool set_state(std::string_view id, MutationState from_a, MutationState from_b, MutationState to,
+                 std::string_view error);
 
   Database& db_;
   Statement insert_;

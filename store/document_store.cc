@@ -69,8 +69,7 @@ DocumentPage DocumentStore::list(std::string_view collection, std::string_view p
 }
 
 void DocumentStore::set_local_view(std::string_view collection, std::string_view id,
-                                   const std::optional<std::string>& local_data,
-                                   int64_t now_ms) {
+                                   const std::optional<std::string>& local_data, int64_t now_ms) {
   upsert_local_.bind(1, collection).bind(2, id).bind(3, local_data).bind(4, now_ms).run();
 }
 

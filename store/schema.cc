@@ -75,8 +75,8 @@ void prepare_database(Database& db, SyncMode sync_mode) {
 
   std::string check = quick_check(db);
   if (check != "ok") {
-    throw SqliteError(SQLITE_CORRUPT, "database " + db.path() + " failed PRAGMA quick_check: " +
-                                          check.substr(0, 400));
+    throw SqliteError(SQLITE_CORRUPT, "database " + db.path() +
+                                          " failed PRAGMA quick_check: " + check.substr(0, 400));
   }
 
   int version = static_cast<int>(db.query_int("PRAGMA user_version"));

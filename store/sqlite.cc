@@ -75,8 +75,8 @@ Statement& Statement::bind(int index, int64_t value) {
 
 Statement& Statement::bind(int index, std::string_view value) {
   // An empty view may have a null data(), which SQLite would bind as NULL, not as ''.
-  int rc = sqlite3_bind_text(stmt_, index, value.data() ? value.data() : "", static_cast<int>(value.size()),
-                             SQLITE_TRANSIENT);
+  int rc = sqlite3_bind_text(stmt_, index, value.data() ? value.data() : "",
+                             static_cast<int>(value.size()), SQLITE_TRANSIENT);
   if (rc != SQLITE_OK) db_.fail(rc, "bind text");
   return *this;
 }

@@ -68,7 +68,9 @@ class Statement {
 
   Statement& bind(int index, int64_t value);
   Statement& bind(int index, std::string_view value);
-  Statement& bind(int index, const std::string& value) { return bind(index, std::string_view(value)); }
+  Statement& bind(int index, const std::string& value) {
+    return bind(index, std::string_view(value));
+  }
   Statement& bind(int index, const std::optional<std::string>& value);
   Statement& bind_null(int index);
   // Advances to the next row; false when done. Resets automatically after the last row.

@@ -17,13 +17,13 @@ sqlite3_vfs* g_base = nullptr;
 sqlite3_vfs g_vfs;
 
 struct BatchFile {
-  sqlite3_file base;  // must be first: SQLite sees this
+  sqlite3_file base;   // must be first: SQLite sees this
   sqlite3_file* real;  // the default VFS's file, allocated right after this struct
   bool is_wal;
   char* buffer;
   size_t length;
   size_t capacity;
-  sqlite3_int64 start;  // file offset of buffer[0]
+  sqlite3_int64 start;     // file offset of buffer[0]
   bool commit_frame_next;  // the last write was the header of a commit frame
 };
 
@@ -90,7 +90,8 @@ int x_write(sqlite3_file* file, const void* data, int amount, sqlite3_int64 offs
     if (size > kMaxWriteCall) return f->real->pMethods->xWrite(f->real, data, amount, offset);
   }
   if (f->length + size > f->capacity) {
-    size_t capacity = std::max<size_t>(f->capacity * 2, std::max<size_t>(f->length + size, 64 << 10));
+    size_t capacity =
+        std::max<size_t>(f->capacity * 2, std::max<size_t>(f->length + size, 64 << 10));
     char* grown = static_cast<char*>(std::realloc(f->buffer, capacity));
     if (grown == nullptr) return SQLITE_NOMEM;
     f->buffer = grown;
@@ -131,44 +132,58 @@ int x_file_size(sqlite3_file* file, sqlite3_int64* size) {
 }
 
 // Everything else goes straight to the real file.
-int x_lock(sqlite3_file* f, int l) { return as_batch(f)->real->pMethods->xLock(as_batch(f)->real, l); }
-int x_unlock(sqlite3_file* f, int l) { return as_batch(f)->real->pMethods->xUnlock(as_batch(f)->real, l); }
+sqlite3_file* real(sqlite3_file* f) { return as_batch(f)->real; }
+int x_lock(sqlite3_file* f, int l) { return real(f)->pMethods->xLock(real(f), l); }
+int x_unlock(sqlite3_file* f, int l) { return real(f)->pMethods->xUnlock(real(f), l); }
 int x_check_reserved_lock(sqlite3_file* f, int* out) {
-  return as_batch(f)->real->pMethods->xCheckReservedLock(as_batch(f)->real, out);
+  return real(f)->pMethods->xCheckReservedLock(real(f), out);
 }
 int x_file_control(sqlite3_file* f, int op, void* arg) {
-  return as_batch(f)->real->pMethods->xFileControl(as_batch(f)->real, op, arg);
+  return real(f)->pMethods->xFileControl(real(f), op, arg);
 }
-int x_sector_size(sqlite3_file* f) { return as_batch(f)->real->pMethods->xSectorSize(as_batch(f)->real); }
+int x_sector_size(sqlite3_file* f) { return real(f)->pMethods->xSectorSize(real(f)); }
 int x_device_characteristics(sqlite3_file* f) {
-  return as_batch(f)->real->pMethods->xDeviceCharacteristics(as_batch(f)->real);
+  return real(f)->pMethods->xDeviceCharacteristics(real(f));
 }
 int x_shm_map(sqlite3_file* f, int page, int size, int extend, void volatile** out) {
-  return as_batch(f)->real->pMethods->xShmMap(as_batch(f)->real, page, size, extend, out);
+  return real(f)->pMethods->xShmMap(real(f), page, size, extend, out);
 }
 int x_shm_lock(sqlite3_file* f, int offset, int n, int flags) {
-  return as_batch(f)->real->pMethods->xShmLock(as_batch(f)->real, offset, n, flags);
+  return real(f)->pMethods->xShmLock(real(f), offset, n, flags);
 }
-void x_shm_barrier(sqlite3_file* f) { as_batch(f)->real->pMethods->xShmBarrier(as_batch(f)->real); }
+void x_shm_barrier(sqlite3_file* f) { real(f)->pMethods->xShmBarrier(real(f)); }
 int x_shm_unmap(sqlite3_file* f, int delete_flag) {
-  return as_batch(f)->real->pMethods->xShmUnmap(as_batch(f)->real, delete_flag);
+  return real(f)->pMethods->xShmUnmap(real(f), delete_flag);
 }
 int x_fetch(sqlite3_file* f, sqlite3_int64 offset, int amount, void** out) {
-  BatchFile* b = as_batch(f);
-  int rc = flush(b);
+  int rc = flush(as_batch(f));
   if (rc != SQLITE_OK) return rc;
-  return b->real->pMethods->xFetch(b->real, offset, amount, out);
+  return real(f)->pMethods->xFetch(real(f), offset, amount, out);
 }
 int x_unfetch(sqlite3_file* f, sqlite3_int64 offset, void* p) {
-  return as_batch(f)->real->pMethods->xUnfetch(as_batch(f)->real, offset, p);
+  return real(f)->pMethods->xUnfetch(real(f), offset, p);
 }
 
 const sqlite3_io_methods kMethods = {
-    3,        x_close,     x_read,      x_write,
-    x_truncate, x_sync,    x_file_size, x_lock,
-    x_unlock, x_check_reserved_lock, x_file_control, x_sector_size,
-    x_device_characteristics, x_shm_map, x_shm_lock, x_shm_barrier,
-    x_shm_unmap, x_fetch, x_unfetch,
+    3,
+    x_close,
+    x_read,
+    x_write,
+    x_truncate,
+    x_sync,
+    x_file_size,
+    x_lock,
+    x_unlock,
+    x_check_reserved_lock,
+    x_file_control,
+    x_sector_size,
+    x_device_characteristics,
+    x_shm_map,
+    x_shm_lock,
+    x_shm_barrier,
+    x_shm_unmap,
+    x_fetch,
+    x_unfetch,
 };
 
 int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, int* out_flags) {

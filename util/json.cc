@@ -12,8 +12,8 @@ namespace syncd {
 namespace {
 // The offset of the first byte at or after `from` that is not JSON whitespace.
 size_t skip_whitespace(std::string_view text, size_t from) {
-  while (from < text.size() && (text[from] == ' ' || text[from] == '\t' || text[from] == '\r' ||
-                                text[from] == '\n')) {
+  while (from < text.size() &&
+         (text[from] == ' ' || text[from] == '\t' || text[from] == '\r' || text[from] == '\n')) {
     ++from;
   }
   return from;
@@ -43,8 +43,7 @@ std::optional<std::string> parse_json(std::string_view text, JsonDocument& out) 
 }
 
 std::optional<std::string> parse_json_relaxed(std::string_view text, JsonDocument& out) {
-  return parse_one<rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag>(text,
-                                                                                         out);
+  return parse_one<rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag>(text, out);
 }
 
 std::string to_json(const JsonValue& value) {
@@ -85,13 +84,19 @@ void apply_merge_patch(JsonValue& target, const JsonValue& patch, JsonAllocator&
 
 const char* json_type_name(const JsonValue& value) {
   switch (value.GetType()) {
-    case rapidjson::kNullType: return "null";
+    case rapidjson::kNullType:
+      return "null";
     case rapidjson::kFalseType:
-    case rapidjson::kTrueType: return "boolean";
-    case rapidjson::kObjectType: return "object";
-    case rapidjson::kArrayType: return "array";
-    case rapidjson::kStringType: return "string";
-    case rapidjson::kNumberType: return "number";
+    case rapidjson::kTrueType:
+      return "boolean";
+    case rapidjson::kObjectType:
+      return "object";
+    case rapidjson::kArrayType:
+      return "array";
+    case rapidjson::kStringType:
+      return "string";
+    case rapidjson::kNumberType:
+      return "number";
   }
   return "unknown";
 }

@@ -87,11 +87,13 @@ TEST(Config, EveryErrorNamesTheKeyPathAndWhatWasExpected) {
        "test.json: log_level: expected one of debug, info, warning, error, got \"verbose\""},
       {"{\"store\": {\"synchronous\": \"off\"}}",
        "test.json: store.synchronous: expected one of full, normal, got \"off\""},
-      {"{\"backoff\": {\"factor\": \"2\"}}", "test.json: backoff.factor: expected a number, got string"},
+      {"{\"backoff\": {\"factor\": \"2\"}}",
+       "test.json: backoff.factor: expected a number, got string"},
       {"{\"backoff\": {\"factor\": 0.5}}",
        "test.json: backoff.factor: expected a number from 1 to 100, got 0.5"},
       {"{\"conflicts\": {\"strategy\": \"last_write_wins\"}}",
-       "test.json: conflicts.strategy: expected one of server_wins, client_wins, merge, manual, got "
+       "test.json: conflicts.strategy: expected one of server_wins, client_wins, merge, manual, "
+       "got "
        "\"last_write_wins\""},
       {"{\"conflicts\": {\"collections\": []}}",
        "test.json: conflicts.collections: expected an object of collection name -> policy, got "

@@ -64,7 +64,8 @@ TEST_F(RpcHandlerTest, ParseErrorsAnswerWithIdNull) {
   EXPECT_EQ(code(a), -32700);
   EXPECT_EQ(reason(a), "invalid_json");
   EXPECT_TRUE(a["id"].IsNull());
-  JsonDocument utf8 = call("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get\",\"params\":{\"id\":\"\xc3\x28\"}}");
+  JsonDocument utf8 =
+      call("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get\",\"params\":{\"id\":\"\xc3\x28\"}}");
   EXPECT_EQ(code(utf8), -32700);
 }
 
@@ -128,11 +129,11 @@ TEST_F(RpcHandlerTest, NotificationsAreExecutedButNotAnswered) {
 }
 
 TEST_F(RpcHandlerTest, BatchesAnswerInOrderAndSkipNotifications) {
-  JsonDocument a = call(
-      "[" + req(1, "put", R"({"collection":"c","id":"a","data":{"v":1}})") + "," +
-      R"({"jsonrpc":"2.0","method":"put","params":{"collection":"c","id":"b","data":{}}},)" +
-      req(2, "get", R"({"collection":"c","id":"missing"})") + ",42," +
-      req(3, "get", R"({"collection":"c","id":"a"})") + "]");
+  JsonDocument a =
+      call("[" + req(1, "put", R"({"collection":"c","id":"a","data":{"v":1}})") + "," +
+           R"({"jsonrpc":"2.0","method":"put","params":{"collection":"c","id":"b","data":{}}},)" +
+           req(2, "get", R"({"collection":"c","id":"missing"})") + ",42," +
+           req(3, "get", R"({"collection":"c","id":"a"})") + "]");
   ASSERT_TRUE(a.IsArray());
   ASSERT_EQ(a.Size(), 4u);
   EXPECT_EQ(a[0]["id"].GetInt(), 1);
@@ -198,7 +199,8 @@ TEST_F(RpcHandlerTest, FailureResponseCoversEveryAnsweredRequest) {
   frame.batch = true;
   frame.ids = {"1", "\"x\""};
   JsonDocument doc;
-  ASSERT_FALSE(parse_json(RpcHandler::failure_response(frame, -32000, "storage_full", "disk full"), doc));
+  ASSERT_FALSE(
+      parse_json(RpcHandler::failure_response(frame, -32000, "storage_full", "disk full"), doc));
   ASSERT_EQ(doc.Size(), 2u);
   EXPECT_EQ(doc[1]["id"].GetString(), std::string("x"));
   EXPECT_EQ(reason(doc[0]), "storage_full");

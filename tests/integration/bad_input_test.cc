@@ -50,7 +50,9 @@ TEST_F(BadInput, GarbageFramesGetParseErrorsAndTheConnectionStaysUsable) {
   const char binary[] = "\x00\xff\xfe binary \x01\n";
   ASSERT_TRUE(bad.send_raw(std::string(binary, sizeof binary - 1)));
   EXPECT_EQ(reason_of(parse_line(bad.read_line())), "invalid_json");
-  ASSERT_TRUE(bad.send_raw("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get\",\"params\":{\"collection\":\"\xc3\x28\",\"id\":\"a\"}}\n"));
+  ASSERT_TRUE(
+      bad.send_raw("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"get\",\"params\":{\"collection\":"
+                   "\"\xc3\x28\",\"id\":\"a\"}}\n"));
   EXPECT_EQ(reason_of(parse_line(bad.read_line())), "invalid_json") << "invalid UTF-8";
   JsonDocument status = bad.call("status");
   EXPECT_TRUE(status.HasMember("result")) << "same connection still served";
@@ -75,8 +77,9 @@ TEST_F(BadInput, AHugeFrameIsRefusedAndItsConnectionClosed) {
   Client bad(syncd_.socket());
   Client bystander(syncd_.socket());
   ASSERT_TRUE(bystander.call("status").HasMember("result"));
-  std::string huge = R"({"jsonrpc":"2.0","id":1,"method":"put","params":{"collection":"c","id":"a","data":{"x":")" +
-                     std::string(100000, 'z');
+  std::string huge =
+      R"({"jsonrpc":"2.0","id":1,"method":"put","params":{"collection":"c","id":"a","data":{"x":")" +
+      std::string(100000, 'z');
   bad.send_raw(huge);  // no newline: caught before the end of the frame
   JsonDocument a = parse_line(bad.read_line());
   EXPECT_EQ(a["error"]["code"].GetInt(), -32600);
@@ -96,8 +99,8 @@ TEST_F(BadInput, AStalledReaderIsDisconnectedWithoutStallingWriters) {
   std::string body = std::string(3000, 'n');
   bool disconnected = false;
   for (int i = 0; i < 2000 && !disconnected; ++i) {
-    JsonDocument put = writer.call(
-        "put", R"({"collection":"c","id":"d)" + std::to_string(i) + R"(","data":{"b":")" + body + R"("}})");
+    JsonDocument put = writer.call("put", R"({"collection":"c","id":"d)" + std::to_string(i) +
+                                              R"(","data":{"b":")" + body + R"("}})");
     ASSERT_TRUE(put.HasMember("result")) << "writer stalled at " << i;
     if (i % 50 == 49) {
       disconnected = writer.call("metrics")["result"]["slow_reader_disconnects"].GetInt() == 1;
@@ -111,7 +114,8 @@ TEST_F(BadInput, AStalledReaderIsDisconnectedWithoutStallingWriters) {
 TEST_F(BadInput, AClientThatVanishesMidFrameChangesNothing) {
   {
     Client gone(syncd_.socket());
-    gone.send_raw(R"({"jsonrpc":"2.0","id":1,"method":"put","params":{"collection":"c","id":"half")");
+    gone.send_raw(
+        R"({"jsonrpc":"2.0","id":1,"method":"put","params":{"collection":"c","id":"half")");
   }
   Client check(syncd_.socket());
   EXPECT_EQ(reason_of(check.call("get", R"({"collection":"c","id":"half"})")), "not_found");

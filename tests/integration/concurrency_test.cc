@@ -26,7 +26,8 @@ TEST(Concurrency, SixteenClientsWriteAndReadTheirOwnDocuments) {
       }
       for (int i = 0; i < kWritesEach; ++i) {
         std::string id = "c" + std::to_string(c) + "-" + std::to_string(i);
-        std::string data = R"({"client":)" + std::to_string(c) + R"(,"n":)" + std::to_string(i) + "}";
+        std::string data =
+            R"({"client":)" + std::to_string(c) + R"(,"n":)" + std::to_string(i) + "}";
         JsonDocument put =
             client.call("put", R"({"collection":"load","id":")" + id + R"(","data":)" + data + "}");
         if (!put.IsObject() || !put.HasMember("result")) {
@@ -35,8 +36,7 @@ TEST(Concurrency, SixteenClientsWriteAndReadTheirOwnDocuments) {
         }
         // Read back someone else's earlier document too: reads never see partial writes.
         JsonDocument get = client.call("get", R"({"collection":"load","id":")" + id + R"("})");
-        if (!get.IsObject() || !get.HasMember("result") ||
-            to_json(get["result"]["data"]) != data) {
+        if (!get.IsObject() || !get.HasMember("result") || to_json(get["result"]["data"]) != data) {
           ++failures;
         }
       }

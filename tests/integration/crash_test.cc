@@ -36,10 +36,12 @@ TEST(Crash, AcknowledgedWritesSurviveKillNineTwentyTimes) {
       writers.emplace_back([&, w] {
         Client client(syncd.socket());
         for (int i = 0; !stop && client.connected(); ++i) {
-          std::string id = "r" + std::to_string(round) + "w" + std::to_string(w) + "i" + std::to_string(i);
-          std::string data = R"({"round":)" + std::to_string(round) + R"(,"i":)" + std::to_string(i) + "}";
-          JsonDocument answer =
-              client.call("put", R"({"collection":"crash","id":")" + id + R"(","data":)" + data + "}");
+          std::string id =
+              "r" + std::to_string(round) + "w" + std::to_string(w) + "i" + std::to_string(i);
+          std::string data =
+              R"({"round":)" + std::to_string(round) + R"(,"i":)" + std::to_string(i) + "}";
+          JsonDocument answer = client.call(
+              "put", R"({"collection":"crash","id":")" + id + R"(","data":)" + data + "}");
           if (!answer.IsObject()) return;  // the daemon died mid-request: not acknowledged
           if (!answer.HasMember("result")) continue;
           std::lock_guard<std::mutex> lock(mu);
@@ -70,7 +72,8 @@ TEST(Crash, AcknowledgedWritesSurviveKillNineTwentyTimes) {
       ASSERT_TRUE(doc && doc->local_data) << "round " << round << ": lost " << a.doc_id;
       EXPECT_EQ(*doc->local_data, a.data);
       find_mutation.bind(1, a.mutation_id);
-      ASSERT_TRUE(find_mutation.step()) << "round " << round << ": mutation of " << a.doc_id << " lost";
+      ASSERT_TRUE(find_mutation.step())
+          << "round " << round << ": mutation of " << a.doc_id << " lost";
       EXPECT_EQ(find_mutation.column_text(0), "pending");
       EXPECT_EQ(find_mutation.column_text(1), a.doc_id);
       find_mutation.reset();
@@ -84,7 +87,8 @@ TEST(Crash, AcknowledgedWritesSurviveKillNineTwentyTimes) {
   JsonDocument status = client.call("status");
   EXPECT_GE(status["result"]["queue"]["pending"].GetInt(), static_cast<int>(all_acked.size()));
   for (size_t i = 0; i < all_acked.size(); i += 97) {
-    JsonDocument got = client.call("get", R"({"collection":"crash","id":")" + all_acked[i].doc_id + "\"}");
+    JsonDocument got =
+        client.call("get", R"({"collection":"crash","id":")" + all_acked[i].doc_id + "\"}");
     ASSERT_TRUE(got.HasMember("result")) << all_acked[i].doc_id;
     EXPECT_EQ(to_json(got["result"]["data"]), all_acked[i].data);
   }

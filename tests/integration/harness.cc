@@ -168,8 +168,8 @@ bool Client::wait_closed(Millis timeout) {
 
 JsonDocument Client::call(const std::string& method, const std::string& params_json) {
   int id = next_id_++;
-  std::string frame = R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":")" +
-                      method + R"(","params":)" + params_json + "}\n";
+  std::string frame = R"({"jsonrpc":"2.0","id":)" + std::to_string(id) + R"(,"method":")" + method +
+                      R"(","params":)" + params_json + "}\n";
   JsonDocument answer;
   if (!send_raw(frame)) return answer;
   while (auto line = read_line()) {
@@ -207,12 +207,12 @@ bool Syncd::start() {
   for (const auto& a : extra_args_) argv.push_back(a);
   process_ = std::make_unique<Process>(argv, log_path_, log_path_);
   return wait_until(
-      [this] {
-        if (!process_->running()) return true;
-        Client probe(socket_);
-        return probe.connected() && probe.call("status").HasMember("result");
-      },
-      Millis(20000)) &&
+             [this] {
+               if (!process_->running()) return true;
+               Client probe(socket_);
+               return probe.connected() && probe.call("status").HasMember("result");
+             },
+             Millis(20000)) &&
          process_->running();
 }
 

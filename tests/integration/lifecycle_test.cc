@@ -22,7 +22,7 @@ TEST(Lifecycle, SigtermStopsCleanlyAndRemovesTheSocket) {
   TempDir dir;
   Syncd syncd(dir);
   ASSERT_TRUE(syncd.start()) << syncd.log();
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(syncd.socket().c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0660u);
   EXPECT_EQ(exit_code(syncd.stop()), 0);
@@ -34,8 +34,8 @@ TEST(Lifecycle, ASecondDaemonOnTheSameStateDirIsRefused) {
   TempDir dir;
   Syncd first(dir);
   ASSERT_TRUE(first.start()) << first.log();
-  CommandResult second = run_command({syncd_bin(), "--state-dir", first.state_dir(), "--socket",
-                                      dir.file("other.sock")});
+  CommandResult second = run_command(
+      {syncd_bin(), "--state-dir", first.state_dir(), "--socket", dir.file("other.sock")});
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_NE(second.err.find("another syncd (pid " + std::to_string(first.process()->pid()) +
                             ") is running on state dir"),
@@ -49,8 +49,8 @@ TEST(Lifecycle, ALiveSocketOfAnotherDaemonIsNotTaken) {
   TempDir dir;
   Syncd first(dir);
   ASSERT_TRUE(first.start()) << first.log();
-  CommandResult second = run_command(
-      {syncd_bin(), "--state-dir", dir.file("state2"), "--socket", first.socket()});
+  CommandResult second =
+      run_command({syncd_bin(), "--state-dir", dir.file("state2"), "--socket", first.socket()});
   EXPECT_EQ(second.exit_code, 1);
   EXPECT_NE(second.err.find("is in use by another process"), std::string::npos) << second.err;
   Client client(first.socket());
@@ -90,13 +90,19 @@ TEST(Lifecycle, SighupReloadsAValidConfigAndRefusesAnInvalidOne) {
   Syncd syncd(dir, R"({"log_level": "info", "store": {"max_document_bytes": 4096}})");
   ASSERT_TRUE(syncd.start()) << syncd.log();
   Client client(syncd.socket());
-  std::string big = R"({"collection":"c","id":"a","data":{"x":")" + std::string(6000, 'y') + R"("}})";
-  EXPECT_EQ(std::string(client.call("put", big)["error"]["data"]["reason"].GetString()), "too_large");
+  std::string big =
+      R"({"collection":"c","id":"a","data":{"x":")" + std::string(6000, 'y') + R"("}})";
+  EXPECT_EQ(std::string(client.call("put", big)["error"]["data"]["reason"].GetString()),
+            "too_large");
 
-  write_file(syncd.config_path(), R"({"log_level": "info", "store": {"max_document_bytes": 65536}})");
+  write_file(syncd.config_path(),
+             R"({"log_level": "info", "store": {"max_document_bytes": 65536}})");
   syncd.process()->signal(SIGHUP);
-  ASSERT_TRUE(wait_until([&] { return syncd.log().find("store.max_document_bytes: 4096 -> 65536") != std::string::npos; },
-                         Millis(10000)))
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return syncd.log().find("store.max_document_bytes: 4096 -> 65536") != std::string::npos;
+      },
+      Millis(10000)))
       << syncd.log();
   EXPECT_TRUE(client.call("put", big).HasMember("result")) << "the new limit applies";
 
@@ -111,12 +117,14 @@ TEST(Lifecycle, SighupReloadsAValidConfigAndRefusesAnInvalidOne) {
 TEST(Lifecycle, CheckConfigReportsErrorsAndVersionAndHelpWork) {
   TempDir dir;
   write_file(dir.file("bad.json"), R"({"ipc": {"max_frame_bytes": "big"}})");
-  CommandResult bad = run_command({syncd_bin(), "--config", dir.file("bad.json"), "--check-config"});
+  CommandResult bad =
+      run_command({syncd_bin(), "--config", dir.file("bad.json"), "--check-config"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("ipc.max_frame_bytes: expected an integer, got string"), std::string::npos)
       << bad.err;
   write_file(dir.file("good.json"), "// ok\n{\"sync\": {\"batch_size\": 100}}");
-  CommandResult good = run_command({syncd_bin(), "--config", dir.file("good.json"), "--check-config"});
+  CommandResult good =
+      run_command({syncd_bin(), "--config", dir.file("good.json"), "--check-config"});
   EXPECT_EQ(good.exit_code, 0);
   EXPECT_NE(good.out.find("sync.batch_size = 100"), std::string::npos) << good.out;
   CommandResult shipped = run_command(

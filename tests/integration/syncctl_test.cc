@@ -23,8 +23,9 @@ TEST_F(Syncctl, PutGetListStatusWork) {
   EXPECT_NE(put.out.find("notes/a queued as mutation "), std::string::npos) << put.out;
   CommandResult get = ctl({"--json", "get", "notes", "a"});
   EXPECT_EQ(get.exit_code, 0);
-  EXPECT_EQ(get.out, R"({"collection":"notes","id":"a","data":{"t":1},"version":null,"pending":true})"
-                     "\n");
+  EXPECT_EQ(get.out,
+            R"({"collection":"notes","id":"a","data":{"t":1},"version":null,"pending":true})"
+            "\n");
   EXPECT_EQ(ctl({"patch", "notes", "a", R"({"u":2})"}).exit_code, 0);
   CommandResult list = ctl({"list", "notes"});
   EXPECT_EQ(list.exit_code, 0);
@@ -48,7 +49,8 @@ TEST_F(Syncctl, PutGetListStatusWork) {
 TEST_F(Syncctl, DaemonErrorsExitOne) {
   CommandResult missing = ctl({"get", "notes", "nope"});
   EXPECT_EQ(missing.exit_code, 1);
-  EXPECT_NE(missing.err.find("no document notes/nope (not_found)"), std::string::npos) << missing.err;
+  EXPECT_NE(missing.err.find("no document notes/nope (not_found)"), std::string::npos)
+      << missing.err;
   CommandResult not_object = ctl({"put", "notes", "a", "[1]"});
   EXPECT_EQ(not_object.exit_code, 1);
   EXPECT_NE(not_object.err.find("invalid_document"), std::string::npos);
@@ -82,7 +84,8 @@ TEST_F(Syncctl, SocketComesFromTheEnvironmentWhenNoFlagIsGiven) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   CommandResult xdg = run_command({syncctl_bin(), "status"},
                                   {{"SYNCD_SOCKET", ""}, {"XDG_RUNTIME_DIR", dir_.path()}});
-  EXPECT_EQ(xdg.exit_code, 3) << "no syncd/syncd.sock under XDG_RUNTIME_DIR, falls back to ./.syncd";
+  EXPECT_EQ(xdg.exit_code, 3)
+      << "no syncd/syncd.sock under XDG_RUNTIME_DIR, falls back to ./.syncd";
 }
 
 TEST_F(Syncctl, WatchPrintsChangesAsTheyHappen) {
@@ -90,9 +93,9 @@ TEST_F(Syncctl, WatchPrintsChangesAsTheyHappen) {
                 dir_.file("watch.out"), dir_.file("watch.err"));
   // The subscription is in place once the daemon counts a second open connection.
   Client client(syncd_.socket());
-  ASSERT_TRUE(wait_until(
-      [&] { return client.call("metrics")["result"]["connections_open"].GetInt() >= 2; },
-      Millis(10000)));
+  ASSERT_TRUE(
+      wait_until([&] { return client.call("metrics")["result"]["connections_open"].GetInt() >= 2; },
+                 Millis(10000)));
   ctl({"put", "other", "x", "{}"});
   ctl({"put", "notes", "w", R"({"live":true})"});
   ASSERT_TRUE(wait_until(

@@ -53,7 +53,8 @@ TEST(WalWriteBatching, ARolledBackTransactionLeavesNothing) {
   {
     DocumentStore docs(db);
     Transaction tx(db);
-    for (int i = 100; i < 2100; ++i) docs.set_local_view("c", "x" + std::to_string(i), std::string(500, 'z'), i);
+    for (int i = 100; i < 2100; ++i)
+      docs.set_local_view("c", "x" + std::to_string(i), std::string(500, 'z'), i);
     // no commit
   }
   EXPECT_EQ(db.query_int("SELECT COUNT(*) FROM documents"), 10);
