@@ -180,6 +180,20 @@ void print_key_values(const JsonValue& result) {
   std::fputs(syncd::format_table({"KEY", "VALUE"}, rows, 120).c_str(), stdout);
 }
 
+// put, patch and delete: COLLECTION ID [JSON] -> the mutation id.
+std::function<Request(std::vector<std::string>&)> document_write(const char* method,
+                                                                 bool takes_data) {
+  return [method, takes_data](std::vector<std::string>& args) {
+    const size_t count = takes_data ? 3 : 2;
+    expect_positional(args, count, count);
+    Request r{method, object_params(), print_mutation};
+    add_string(r.params, "collection", args[0]);
+    add_string(r.params, "id", args[1]);
+    if (takes_data) add_json_arg(r.params, "data", args[2]);
+    return r;
+  };
+}
+
 std::vector<Command> commands() {
   return {
       {"status", "status", "Connectivity, queue depth by state, last push and pull, last error.",
@@ -202,32 +216,11 @@ std::vector<Command> commands() {
          return r;
        }},
       {"put", "put COLLECTION ID JSON", "Stores JSON (an object) as the whole document.",
-       [](std::vector<std::string>& args) {
-         expect_positional(args, 3, 3);
-         Request r{"put", object_params(), print_mutation};
-         add_string(r.params, "collection", args[0]);
-         add_string(r.params, "id", args[1]);
-         add_json_arg(r.params, "data", args[2]);
-         return r;
-       }},
+       document_write("put", true)},
       {"patch", "patch COLLECTION ID JSON",
        "Applies JSON as a merge patch (RFC 7386: null removes a field).",
-       [](std::vector<std::string>& args) {
-         expect_positional(args, 3, 3);
-         Request r{"patch", object_params(), print_mutation};
-         add_string(r.params, "collection", args[0]);
-         add_string(r.params, "id", args[1]);
-         add_json_arg(r.params, "data", args[2]);
-         return r;
-       }},
-      {"delete", "delete COLLECTION ID", "Deletes a document.",
-       [](std::vector<std::string>& args) {
-         expect_positional(args, 2, 2);
-         Request r{"delete", object_params(), print_mutation};
-         add_string(r.params, "collection", args[0]);
-         add_string(r.params, "id", args[1]);
-         return r;
-       }},
+       document_write("patch", true)},
+      {"delete", "delete COLLECTION ID", "Deletes a document.", document_write("delete", false)},
       {"list", "list COLLECTION [--prefix P] [--limit N] [--after ID]",
        "Lists documents in id order (default limit 100).",
        [](std::vector<std::string>& args) {

@@ -1,4 +1,5 @@
 // Start-up, shutdown, reload and refusal paths of the syncd process.
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -134,6 +135,48 @@ TEST(Lifecycle, CheckConfigReportsErrorsAndVersionAndHelpWork) {
   EXPECT_EQ(run_command({syncd_bin(), "--help"}).exit_code, 0);
   EXPECT_EQ(run_command({syncd_bin(), "--bogus"}).exit_code, 2);
   EXPECT_EQ(run_command({syncd_bin(), "--log-level", "loud", "--check-config"}).exit_code, 1);
+}
+
+}  // namespace
+}  // namespace syncd::testing
+
+namespace syncd::testing {
+namespace {
+
+// Connects as uid/gid in a child process and returns the first line syncd sends after
+// a `status` request (or "" when the connection is refused or closed silently).
+std::string first_line_as(const std::string& socket, uid_t uid, gid_t gid, const TempDir& dir) {
+  std::string out = dir.file("peer-" + std::to_string(uid) + "-" + std::to_string(gid));
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setgroups(0, nullptr) != 0 || ::setgid(gid) != 0 || ::setuid(uid) != 0) _exit(10);
+    Client client(socket);
+    if (!client.connected()) _exit(11);
+    client.send_raw("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"status\"}\n");
+    auto line = client.read_line(Millis(10000));
+    write_file(out, line.value_or(""));
+    _exit(0);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return read_file(out);
+}
+
+TEST(Lifecycle, PeerCredentialsAreCheckedAgainstTheAllowedLists) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to connect as other users";
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0777);  // the children write their results here
+  Syncd syncd(dir, R"({"ipc": {"allowed_uids": [4242], "allowed_gids": [5151]}})");
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  // Open the socket file itself so that only SO_PEERCRED stands in the way.
+  ASSERT_EQ(::chmod(syncd.socket().c_str(), 0666), 0);
+  std::string refused = first_line_as(syncd.socket(), 65534, 65534, dir);
+  EXPECT_NE(refused.find("\"forbidden\""), std::string::npos) << refused;
+  EXPECT_NE(refused.find("uid 65534 gid 65534 is not in ipc.allowed_uids"), std::string::npos);
+  EXPECT_NE(first_line_as(syncd.socket(), 4242, 65534, dir).find("\"result\""), std::string::npos);
+  EXPECT_NE(first_line_as(syncd.socket(), 65534, 5151, dir).find("\"result\""), std::string::npos);
+  Client root(syncd.socket());
+  EXPECT_EQ(root.call("metrics")["result"]["connections_refused"].GetInt(), 1);
 }
 
 }  // namespace
