@@ -1,0 +1,416 @@
+#!/usr/bin/env python3
+"""Reference backend for syncd's remote protocol v1 (docs/PROTOCOL.md).
+
+For tests and demos, not for production: one process, one SQLite file, no TLS.
+Python standard library only.
+
+  refserver.py [--host 127.0.0.1] [--port 8787] [--db FILE] [--token TOKEN]
+               [--port-file FILE]
+
+--port 0 picks a free port; --port-file writes the chosen port there once listening.
+
+Endpoints: POST /v1/push, GET /v1/pull, GET /v1/events (Server-Sent Events),
+GET /v1/health. Test controls under /admin/ (no auth): POST /admin/faults sets fault
+switches, GET /admin/applied lists every mutation applied, in order.
+"""
+
+import argparse
+import json
+import os
+import socket
+import sqlite3
+import struct
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlparse
+
+SCHEMA = """
+PRAGMA journal_mode=WAL;
+PRAGMA synchronous=NORMAL;
+CREATE TABLE IF NOT EXISTS documents (
+  collection TEXT NOT NULL, doc_id TEXT NOT NULL,
+  version INTEGER NOT NULL, data TEXT, deleted INTEGER NOT NULL,
+  PRIMARY KEY (collection, doc_id)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS documents_by_version ON documents (version);
+CREATE TABLE IF NOT EXISTS results (
+  client_id TEXT NOT NULL, mutation_id TEXT NOT NULL, result TEXT NOT NULL,
+  PRIMARY KEY (client_id, mutation_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS applied (
+  version INTEGER PRIMARY KEY, client_id TEXT NOT NULL, mutation_id TEXT NOT NULL,
+  collection TEXT NOT NULL, doc_id TEXT NOT NULL, op TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('version', 0);
+"""
+
+
+def merge_patch(target, patch):
+    """RFC 7386."""
+    if not isinstance(patch, dict):
+        return patch
+    if not isinstance(target, dict):
+        target = {}
+    out = dict(target)
+    for key, value in patch.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = merge_patch(out.get(key), value)
+    return out
+
+
+class Faults:
+    """Switches tests flip through POST /admin/faults. Each one-shot counter counts down."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.reset()
+
+    def reset(self):
+        self.status = None  # answer this HTTP status to the next `status_count` requests
+        self.status_count = 0
+        self.retry_after = None
+        self.delay_ms = 0  # before answering any /v1/ request
+        self.drop_count = 0  # close the connection mid-body after applying a push
+        self.reject_ids = {}  # mutation id -> error message, answered "rejected"
+        self.reject_push_with_ids = {}  # mutation id -> message: refuse the whole push 400
+
+    def update(self, spec):
+        with self.lock:
+            if spec.get("reset"):
+                self.reset()
+            if "status" in spec:
+                self.status = spec["status"]
+                self.status_count = spec.get("count", 1)
+                self.retry_after = spec.get("retry_after")
+            if "delay_ms" in spec:
+                self.delay_ms = spec["delay_ms"]
+            if "drop_mid_body" in spec:
+                self.drop_count = spec["drop_mid_body"]
+            for mid, message in spec.get("reject", {}).items():
+                self.reject_ids[mid] = message
+            for mid, message in spec.get("refuse_push", {}).items():
+                self.reject_push_with_ids[mid] = message
+
+    def take_status(self):
+        with self.lock:
+            if self.status is None or self.status_count <= 0:
+                return None, None
+            self.status_count -= 1
+            status, retry_after = self.status, self.retry_after
+            if self.status_count == 0:
+                self.status = None
+            return status, retry_after
+
+    def take_drop(self):
+        with self.lock:
+            if self.drop_count > 0:
+                self.drop_count -= 1
+                return True
+            return False
+
+
+class Store:
+    def __init__(self, path):
+        self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self.db.executescript(SCHEMA)
+        self.lock = threading.Lock()
+        self.changed = threading.Condition(self.lock)
+        self.version = self.db.execute("SELECT value FROM meta WHERE key='version'").fetchone()[0]
+
+    def push(self, client_id, mutations, reject_ids):
+        """Applies a batch in one transaction; returns the list of results."""
+        with self.lock:
+            db = self.db
+            ids = [m["id"] for m in mutations]
+            known = {}
+            for i in range(0, len(ids), 500):
+                chunk = ids[i:i + 500]
+                q = "SELECT mutation_id, result FROM results WHERE client_id=? AND mutation_id IN (%s)" % (
+                    ",".join("?" * len(chunk)))
+                for mid, result in db.execute(q, [client_id] + chunk):
+                    known[mid] = json.loads(result)
+            docs = {}
+            keys = list({(m["collection"], m["doc_id"]) for m in mutations if m["id"] not in known})
+            for i in range(0, len(keys), 300):
+                chunk = keys[i:i + 300]
+                q = "SELECT collection, doc_id, version, data, deleted FROM documents WHERE " + " OR ".join(
+                    ["(collection=? AND doc_id=?)"] * len(chunk))
+                params = [x for key in chunk for x in key]
+                for coll, did, version, data, deleted in db.execute(q, params):
+                    docs[(coll, did)] = [version, data, deleted]
+            results, new_results, applied, doc_writes = [], [], [], {}
+            version = self.version
+            for m in mutations:
+                mid = m["id"]
+                if mid in known:
+                    results.append(known[mid])
+                    continue
+                result = self._apply_one(client_id, m, docs, reject_ids, version + 1)
+                if result["status"] == "applied":
+                    version += 1
+                    key = (m["collection"], m["doc_id"])
+                    doc_writes[key] = docs[key]
+                    applied.append((version, client_id, mid, m["collection"], m["doc_id"], m["op"]))
+                known[mid] = result
+                results.append(result)
+                new_results.append((client_id, mid, json.dumps(result, separators=(",", ":"))))
+            db.execute("BEGIN")
+            db.executemany("INSERT INTO results VALUES (?, ?, ?)", new_results)
+            db.executemany("INSERT INTO applied VALUES (?, ?, ?, ?, ?, ?)", applied)
+            db.executemany("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?)",
+                           [(k[0], k[1], v[0], v[1], v[2]) for k, v in doc_writes.items()])
+            db.execute("UPDATE meta SET value=? WHERE key='version'", (version,))
+            db.execute("COMMIT")
+            if version != self.version:
+                self.version = version
+                self.changed.notify_all()
+            return results
+
+    @staticmethod
+    def _apply_one(client_id, m, docs, reject_ids, next_version):
+        mid = m["id"]
+        if mid in reject_ids:
+            return {"id": mid, "status": "rejected", "error": reject_ids[mid]}
+        op = m.get("op")
+        if op not in ("put", "patch", "delete"):
+            return {"id": mid, "status": "rejected", "error": "unknown op %r" % (op,)}
+        key = (m["collection"], m["doc_id"])
+        current = docs.get(key)
+        exists = current is not None and not current[2]
+        base = m.get("base_version")
+        if base is None:
+            ok = not exists
+        else:
+            ok = current is not None and str(current[0]) == str(base)
+        if not ok:
+            cur = {"version": str(current[0]) if current else None,
+                   "data": json.loads(current[1]) if exists else None,
+                   "deleted": not exists}
+            return {"id": mid, "status": "conflict", "current": cur}
+        if op == "put":
+            if not isinstance(m.get("data"), dict):
+                return {"id": mid, "status": "rejected", "error": "put needs an object"}
+            data, deleted = json.dumps(m["data"], separators=(",", ":")), 0
+        elif op == "patch":
+            if not exists:
+                return {"id": mid, "status": "rejected", "error": "patch of a missing document"}
+            data = json.dumps(merge_patch(json.loads(current[1]), m.get("data")), separators=(",", ":"))
+            deleted = 0
+        else:
+            data, deleted = None, 1
+        docs[key] = [next_version, data, deleted]
+        return {"id": mid, "status": "applied", "version": str(next_version)}
+
+    def pull(self, cursor, limit):
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT collection, doc_id, version, data, deleted FROM documents WHERE version > ? "
+                "ORDER BY version LIMIT ?", (cursor, limit + 1)).fetchall()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        changes = [{"collection": c, "doc_id": d, "version": str(v),
+                    "data": json.loads(data) if data is not None else None, "deleted": bool(deleted)}
+                   for c, d, v, data, deleted in rows]
+        next_cursor = str(rows[-1][2]) if rows else str(cursor)
+        return {"changes": changes, "cursor": next_cursor, "has_more": more}
+
+    def applied_log(self):
+        with self.lock:
+            rows = self.db.execute(
+                "SELECT version, client_id, mutation_id, collection, doc_id, op FROM applied "
+                "ORDER BY version").fetchall()
+        return [{"version": v, "client_id": c, "id": i, "collection": coll, "doc_id": d, "op": op}
+                for v, c, i, coll, d, op in rows]
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "syncd-refserver/1"
+    # Headers and body leave in one write (the handler flushes after each request), and
+    # no Nagle: a small write waiting for a delayed ACK cost 40 ms per request.
+    wbufsize = -1
+    disable_nagle_algorithm = True
+
+    def log_message(self, fmt, *args):
+        if self.server.verbose:
+            sys.stderr.write("refserver: " + (fmt % args) + "\n")
+
+    def send_json(self, status, obj, headers=None):
+        body = json.dumps(obj, separators=(",", ":")).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for k, v in (headers or {}).items():
+            self.send_header(k, v)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def read_body(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def authorized(self):
+        token = self.server.token
+        if not token:
+            return True
+        if self.headers.get("Authorization") == "Bearer " + token:
+            return True
+        self.send_json(401, {"error": "missing or wrong bearer token"},
+                       {"WWW-Authenticate": 'Bearer realm="syncd"'})
+        return False
+
+    def fault_gate(self):
+        faults = self.server.faults
+        if faults.delay_ms:
+            time.sleep(faults.delay_ms / 1000.0)
+        status, retry_after = faults.take_status()
+        if status is not None:
+            self.read_body()
+            headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+            self.send_json(status, {"error": "injected fault %d" % status}, headers)
+            return False
+        return True
+
+    def do_GET(self):
+        url = urlparse(self.path)
+        if url.path == "/v1/health":
+            self.send_json(200, {"ok": True, "version": str(self.server.store.version)})
+        elif url.path == "/v1/pull":
+            if not self.authorized() or not self.fault_gate():
+                return
+            q = parse_qs(url.query)
+            try:
+                cursor = int(q.get("cursor", ["0"])[0] or 0)
+                limit = max(1, min(int(q.get("limit", ["500"])[0]), 10000))
+            except ValueError:
+                self.send_json(400, {"error": "cursor and limit must be integers"})
+                return
+            self.send_json(200, self.server.store.pull(cursor, limit))
+        elif url.path == "/v1/events":
+            if not self.authorized():
+                return
+            self.serve_events()
+        elif url.path == "/admin/applied":
+            self.send_json(200, {"applied": self.server.store.applied_log()})
+        else:
+            self.send_json(404, {"error": "no such endpoint"})
+
+    def serve_events(self):
+        store = self.server.store
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Cache-Control", "no-cache")
+        self.end_headers()
+        seen = store.version
+        try:
+            self.wfile.write(b": connected\n\n")
+            self.wfile.flush()
+            while not self.server.stopping:
+                with store.changed:
+                    store.changed.wait_for(lambda: store.version != seen or self.server.stopping, 15)
+                    current = store.version
+                if current != seen:
+                    seen = current
+                    self.wfile.write(("event: changed\ndata: {\"version\":\"%d\"}\n\n" % current).encode())
+                else:
+                    self.wfile.write(b": keep-alive\n\n")
+                self.wfile.flush()
+        except OSError:
+            pass
+        self.close_connection = True
+
+    def do_POST(self):
+        url = urlparse(self.path)
+        if url.path == "/admin/faults":
+            try:
+                self.server.faults.update(json.loads(self.read_body() or b"{}"))
+            except (ValueError, AttributeError) as e:
+                self.send_json(400, {"error": str(e)})
+                return
+            self.send_json(200, {"ok": True})
+            return
+        if url.path != "/v1/push":
+            self.read_body()
+            self.send_json(404, {"error": "no such endpoint"})
+            return
+        if not self.authorized() or not self.fault_gate():
+            return
+        try:
+            request = json.loads(self.read_body())
+            client_id = request["client_id"]
+            mutations = request["mutations"]
+            if not isinstance(client_id, str) or not isinstance(mutations, list):
+                raise ValueError("client_id must be a string and mutations a list")
+            for m in mutations:
+                for field in ("id", "collection", "doc_id", "op"):
+                    if not isinstance(m.get(field), str):
+                        raise ValueError("mutation field %s must be a string" % field)
+        except (ValueError, KeyError, TypeError) as e:
+            self.send_json(400, {"error": "bad push: %s" % e})
+            return
+        faults = self.server.faults
+        for m in mutations:
+            if m["id"] in faults.reject_push_with_ids:
+                self.send_json(400, {"error": faults.reject_push_with_ids[m["id"]]})
+                return
+        results = self.server.store.push(client_id, mutations, dict(faults.reject_ids))
+        if faults.take_drop():
+            # Applied, but the answer is lost: headers and half a body, then a reset.
+            body = json.dumps({"results": results}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body[: len(body) // 2])
+            self.wfile.flush()
+            # An abortive close (RST), as a crashed server or a cut link would leave.
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.close_connection = True
+            return
+        self.send_json(200, {"results": results})
+
+
+class Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8787)
+    parser.add_argument("--db", default=":memory:")
+    parser.add_argument("--token", default="")
+    parser.add_argument("--port-file", default="")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        parser.error("the reference server listens on loopback only")
+    server = Server((args.host, args.port), Handler)
+    server.store = Store(args.db)
+    server.faults = Faults()
+    server.token = args.token
+    server.verbose = args.verbose
+    server.stopping = False
+    port = server.server_address[1]
+    if args.port_file:
+        tmp = args.port_file + ".tmp"
+        with open(tmp, "w") as f:
+            f.write("%d\n" % port)
+        os.rename(tmp, args.port_file)
+    sys.stderr.write("refserver: listening on http://%s:%d\n" % (args.host, port))
+    sys.stderr.flush()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.stopping = True
+        with server.store.changed:
+            server.store.changed.notify_all()
+
+
+if __name__ == "__main__":
+    main()
