@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -228,6 +229,75 @@ std::optional<int> Syncd::stop() {
   auto status = process_->wait_exit(Millis(20000));
   if (!status) kill9();
   return status;
+}
+
+namespace {
+int read_port(const std::string& path) {
+  std::string text = read_file(path);
+  return text.empty() ? 0 : std::atoi(text.c_str());
+}
+}  // namespace
+
+RefServer::RefServer(const TempDir& dir, std::vector<std::string> extra_args)
+    : port_file_(dir.file("refserver.port")),
+      log_path_(dir.file("refserver.log")),
+      db_path_(dir.file("refserver.db")),
+      extra_args_(std::move(extra_args)) {}
+
+RefServer::~RefServer() { stop(); }
+
+bool RefServer::start() {
+  ::unlink(port_file_.c_str());
+  std::vector<std::string> argv = {"/usr/bin/python3",
+                                   source_dir() + "/tests/refserver/refserver.py",
+                                   "--port",
+                                   port_ ? std::to_string(port_) : "0",
+                                   "--db",
+                                   db_path_,
+                                   "--port-file",
+                                   port_file_};
+  for (const auto& a : extra_args_) argv.push_back(a);
+  process_ = std::make_unique<Process>(argv, log_path_, log_path_);
+  bool up =
+      wait_until([&] { return read_port(port_file_) > 0 || !process_->running(); }, Millis(20000));
+  port_ = read_port(port_file_);
+  return up && port_ > 0 && process_->running();
+}
+
+void RefServer::stop() {
+  if (process_ && process_->running()) {
+    process_->signal(SIGTERM);
+    if (!process_->wait_exit(Millis(5000))) process_->signal(SIGKILL);
+    process_->wait_exit(Millis(5000));
+  }
+}
+
+FaultProxy::FaultProxy(const TempDir& dir, int upstream_port)
+    : port_file_(dir.file("faultproxy.port")),
+      control_path_(dir.file("faultproxy.ctl")),
+      log_path_(dir.file("faultproxy.log")),
+      upstream_port_(upstream_port) {}
+
+FaultProxy::~FaultProxy() {
+  if (process_ && process_->running()) process_->signal(SIGKILL);
+}
+
+bool FaultProxy::start() {
+  process_ = std::make_unique<Process>(
+      std::vector<std::string>{"/usr/bin/python3", source_dir() + "/tests/faultproxy/faultproxy.py",
+                               "--upstream", std::to_string(upstream_port_), "--port-file",
+                               port_file_, "--control", control_path_},
+      log_path_, log_path_);
+  bool up =
+      wait_until([&] { return read_port(port_file_) > 0 || !process_->running(); }, Millis(20000));
+  port_ = read_port(port_file_);
+  return up && port_ > 0 && process_->running();
+}
+
+std::string FaultProxy::command(const std::string& line) {
+  Client control(control_path_);
+  if (!control.connected() || !control.send_raw(line + "\n")) return "";
+  return control.read_line(Millis(10000)).value_or("");
 }
 
 CommandResult run_command(const std::vector<std::string>& argv,

@@ -95,6 +95,46 @@ class Syncd {
   std::unique_ptr<Process> process_;
 };
 
+// The reference server (tests/refserver/refserver.py) on a free loopback port.
+class RefServer {
+ public:
+  RefServer(const TempDir& dir, std::vector<std::string> extra_args = {});
+  ~RefServer();
+  bool start();
+  void stop();
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::string log() const { return read_file(log_path_); }
+
+ private:
+  std::string port_file_;
+  std::string log_path_;
+  std::string db_path_;
+  std::vector<std::string> extra_args_;
+  int port_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
+// The fault proxy (tests/faultproxy/faultproxy.py) in front of `upstream_port`.
+class FaultProxy {
+ public:
+  FaultProxy(const TempDir& dir, int upstream_port);
+  ~FaultProxy();
+  bool start();
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // Sends one control command ("refuse", "pass", "cut", ...); returns its answer line.
+  std::string command(const std::string& line);
+
+ private:
+  std::string port_file_;
+  std::string control_path_;
+  std::string log_path_;
+  int upstream_port_;
+  int port_ = 0;
+  std::unique_ptr<Process> process_;
+};
+
 struct CommandResult {
   int exit_code = -1;
   std::string out;
@@ -105,6 +145,7 @@ CommandResult run_command(const std::vector<std::string>& argv,
                           Millis timeout = Millis(30000));
 
 inline std::string syncd_bin() { return SYNCD_BIN; }
+inline std::string source_dir() { return SYNCD_SOURCE_DIR; }
 inline std::string syncctl_bin() { return SYNCCTL_BIN; }
 
 }  // namespace syncd::testing

@@ -1,0 +1,45 @@
+#pragma once
+// HTTP as the sync engine sees it: send a request, get a response (or a transport
+// error) in a callback on the loop. An interface so sync logic can be tested with a
+// fake; CurlTransport is the real one.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace syncd {
+
+struct HttpRequest {
+  std::string method = "GET";  // GET or POST
+  std::string url;
+  std::vector<std::string> headers;  // "Name: value"
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 0;  // 0: no HTTP response (see error)
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string error;  // transport failure: "connect to 127.0.0.1:8787 refused", timeouts...
+  bool timed_out = false;
+
+  bool transport_failed() const { return status == 0; }
+  std::string header(const std::string& lower_name) const {
+    auto it = headers.find(lower_name);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+class HttpTransport {
+ public:
+  using Callback = std::function<void(HttpResponse)>;
+  virtual ~HttpTransport() = default;
+  // Starts the request; `done` runs later on the loop, exactly once, unless cancelled.
+  virtual void send(HttpRequest request, Callback done) = 0;
+  // Drops every request in flight without calling their callbacks.
+  virtual void cancel_all() = 0;
+  virtual size_t in_flight() const = 0;
+};
+
+}  // namespace syncd
