@@ -18,8 +18,11 @@
 #include "queue/mutation_queue.h"
 #include "store/document_store.h"
 #include "store/meta_store.h"
+#include "store/resolution_log.h"
 #include "store/schema.h"
 #include "store/wal_write_batching.h"
+#include "sync/curl_transport.h"
+#include "sync/sync_engine.h"
 #include "util/random.h"
 #include "util/uuid7.h"
 
@@ -42,6 +45,41 @@ void apply_log_level(const Config& c) {
   LogLevel level = LogLevel::info;
   parse_log_level(c.log_level, level);
   set_log_level(level);
+}
+
+SyncSettings sync_settings_from(const Config& c) {
+  SyncSettings s;
+  s.remote = c.remote;
+  while (!s.remote.empty() && s.remote.back() == '/') s.remote.pop_back();
+  s.token = c.auth.token;
+  s.batch_size = c.sync.batch_size;
+  s.batch_bytes = c.sync.batch_bytes;
+  s.max_inflight = c.sync.max_inflight;
+  s.pull_interval_ms = c.sync.pull_interval_s * 1000;
+  s.pull_limit = c.sync.pull_limit;
+  s.backoff = BackoffPolicy{c.backoff.initial_ms, c.backoff.factor, c.backoff.max_ms};
+  s.breaker_threshold = c.breaker.failure_threshold;
+  s.breaker_cooldown_ms = c.breaker.cooldown_ms;
+  auto policy = [](const std::string& strategy, const std::string& tiebreak) {
+    return ConflictPolicy{parse_strategy(strategy).value_or(Strategy::merge),
+                          tiebreak == "remote" ? Tiebreak::remote : Tiebreak::local};
+  };
+  std::map<std::string, ConflictPolicy> per_collection;
+  for (const auto& [name, p] : c.conflicts.collections) {
+    per_collection[name] = policy(p.strategy, p.merge_tiebreak);
+  }
+  s.conflicts = ConflictPolicies(policy(c.conflicts.strategy, c.conflicts.merge_tiebreak),
+                                 std::move(per_collection));
+  return s;
+}
+
+HttpSettings http_settings_from(const Config& c) {
+  HttpSettings h;
+  h.connect_timeout_ms = c.http.connect_timeout_ms;
+  h.timeout_ms = c.http.timeout_ms;
+  h.low_speed_time_s = c.http.low_speed_time_s;
+  h.max_response_bytes = c.http.max_response_bytes;
+  return h;
 }
 
 std::string load_client_id(Database& db, Random& random) {
@@ -92,10 +130,23 @@ class Daemon {
       uv_loop_close(&loop_);
       return 1;
     }
+    transport_ = std::make_unique<CurlTransport>(&loop_, http_settings_from(config));
+    sync_ = std::make_unique<SyncEngine>(
+        &loop_, *db_, *documents_, *queue_, *transport_, clock_, random_, ids_,
+        sync_settings_from(config), info_.client_id, [this](std::vector<RemoteChange> changes) {
+          std::vector<ChangeEvent> events;
+          for (auto& c : changes) {
+            events.push_back(ChangeEvent{c.collection, c.id, std::move(c.data), "remote"});
+          }
+          server_->publish(events);
+        });
+    methods_->set_sync(sync_.get());
+    server_->set_on_commit([this] { sync_->kick(); });
+    sync_->start();
     start_signals();
     start_watchdog();
     log_info("syncd " SYNCD_VERSION " serving " + config.socket_path() + " (state " +
-             config.state_dir + ", client " + info_.client_id + ", offline: no sync engine yet)");
+             config.state_dir + ", client " + info_.client_id + ", remote " + config.remote + ")");
     sd_notify(0, "READY=1\nSTATUS=serving");
 
     uv_run(&loop_, UV_RUN_DEFAULT);
@@ -126,7 +177,9 @@ class Daemon {
     }
     writes_ = std::make_unique<LocalWrites>(*documents_, *queue_, ids_, clock_,
                                             static_cast<size_t>(config.store.max_document_bytes));
-    methods_ = std::make_unique<Methods>(*documents_, *queue_, *writes_, clock_, info_, metrics_);
+    resolutions_ = std::make_unique<ResolutionLog>(*db_);
+    methods_ = std::make_unique<Methods>(*documents_, *queue_, *writes_, clock_, info_, metrics_,
+                                         resolutions_.get());
   }
 
   void start_signals() {
@@ -158,6 +211,9 @@ class Daemon {
     if (uv_is_active(reinterpret_cast<uv_handle_t*>(&watchdog_))) uv_timer_stop(&watchdog_);
     if (watchdog_started_) uv_close(reinterpret_cast<uv_handle_t*>(&watchdog_), nullptr);
     server_->shutdown(kShutdownDrainMs, [] {});
+    // Requests in flight are dropped: their mutations stay inflight on disk, return to
+    // pending at the next start and are resent with the same ids (dedupe keeps them once).
+    sync_->stop([this] { transport_->close([] {}); });
   }
 
   void reload() {
@@ -212,10 +268,13 @@ class Daemon {
   std::unique_ptr<DocumentStore> documents_;
   std::unique_ptr<MutationQueue> queue_;
   std::unique_ptr<LocalWrites> writes_;
+  std::unique_ptr<ResolutionLog> resolutions_;
   std::unique_ptr<Methods> methods_;
   std::unique_ptr<RpcHandler> handler_;
   uv_loop_t loop_{};
   std::unique_ptr<IpcServer> server_;
+  std::unique_ptr<CurlTransport> transport_;
+  std::unique_ptr<SyncEngine> sync_;
   uv_signal_t sigterm_{}, sigint_{}, sighup_{};
   uv_timer_t watchdog_{};
   bool watchdog_started_ = false;

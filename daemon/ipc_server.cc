@@ -276,6 +276,7 @@ void IpcServer::run_turn() {
     metrics_.writes += writes;
     ++metrics_.commits;
     metrics_.commit_batch_max = std::max<uint64_t>(metrics_.commit_batch_max, writes);
+    if (on_commit_) on_commit_();
   }
   for (auto& a : answers) {
     if (!a.frame.response.empty()) send(*a.conn, a.frame.response);

@@ -40,6 +40,8 @@ class IpcServer {
   // Throws std::runtime_error naming the path and the cause.
   void listen(const std::string& path);
   void set_limits(IpcLimits limits);
+  // Called after every turn that committed writes (the sync engine replays them).
+  void set_on_commit(std::function<void()> on_commit) { on_commit_ = std::move(on_commit); }
 
   // Publishes changes committed outside a client turn (later: remote changes).
   void publish(const std::vector<ChangeEvent>& changes);
@@ -83,6 +85,7 @@ class IpcServer {
   bool shutting_down_ = false;
   int handles_open_ = 0;
   std::function<void()> shutdown_done_;
+  std::function<void()> on_commit_;
   std::unordered_set<Connection*> connections_;
   std::vector<Connection*> staged_;  // connections with frames for this turn
   std::vector<Connection*> flush_;   // connections with output for this turn

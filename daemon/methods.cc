@@ -125,18 +125,15 @@ void Methods::call(std::string_view method, const JsonValue& params, CallContext
     return queue_list(params, state, result, alloc);
   }
   if (method == "queue.retry") return queue_retry(params, result, alloc);
-  if (method == "conflicts.list") {
-    return queue_list(params, MutationState::conflict, result, alloc);
-  }
-  if (method == "conflicts.resolve") {
-    std::string id = require_key(params, "id");
-    throw RpcError(rpc_code::kNotFound, "not_found", "no conflict " + id);
-  }
+  if (method == "conflicts.list") return conflicts_list(params, result, alloc);
+  if (method == "conflicts.resolve") return conflicts_resolve(params, ctx, result, alloc);
   if (method == "sync.now") {
-    // No sync engine in this build: syncd runs offline and keeps everything queued.
+    if (sync_) sync_->sync_now();
     result.SetObject();
-    result.AddMember("scheduled", false, alloc);
-    result.AddMember("connectivity", "offline", alloc);
+    result.AddMember("scheduled", sync_ != nullptr, alloc);
+    result.AddMember(
+        "connectivity",
+        rapidjson::StringRef(sync_ ? to_string(sync_->status().connectivity) : "offline"), alloc);
     return;
   }
   if (method == "metrics") return metrics_.to_json(result, alloc);
@@ -203,9 +200,10 @@ void Methods::status(JsonValue& result, JsonAllocator& alloc) {
   result.AddMember("client_id", json_string(info_.client_id, alloc), alloc);
   result.AddMember("uptime_s",
                    JsonValue((clock_.monotonic_ms() - info_.started_monotonic_ms) / 1000), alloc);
-  result.AddMember("connectivity", "offline", alloc);
-  result.AddMember("breaker", "closed", alloc);
-  result.AddMember("auth", "none", alloc);
+  SyncStatus sync = sync_ ? sync_->status() : SyncStatus{};
+  result.AddMember("connectivity", rapidjson::StringRef(to_string(sync.connectivity)), alloc);
+  result.AddMember("breaker", rapidjson::StringRef(to_string(sync.breaker)), alloc);
+  result.AddMember("auth", json_string(sync.auth, alloc), alloc);
   JsonValue queue(rapidjson::kObjectType);
   queue.AddMember("pending", JsonValue(counts.pending), alloc);
   queue.AddMember("inflight", JsonValue(counts.inflight), alloc);
@@ -219,10 +217,67 @@ void Methods::status(JsonValue& result, JsonAllocator& alloc) {
   } else {
     result.AddMember("oldest_pending_age_s", JsonValue(rapidjson::kNullType), alloc);
   }
-  add_time(result, "last_push", std::nullopt, alloc);
-  add_time(result, "last_pull", std::nullopt, alloc);
-  add_time(result, "next_retry", std::nullopt, alloc);
-  result.AddMember("last_error", JsonValue(rapidjson::kNullType), alloc);
+  add_time(result, "last_push", sync.last_push_ms, alloc);
+  add_time(result, "last_pull", sync.last_pull_ms, alloc);
+  add_time(result, "next_retry", sync.next_retry_ms, alloc);
+  add_optional_string(result, "last_error",
+                      sync.last_error.empty() ? std::nullopt : std::optional(sync.last_error),
+                      alloc);
+}
+
+void Methods::conflicts_list(const JsonValue& params, JsonValue& result, JsonAllocator& alloc) {
+  const JsonValue* all = member(params, "all");
+  if (all == nullptr || !all->IsTrue() || resolutions_ == nullptr) {
+    return queue_list(params, MutationState::conflict, result, alloc);
+  }
+  int64_t limit = optional_int(params, "limit", kDefaultListLimit, 1, kMaxListLimit);
+  result.SetObject();
+  JsonValue items(rapidjson::kArrayType);
+  for (const Resolution& r : resolutions_->recent(static_cast<size_t>(limit))) {
+    JsonValue item(rapidjson::kObjectType);
+    item.AddMember("mutation_id", json_string(r.mutation_id, alloc), alloc);
+    item.AddMember("collection", json_string(r.collection, alloc), alloc);
+    item.AddMember("doc_id", json_string(r.doc_id, alloc), alloc);
+    item.AddMember("strategy", json_string(r.strategy, alloc), alloc);
+    item.AddMember("outcome", json_string(r.outcome, alloc), alloc);
+    for (auto [name, text] :
+         {std::pair{"local", &r.local_data}, std::pair{"remote", &r.remote_data},
+          std::pair{"result", &r.result_data}}) {
+      JsonValue value;
+      if (*text) parse_stored(**text, value, alloc);
+      item.AddMember(rapidjson::StringRef(name), value, alloc);
+    }
+    add_optional_string(item, "remote_version", r.remote_version, alloc);
+    add_time(item, "resolved_at", r.resolved_at_ms, alloc);
+    items.PushBack(item, alloc);
+  }
+  result.AddMember("items", items, alloc);
+  result.AddMember("next", JsonValue(rapidjson::kNullType), alloc);
+}
+
+void Methods::conflicts_resolve(const JsonValue& params, CallContext& ctx, JsonValue& result,
+                                JsonAllocator& alloc) {
+  std::string id = require_key(params, "id");
+  const JsonValue* take = member(params, "take");
+  std::string choice;
+  if (take != nullptr && take->IsString() &&
+      (std::string_view(take->GetString()) == "local" ||
+       std::string_view(take->GetString()) == "remote")) {
+    choice = take->GetString();
+  } else if (take != nullptr && take->IsObject()) {
+    choice = to_json(*take);
+  } else {
+    throw invalid_params("params.take: expected \"local\", \"remote\" or a JSON object");
+  }
+  if (sync_ == nullptr) throw RpcError(rpc_code::kNotFound, "not_found", "no conflict " + id);
+  std::vector<RemoteChange> changed;
+  if (auto error = sync_->resolve_manually(id, choice, changed)) {
+    throw RpcError(rpc_code::kNotFound, "not_found", *error);
+  }
+  ++ctx.writes;  // it changed the queue: the turn commits before answering
+  for (auto& c : changed) ctx.changes.push_back(ChangeEvent{c.collection, c.id, c.data, "local"});
+  result.SetObject();
+  result.AddMember("resolved", json_string(id, alloc), alloc);
 }
 
 void Methods::subscribe(const JsonValue& params, CallContext& ctx, JsonValue& result,

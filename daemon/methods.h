@@ -13,6 +13,8 @@
 #include "queue/local_writes.h"
 #include "queue/mutation_queue.h"
 #include "store/document_store.h"
+#include "store/resolution_log.h"
+#include "sync/sync_engine.h"
 #include "util/clock.h"
 #include "util/json.h"
 
@@ -45,14 +47,19 @@ struct DaemonInfo {
 
 class Methods {
  public:
+  // `sync` may be null (tests, or before the engine starts): syncd reports itself offline.
   Methods(DocumentStore& documents, MutationQueue& queue, LocalWrites& writes, const Clock& clock,
-          const DaemonInfo& info, const Metrics& metrics)
+          const DaemonInfo& info, const Metrics& metrics, ResolutionLog* resolutions = nullptr,
+          SyncEngine* sync = nullptr)
       : documents_(documents),
         queue_(queue),
         writes_(writes),
         clock_(clock),
         info_(info),
-        metrics_(metrics) {}
+        metrics_(metrics),
+        resolutions_(resolutions),
+        sync_(sync) {}
+  void set_sync(SyncEngine* sync) { sync_ = sync; }
 
   // Runs `method` with `params` (an object, or null when absent) and fills `result`.
   // Throws RpcError, WriteRejected or SqliteError.
@@ -72,6 +79,9 @@ class Methods {
   void queue_list(const JsonValue& params, std::optional<MutationState> only, JsonValue& result,
                   JsonAllocator& alloc);
   void queue_retry(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
+  void conflicts_list(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
+  void conflicts_resolve(const JsonValue& params, CallContext& ctx, JsonValue& result,
+                         JsonAllocator& alloc);
 
   DocumentStore& documents_;
   MutationQueue& queue_;
@@ -79,6 +89,8 @@ class Methods {
   const Clock& clock_;
   const DaemonInfo& info_;
   const Metrics& metrics_;
+  ResolutionLog* resolutions_;
+  SyncEngine* sync_;
 };
 
 // Serialises a stored document in the shape of `get`.

@@ -66,4 +66,35 @@ LocalWriteResult LocalWrites::apply(const LocalWrite& write) {
   return result;
 }
 
+std::optional<std::string> apply_mutation(const std::optional<std::string>& before,
+                                          const Mutation& m) {
+  switch (m.op) {
+    case MutationOp::put:
+      return m.payload;
+    case MutationOp::del:
+      return std::nullopt;
+    case MutationOp::patch: {
+      if (!before || !m.payload) return before;  // the server refuses a patch of nothing
+      JsonDocument doc, patch;
+      if (parse_json(*before, doc) || parse_json(*m.payload, patch)) return before;
+      apply_merge_patch(doc, patch, doc.GetAllocator());
+      return to_json(doc);
+    }
+  }
+  return before;
+}
+
+std::optional<std::string> rebuild_local_view(DocumentStore& documents, MutationQueue& queue,
+                                              std::string_view collection, std::string_view doc_id,
+                                              int64_t now_ms) {
+  std::optional<StoredDocument> doc = documents.find(collection, doc_id);
+  std::optional<std::string> view;
+  if (doc && !doc->server_deleted) view = doc->server_data;
+  for (const Mutation& m : queue.unfinished_for_document(collection, doc_id)) {
+    view = apply_mutation(view, m);
+  }
+  documents.set_local_view(collection, doc_id, view, now_ms);
+  return view;
+}
+
 }  // namespace syncd

@@ -62,4 +62,15 @@ class LocalWrites {
   size_t max_document_bytes_;
 };
 
+// Recomputes a document's local view from its server state and its unfinished
+// mutations, in order (after a pull changed the server state, or a mutation was dropped).
+// Returns the new view.
+std::optional<std::string> rebuild_local_view(DocumentStore& documents, MutationQueue& queue,
+                                              std::string_view collection, std::string_view doc_id,
+                                              int64_t now_ms);
+
+// The document `m` leaves when applied on `before` (nullopt: absent or deleted).
+std::optional<std::string> apply_mutation(const std::optional<std::string>& before,
+                                          const Mutation& m);
+
 }  // namespace syncd

@@ -68,7 +68,54 @@ MutationQueue::MutationQueue(Database& db)
       list_all_(db,
                 "SELECT " MUTATION_COLUMNS " FROM mutations WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
       list_state_(db, "SELECT " MUTATION_COLUMNS
-                      " FROM mutations WHERE state = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2") {}
+                      " FROM mutations WHERE state = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2"),
+      for_document_(db, "SELECT " MUTATION_COLUMNS
+                        " FROM mutations WHERE collection = ?1 AND doc_id = ?2 "
+                        "AND state IN ('pending', 'inflight', 'conflict') ORDER BY seq"),
+      rebase_(db,
+              "UPDATE mutations SET base_version = ?4 WHERE collection = ?1 AND doc_id = ?2 "
+              "AND seq > ?3 AND state != 'failed'"),
+      insert_at_(db,
+                 "INSERT INTO mutations (seq, id, collection, doc_id, op, base_version, payload, "
+                 "state, attempts, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', "
+                 "?8, ?9)"),
+      make_due_(db,
+                "UPDATE mutations SET next_attempt_at_ms = ?1 "
+                "WHERE state = 'pending' AND next_attempt_at_ms > ?1") {}
+
+int64_t MutationQueue::make_due(int64_t now_ms) {
+  make_due_.bind(1, now_ms).run();
+  return sqlite3_changes(db_.handle());
+}
+
+std::vector<Mutation> MutationQueue::unfinished_for_document(std::string_view collection,
+                                                             std::string_view doc_id) {
+  for_document_.bind(1, collection).bind(2, doc_id);
+  std::vector<Mutation> out;
+  while (for_document_.step()) out.push_back(read_mutation(for_document_));
+  return out;
+}
+
+void MutationQueue::rebase_later(std::string_view collection, std::string_view doc_id, int64_t seq,
+                                 std::string_view version) {
+  rebase_.bind(1, collection).bind(2, doc_id).bind(3, seq).bind(4, version).run();
+}
+
+void MutationQueue::replace(std::string_view old_id, const Mutation& fresh) {
+  std::optional<Mutation> old = find(old_id);
+  if (!old) return;
+  delete_.bind(1, old_id).run();
+  insert_at_.bind(1, old->seq)
+      .bind(2, fresh.id)
+      .bind(3, fresh.collection)
+      .bind(4, fresh.doc_id)
+      .bind(5, std::string_view(to_string(fresh.op)))
+      .bind(6, fresh.base_version)
+      .bind(7, fresh.payload)
+      .bind(8, old->attempts)
+      .bind(9, old->created_at_ms)
+      .run();
+}
 
 int64_t MutationQueue::enqueue(const Mutation& m) {
   insert_.bind(1, m.id)

@@ -46,6 +46,19 @@ class MutationQueue {
   // Leases do not survive a restart: inflight -> pending. Returns how many moved.
   int64_t recover_inflight();
 
+  // The unfinished (pending, inflight, conflict) mutations of one document, in order.
+  std::vector<Mutation> unfinished_for_document(std::string_view collection,
+                                                std::string_view doc_id);
+  // After the server applied the mutation at `seq` as `version`, the document's later
+  // mutations were made on top of it: they take `version` as their base.
+  void rebase_later(std::string_view collection, std::string_view doc_id, int64_t seq,
+                    std::string_view version);
+  // Puts `fresh` (a new id) in place of the mutation `old_id`, keeping its queue position.
+  void replace(std::string_view old_id, const Mutation& fresh);
+
+  // Every pending mutation waiting for a retry time becomes due now (syncctl sync).
+  int64_t make_due(int64_t now_ms);
+
   QueueCounts counts();
   std::optional<int64_t> oldest_pending_created_ms();
   std::optional<Mutation> find(std::string_view id);
@@ -72,6 +85,10 @@ class MutationQueue {
   Statement find_;
   Statement list_all_;
   Statement list_state_;
+  Statement for_document_;
+  Statement rebase_;
+  Statement insert_at_;
+  Statement make_due_;
 };
 
 }  // namespace syncd

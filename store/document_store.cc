@@ -21,7 +21,15 @@ DocumentStore::DocumentStore(Database& db)
       upsert_local_(db,
                     "INSERT INTO documents (collection, id, local_data, updated_at_ms) "
                     "VALUES (?1, ?2, ?3, ?4) ON CONFLICT (collection, id) DO UPDATE SET "
-                    "local_data = excluded.local_data, updated_at_ms = excluded.updated_at_ms") {}
+                    "local_data = excluded.local_data, updated_at_ms = excluded.updated_at_ms"),
+      upsert_server_(
+          db,
+          "INSERT INTO documents (collection, id, server_data, server_version, "
+          "server_deleted, local_data, updated_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?3, ?6) "
+          "ON CONFLICT (collection, id) DO UPDATE SET server_data = excluded.server_data, "
+          "server_version = excluded.server_version, "
+          "server_deleted = excluded.server_deleted, "
+          "updated_at_ms = excluded.updated_at_ms") {}
 
 StoredDocument DocumentStore::read_row(const Statement& stmt) const {
   StoredDocument doc;
@@ -66,6 +74,18 @@ DocumentPage DocumentStore::list(std::string_view collection, std::string_view p
   list_.reset();
   if (more && !page.items.empty()) page.next = page.items.back().id;
   return page;
+}
+
+void DocumentStore::set_server_state(std::string_view collection, std::string_view id,
+                                     const std::optional<std::string>& data,
+                                     const std::string& version, int64_t now_ms) {
+  upsert_server_.bind(1, collection)
+      .bind(2, id)
+      .bind(3, data)
+      .bind(4, version)
+      .bind(5, int64_t{data ? 0 : 1})
+      .bind(6, now_ms)
+      .run();
 }
 
 void DocumentStore::set_local_view(std::string_view collection, std::string_view id,

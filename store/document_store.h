@@ -44,6 +44,11 @@ class DocumentStore {
   // Sets the local view of a document, creating the row when needed.
   void set_local_view(std::string_view collection, std::string_view id,
                       const std::optional<std::string>& local_data, int64_t now_ms);
+  // Records the server's state of a document (data nullopt when deleted), creating the
+  // row when needed; the local view is left alone.
+  void set_server_state(std::string_view collection, std::string_view id,
+                        const std::optional<std::string>& data, const std::string& version,
+                        int64_t now_ms);
 
  private:
   StoredDocument read_row(const Statement& stmt) const;
@@ -52,6 +57,7 @@ class DocumentStore {
   Statement find_;
   Statement list_;
   Statement upsert_local_;
+  Statement upsert_server_;
 };
 
 }  // namespace syncd

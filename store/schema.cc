@@ -7,7 +7,7 @@ namespace syncd {
 namespace {
 
 // Migration i takes user_version i to i + 1. Append only; never edit a shipped entry.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     // 0 -> 1: documents, the mutation queue, key/value metadata.
     R"sql(
 CREATE TABLE documents (
@@ -42,6 +42,22 @@ CREATE TABLE meta (
   key   TEXT PRIMARY KEY,
   value TEXT NOT NULL
 ) WITHOUT ROWID;
+)sql",
+    // 1 -> 2: every conflict resolution, with both sides, for `syncctl conflicts --all`.
+    R"sql(
+CREATE TABLE resolutions (
+  seq           INTEGER PRIMARY KEY,
+  mutation_id   TEXT NOT NULL,
+  collection    TEXT NOT NULL,
+  doc_id        TEXT NOT NULL,
+  strategy      TEXT NOT NULL,
+  local_data    TEXT,   -- what the mutation wanted (NULL: delete)
+  remote_data   TEXT,   -- the server's current document (NULL: deleted)
+  remote_version TEXT,
+  result_data   TEXT,   -- what was kept (NULL: deleted)
+  outcome       TEXT NOT NULL,  -- server_wins, client_wins, merged, manual, manual_resolved
+  resolved_at_ms INTEGER NOT NULL
+);
 )sql",
 };
 

@@ -31,6 +31,18 @@ bool CircuitBreaker::allow_request() {
   return false;
 }
 
+bool CircuitBreaker::would_allow() const {
+  switch (state_) {
+    case BreakerState::closed:
+      return true;
+    case BreakerState::open:
+      return clock_.monotonic_ms() - opened_at_ms_ >= cooldown_ms_;
+    case BreakerState::half_open:
+      return !probe_in_flight_;
+  }
+  return false;
+}
+
 void CircuitBreaker::record_success() {
   state_ = BreakerState::closed;
   failures_ = 0;

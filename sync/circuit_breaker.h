@@ -21,6 +21,8 @@ class CircuitBreaker {
   // True when a request may go now. In open state past the cool-down this admits one
   // probe and moves to half-open; further calls return false until it is reported.
   bool allow_request();
+  // What allow_request() would answer, without taking the half-open probe slot.
+  bool would_allow() const;
   void record_success();
   void record_failure();
 

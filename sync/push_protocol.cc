@@ -1,0 +1,163 @@
+#include "sync/push_protocol.h"
+
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include "util/json.h"
+
+namespace syncd {
+namespace {
+
+// A version may be a string or an integer on the wire; syncd keeps strings.
+std::optional<std::string> version_of(const JsonValue& v) {
+  if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
+  if (v.IsInt64()) return std::to_string(v.GetInt64());
+  if (v.IsUint64()) return std::to_string(v.GetUint64());
+  return std::nullopt;
+}
+
+const JsonValue* field(const JsonValue& object, const char* name) {
+  auto it = object.FindMember(name);
+  return it == object.MemberEnd() ? nullptr : &it->value;
+}
+
+}  // namespace
+
+std::string build_push_body(const std::string& client_id, const std::vector<Mutation>& batch) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartObject();
+  w.Key("client_id");
+  w.String(client_id.data(), static_cast<rapidjson::SizeType>(client_id.size()));
+  w.Key("mutations");
+  w.StartArray();
+  for (const Mutation& m : batch) {
+    w.StartObject();
+    w.Key("id");
+    w.String(m.id.data(), static_cast<rapidjson::SizeType>(m.id.size()));
+    w.Key("collection");
+    w.String(m.collection.data(), static_cast<rapidjson::SizeType>(m.collection.size()));
+    w.Key("doc_id");
+    w.String(m.doc_id.data(), static_cast<rapidjson::SizeType>(m.doc_id.size()));
+    w.Key("op");
+    w.String(to_string(m.op));
+    w.Key("base_version");
+    if (m.base_version) {
+      w.String(m.base_version->data(), static_cast<rapidjson::SizeType>(m.base_version->size()));
+    } else {
+      w.Null();
+    }
+    w.Key("data");
+    if (m.payload) {
+      // Stored payloads are JSON the store itself wrote: copied in as they are.
+      w.RawValue(m.payload->data(), m.payload->size(), rapidjson::kObjectType);
+    } else {
+      w.Null();
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+  w.EndObject();
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+std::optional<std::string> parse_push_response(std::string_view body,
+                                               std::vector<PushResult>& out) {
+  JsonDocument doc;
+  if (auto error = parse_json(body, doc)) return "push answer is not JSON: " + *error;
+  if (!doc.IsObject()) return "push answer is not an object";
+  const JsonValue* results = field(doc, "results");
+  if (results == nullptr || !results->IsArray()) return "push answer has no results array";
+  for (const auto& r : results->GetArray()) {
+    if (!r.IsObject()) return "a push result is not an object";
+    const JsonValue* id = field(r, "id");
+    const JsonValue* status = field(r, "status");
+    if (id == nullptr || !id->IsString()) return "a push result has no string id";
+    if (status == nullptr || !status->IsString())
+      return "push result " + std::string(id->GetString()) + " has no status";
+    PushResult result;
+    result.id = id->GetString();
+    std::string_view kind(status->GetString(), status->GetStringLength());
+    if (kind == "applied") {
+      const JsonValue* version = field(r, "version");
+      auto v = version ? version_of(*version) : std::nullopt;
+      if (!v) return "applied result " + result.id + " has no version";
+      result.kind = PushResult::Kind::applied;
+      result.version = *v;
+    } else if (kind == "conflict") {
+      result.kind = PushResult::Kind::conflict;
+      const JsonValue* current = field(r, "current");
+      if (current == nullptr || !current->IsObject()) {
+        return "conflict result " + result.id + " has no current document";
+      }
+      const JsonValue* version = field(*current, "version");
+      if (version && !version->IsNull()) {
+        result.current_version = version_of(*version);
+        if (!result.current_version) return "conflict result " + result.id + " has a bad version";
+      }
+      const JsonValue* deleted = field(*current, "deleted");
+      const JsonValue* data = field(*current, "data");
+      bool is_deleted = (deleted && deleted->IsTrue()) || data == nullptr || data->IsNull();
+      if (!is_deleted) {
+        if (!data->IsObject()) return "conflict result " + result.id + " has non-object data";
+        result.current_data = to_json(*data);
+      }
+    } else if (kind == "rejected") {
+      result.kind = PushResult::Kind::rejected;
+      const JsonValue* error = field(r, "error");
+      result.error = error && error->IsString() ? error->GetString() : "rejected by the server";
+    } else {
+      return "push result " + result.id + " has unknown status " + std::string(kind);
+    }
+    out.push_back(std::move(result));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> parse_pull_response(std::string_view body, PullPage& out) {
+  JsonDocument doc;
+  if (auto error = parse_json(body, doc)) return "pull answer is not JSON: " + *error;
+  if (!doc.IsObject()) return "pull answer is not an object";
+  const JsonValue* changes = field(doc, "changes");
+  const JsonValue* cursor = field(doc, "cursor");
+  const JsonValue* more = field(doc, "has_more");
+  if (changes == nullptr || !changes->IsArray()) return "pull answer has no changes array";
+  auto cursor_text = cursor ? version_of(*cursor) : std::nullopt;
+  if (!cursor_text) return "pull answer has no cursor";
+  if (more == nullptr || !more->IsBool()) return "pull answer has no has_more";
+  out.cursor = *cursor_text;
+  out.has_more = more->GetBool();
+  for (const auto& c : changes->GetArray()) {
+    if (!c.IsObject()) return "a pulled change is not an object";
+    const JsonValue* collection = field(c, "collection");
+    const JsonValue* doc_id = field(c, "doc_id");
+    const JsonValue* version = field(c, "version");
+    if (!collection || !collection->IsString() || !doc_id || !doc_id->IsString()) {
+      return "a pulled change has no collection or doc_id";
+    }
+    auto v = version ? version_of(*version) : std::nullopt;
+    if (!v) return "a pulled change has no version";
+    PullChange change{collection->GetString(), doc_id->GetString(), *v, std::nullopt};
+    const JsonValue* deleted = field(c, "deleted");
+    const JsonValue* data = field(c, "data");
+    if (!(deleted && deleted->IsTrue()) && data && !data->IsNull()) {
+      if (!data->IsObject()) return "pulled change " + change.doc_id + " has non-object data";
+      change.data = to_json(*data);
+    }
+    out.changes.push_back(std::move(change));
+  }
+  return std::nullopt;
+}
+
+bool version_newer(const std::string& a, const std::string& b) {
+  auto numeric = [](const std::string& s) {
+    return !s.empty() && s.find_first_not_of("0123456789") == std::string::npos;
+  };
+  if (numeric(a) && numeric(b)) {
+    if (a.size() != b.size()) return a.size() > b.size();
+    return a > b;
+  }
+  return a != b;
+}
+
+}  // namespace syncd

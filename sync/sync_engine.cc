@@ -1,0 +1,515 @@
+#include "sync/sync_engine.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+
+#include "queue/local_writes.h"
+#include "sync/retry_after.h"
+#include "util/json.h"
+
+namespace syncd {
+namespace {
+
+bool retryable_status(int status) {
+  return status == 408 || status == 425 || status == 429 || status >= 500;
+}
+
+std::string excerpt(const std::string& body) {
+  std::string out = body.substr(0, 200);
+  std::replace(out.begin(), out.end(), '\n', ' ');
+  return out;
+}
+
+std::string url_encode(const std::string& s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+const char* to_string(Connectivity c) {
+  switch (c) {
+    case Connectivity::online:
+      return "online";
+    case Connectivity::degraded:
+      return "degraded";
+    case Connectivity::offline:
+      return "offline";
+  }
+  return "?";
+}
+
+SyncEngine::SyncEngine(uv_loop_t* loop, Database& db, DocumentStore& documents,
+                       MutationQueue& queue, HttpTransport& http, const Clock& clock,
+                       Random& random, Uuid7Generator& ids, SyncSettings settings,
+                       std::string client_id, ChangeSink on_remote_changes)
+    : loop_(loop),
+      db_(db),
+      documents_(documents),
+      queue_(queue),
+      meta_(db),
+      resolutions_(db),
+      http_(http),
+      clock_(clock),
+      ids_(ids),
+      settings_(std::move(settings)),
+      client_id_(std::move(client_id)),
+      on_remote_changes_(std::move(on_remote_changes)),
+      backoff_(settings_.backoff, random),
+      breaker_(settings_.breaker_threshold, settings_.breaker_cooldown_ms, clock) {
+  if (!settings_.token.empty()) auth_ = "ok";
+}
+
+void SyncEngine::start() {
+  uv_timer_init(loop_, &tick_timer_);
+  tick_timer_.data = this;
+  schedule_tick(0);
+}
+
+void SyncEngine::stop(std::function<void()> done) {
+  stopped_ = true;
+  http_.cancel_all();
+  uv_timer_stop(&tick_timer_);
+  auto* callback = new std::function<void()>(std::move(done));
+  tick_timer_.data = callback;
+  uv_close(reinterpret_cast<uv_handle_t*>(&tick_timer_), [](uv_handle_t* h) {
+    auto* cb = static_cast<std::function<void()>*>(h->data);
+    if (*cb) (*cb)();
+    delete cb;
+  });
+}
+
+void SyncEngine::schedule_tick(int64_t delay_ms) {
+  if (stopped_) return;
+  uv_timer_start(
+      &tick_timer_, [](uv_timer_t* t) { static_cast<SyncEngine*>(t->data)->tick(); },
+      static_cast<uint64_t>(std::max<int64_t>(delay_ms, 0)), 0);
+}
+
+void SyncEngine::kick() {
+  if (!stopped_ && connectivity_ != Connectivity::offline) schedule_tick(0);
+}
+
+void SyncEngine::sync_now() {
+  if (stopped_) return;
+  wait_until_ms_ = 0;
+  pull_wanted_ = true;
+  try {
+    Transaction tx(db_);
+    queue_.make_due(clock_.now_ms());
+    tx.commit();
+  } catch (const SqliteError& e) {
+    note_error(e.what());
+  }
+  schedule_tick(0);
+}
+
+SyncStatus SyncEngine::status() const {
+  SyncStatus s;
+  s.connectivity = connectivity_;
+  s.breaker = breaker_.state();
+  s.auth = auth_;
+  s.last_push_ms = last_push_ms_;
+  s.last_pull_ms = last_pull_ms_;
+  const int64_t now = clock_.monotonic_ms();
+  if (wait_until_ms_ > now) s.next_retry_ms = clock_.now_ms() + (wait_until_ms_ - now);
+  s.last_error = last_error_;
+  return s;
+}
+
+void SyncEngine::note_error(const std::string& error) { last_error_ = error; }
+
+HttpRequest SyncEngine::request(const std::string& method, const std::string& path,
+                                std::string body) {
+  HttpRequest r;
+  r.method = method;
+  r.url = settings_.remote + path;
+  r.body = std::move(body);
+  if (method == "POST") r.headers.push_back("Content-Type: application/json");
+  if (!settings_.token.empty()) r.headers.push_back("Authorization: Bearer " + settings_.token);
+  return r;
+}
+
+void SyncEngine::tick() {
+  if (stopped_) return;
+  const int64_t now = clock_.monotonic_ms();
+  if (connectivity_ == Connectivity::offline) {
+    if (probe_in_flight_) return;
+    if (now >= wait_until_ms_) {
+      probe();
+    } else {
+      schedule_tick(wait_until_ms_ - now);
+    }
+    return;
+  }
+  if (now >= wait_until_ms_) replay();
+  if (pushes_in_flight_ == 0 && !pull_in_flight_ && now >= wait_until_ms_ &&
+      (pull_wanted_ || now >= next_pull_ms_)) {
+    pull();
+  }
+  // The next wake-up: a retry time or the periodic pull. Answers of requests in flight
+  // call tick() themselves.
+  int64_t next = std::numeric_limits<int64_t>::max();
+  if (wait_until_ms_ > now) next = wait_until_ms_;
+  if (!pull_in_flight_ && pushes_in_flight_ == 0) next = std::min(next, next_pull_ms_);
+  if (next != std::numeric_limits<int64_t>::max()) schedule_tick(std::max<int64_t>(next - now, 1));
+}
+
+void SyncEngine::probe() {
+  probe_in_flight_ = true;
+  http_.send(request("GET", "/v1/health", ""), [this](HttpResponse r) {
+    probe_in_flight_ = false;
+    if (stopped_) return;
+    if (r.status == 200) {
+      connectivity_ = Connectivity::online;
+      failures_ = 0;
+      wait_until_ms_ = 0;
+      pull_wanted_ = true;
+      tick();
+      return;
+    }
+    ++failures_;
+    int64_t delay = backoff_.delay_ms(static_cast<int>(failures_));
+    wait_until_ms_ = clock_.monotonic_ms() + delay;
+    note_error(r.transport_failed() ? r.error
+                                    : "health check answered HTTP " + std::to_string(r.status));
+    schedule_tick(delay);
+  });
+}
+
+void SyncEngine::replay() {
+  while (pushes_in_flight_ < settings_.max_inflight && breaker_.would_allow()) {
+    const int64_t limit = batch_limit_ > 0 ? batch_limit_ : settings_.batch_size;
+    std::vector<Mutation> batch;
+    try {
+      batch = queue_.lease(clock_.now_ms(), static_cast<size_t>(limit),
+                           static_cast<size_t>(settings_.batch_bytes));
+    } catch (const SqliteError& e) {
+      note_error(e.what());
+      return;
+    }
+    if (batch.empty()) return;
+    breaker_.allow_request();
+    send_push(std::move(batch));
+  }
+}
+
+void SyncEngine::send_push(std::vector<Mutation> batch) {
+  ++pushes_in_flight_;
+  std::string body = build_push_body(client_id_, batch);
+  http_.send(request("POST", "/v1/push", std::move(body)),
+             [this, batch = std::move(batch)](HttpResponse r) mutable {
+               on_push_answer(std::move(batch), std::move(r));
+             });
+}
+
+void SyncEngine::request_succeeded() {
+  failures_ = 0;
+  breaker_.record_success();
+  connectivity_ = Connectivity::online;
+}
+
+void SyncEngine::push_failed(const std::vector<Mutation>& batch, const std::string& error,
+                             std::optional<int64_t> retry_after_ms, Connectivity now_state) {
+  ++failures_;
+  breaker_.record_failure();
+  const int64_t delay = backoff_.delay_ms(static_cast<int>(failures_), retry_after_ms);
+  wait_until_ms_ = std::max(wait_until_ms_, clock_.monotonic_ms() + delay);
+  const int64_t retry_at = clock_.now_ms() + delay;
+  try {
+    Transaction tx(db_);
+    for (const Mutation& m : batch) queue_.fail(m.id, retry_at, error);
+    tx.commit();
+  } catch (const SqliteError& e) {
+    // They stay inflight and return to pending at the next start.
+    note_error(e.what());
+  }
+  connectivity_ = now_state;
+  note_error(error);
+}
+
+void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r) {
+  --pushes_in_flight_;
+  if (stopped_) return;
+  if (r.transport_failed()) {
+    push_failed(batch, "push failed: " + r.error, std::nullopt,
+                r.timed_out ? Connectivity::degraded : Connectivity::offline);
+  } else if (r.status == 200) {
+    std::vector<PushResult> results;
+    if (auto error = parse_push_response(r.body, results)) {
+      push_failed(batch, "invalid push answer: " + *error, std::nullopt, Connectivity::degraded);
+    } else {
+      request_succeeded();
+      apply_results(batch, results);
+      last_push_ms_ = clock_.now_ms();
+      if (batch_limit_ > 0) {
+        batch_limit_ *= 2;
+        if (batch_limit_ >= settings_.batch_size) batch_limit_ = 0;
+      }
+    }
+  } else if (retryable_status(r.status)) {
+    std::optional<int64_t> retry_after;
+    if (std::string h = r.header("retry-after"); !h.empty()) {
+      retry_after = parse_retry_after_ms(h, clock_.now_ms());
+    }
+    push_failed(batch, "push answered HTTP " + std::to_string(r.status) + ": " + excerpt(r.body),
+                retry_after, Connectivity::degraded);
+  } else if (r.status == 401 || r.status == 403) {
+    auth_ = "failed";
+    push_failed(batch, "push answered HTTP " + std::to_string(r.status) + " (check auth.token)",
+                std::nullopt, Connectivity::degraded);
+  } else {
+    // The server refuses the request itself: find the mutation it refuses by halving
+    // the batch; a batch of one is that mutation, which becomes a dead letter.
+    request_succeeded();
+    const std::string error = "HTTP " + std::to_string(r.status) + ": " + excerpt(r.body);
+    std::vector<RemoteChange> changes;
+    try {
+      Transaction tx(db_);
+      if (batch.size() == 1) {
+        const Mutation& m = batch.front();
+        queue_.dead_letter(m.id, error);
+        auto view = rebuild_local_view(documents_, queue_, m.collection, m.doc_id, clock_.now_ms());
+        changes.push_back({m.collection, m.doc_id, view});
+      } else {
+        batch_limit_ = static_cast<int64_t>((batch.size() + 1) / 2);
+        for (const Mutation& m : batch)
+          queue_.fail(m.id, clock_.now_ms(), "server refused its batch: " + error);
+      }
+      tx.commit();
+    } catch (const SqliteError& e) {
+      note_error(e.what());
+    }
+    note_error("push refused: " + error);
+    if (!changes.empty()) on_remote_changes_(std::move(changes));
+  }
+  tick();
+}
+
+void SyncEngine::apply_results(const std::vector<Mutation>& batch,
+                               const std::vector<PushResult>& results) {
+  std::map<std::string, const PushResult*> by_id;
+  for (const auto& r : results) by_id[r.id] = &r;
+  std::vector<RemoteChange> changes;
+  const int64_t now = clock_.now_ms();
+  try {
+    Transaction tx(db_);
+    for (const Mutation& m : batch) {
+      auto it = by_id.find(m.id);
+      if (it == by_id.end()) {
+        queue_.fail(m.id, now, "the push answer had no result for this mutation");
+        continue;
+      }
+      const PushResult& r = *it->second;
+      switch (r.kind) {
+        case PushResult::Kind::applied: {
+          std::optional<StoredDocument> doc = documents_.find(m.collection, m.doc_id);
+          std::optional<std::string> before;
+          if (doc && !doc->server_deleted) before = doc->server_data;
+          std::optional<std::string> after = apply_mutation(before, m);
+          documents_.set_server_state(m.collection, m.doc_id, after, r.version, now);
+          queue_.ack(m.id);
+          queue_.rebase_later(m.collection, m.doc_id, m.seq, r.version);
+          break;
+        }
+        case PushResult::Kind::rejected: {
+          queue_.dead_letter(m.id, r.error);
+          auto view = rebuild_local_view(documents_, queue_, m.collection, m.doc_id, now);
+          changes.push_back({m.collection, m.doc_id, view});
+          break;
+        }
+        case PushResult::Kind::conflict:
+          apply_conflict(m, r, changes);
+          break;
+      }
+    }
+    tx.commit();
+  } catch (const SqliteError& e) {
+    note_error(std::string("storing push results failed: ") + e.what());
+    return;  // the batch stays inflight; a restart replays it and dedupe answers again
+  }
+  if (!changes.empty()) on_remote_changes_(std::move(changes));
+}
+
+void SyncEngine::apply_conflict(const Mutation& m, const PushResult& r,
+                                std::vector<RemoteChange>& changes) {
+  const int64_t now = clock_.now_ms();
+  std::optional<StoredDocument> doc = documents_.find(m.collection, m.doc_id);
+  Conflict conflict;
+  if (doc && m.base_version && doc->server_version == m.base_version && !doc->server_deleted) {
+    conflict.base_data = doc->server_data;
+  }
+  conflict.remote_data = r.current_data;
+  conflict.remote_version = r.current_version;
+  if (r.current_version) {
+    documents_.set_server_state(m.collection, m.doc_id, r.current_data, *r.current_version, now);
+  }
+  const ConflictPolicy& policy = settings_.conflicts.for_collection(m.collection);
+  ConflictDecision d = resolve_conflict(policy, m, conflict);
+  Resolution record;
+  record.mutation_id = m.id;
+  record.collection = m.collection;
+  record.doc_id = m.doc_id;
+  record.strategy = to_string(policy.strategy);
+  record.local_data = d.local_data;
+  record.remote_data = r.current_data;
+  record.remote_version = r.current_version;
+  record.result_data = d.result_data;
+  record.outcome = d.outcome;
+  record.resolved_at_ms = now;
+  switch (d.action) {
+    case ConflictDecision::Action::drop:
+      queue_.ack(m.id);
+      break;
+    case ConflictDecision::Action::repush: {
+      Mutation fresh = m;
+      fresh.id = ids_.next();  // a new id: the old one already has its answer on the server
+      fresh.op = d.op;
+      fresh.payload = d.payload;
+      fresh.base_version = d.base_version;
+      queue_.replace(m.id, fresh);
+      break;
+    }
+    case ConflictDecision::Action::keep:
+      queue_.mark_conflict(m.id, "conflict with server version " +
+                                     r.current_version.value_or("(none)") +
+                                     "; resolve with syncctl resolve");
+      break;
+  }
+  resolutions_.record(record);
+  if (d.action != ConflictDecision::Action::keep) {
+    auto view = rebuild_local_view(documents_, queue_, m.collection, m.doc_id, now);
+    changes.push_back({m.collection, m.doc_id, view});
+  }
+}
+
+void SyncEngine::pull() {
+  pull_in_flight_ = true;
+  pull_wanted_ = false;
+  std::string cursor;
+  try {
+    cursor = meta_.get("pull_cursor").value_or("0");
+  } catch (const SqliteError& e) {
+    note_error(e.what());
+  }
+  http_.send(request("GET",
+                     "/v1/pull?cursor=" + url_encode(cursor) +
+                         "&limit=" + std::to_string(settings_.pull_limit),
+                     ""),
+             [this](HttpResponse r) { on_pull_answer(std::move(r)); });
+}
+
+void SyncEngine::on_pull_answer(HttpResponse r) {
+  pull_in_flight_ = false;
+  if (stopped_) return;
+  PullPage page;
+  std::optional<std::string> error;
+  if (r.transport_failed()) {
+    error = "pull failed: " + r.error;
+  } else if (r.status != 200) {
+    error = "pull answered HTTP " + std::to_string(r.status) + ": " + excerpt(r.body);
+  } else {
+    error = parse_pull_response(r.body, page);
+    if (error) error = "invalid pull answer: " + *error;
+  }
+  if (error) {
+    ++failures_;
+    const int64_t delay = backoff_.delay_ms(static_cast<int>(failures_));
+    wait_until_ms_ = std::max(wait_until_ms_, clock_.monotonic_ms() + delay);
+    pull_wanted_ = true;
+    connectivity_ =
+        r.transport_failed() && !r.timed_out ? Connectivity::offline : Connectivity::degraded;
+    note_error(*error);
+    tick();
+    return;
+  }
+  std::vector<RemoteChange> changes;
+  const int64_t now = clock_.now_ms();
+  try {
+    Transaction tx(db_);
+    for (const PullChange& c : page.changes) {
+      std::optional<StoredDocument> doc = documents_.find(c.collection, c.doc_id);
+      if (doc && doc->server_version && !version_newer(c.version, *doc->server_version)) {
+        continue;  // we already know this version or a newer one (our own push)
+      }
+      documents_.set_server_state(c.collection, c.doc_id, c.data, c.version, now);
+      std::optional<std::string> before = doc ? doc->local_data : std::nullopt;
+      std::optional<std::string> view =
+          rebuild_local_view(documents_, queue_, c.collection, c.doc_id, now);
+      if (view != before) changes.push_back({c.collection, c.doc_id, view});
+    }
+    meta_.set("pull_cursor", page.cursor);
+    tx.commit();
+  } catch (const SqliteError& e) {
+    note_error(std::string("storing pulled changes failed: ") + e.what());
+    tick();
+    return;
+  }
+  request_succeeded();
+  if (page.has_more) {
+    pull_wanted_ = true;
+  } else {
+    last_pull_ms_ = now;
+    next_pull_ms_ = clock_.monotonic_ms() + settings_.pull_interval_ms;
+  }
+  if (!changes.empty()) on_remote_changes_(std::move(changes));
+  tick();
+}
+
+std::optional<std::string> SyncEngine::resolve_manually(const std::string& mutation_id,
+                                                        const std::string& take,
+                                                        std::vector<RemoteChange>& changes) {
+  try {
+    Transaction tx(db_);
+    std::optional<Mutation> m = queue_.find(mutation_id);
+    if (!m || m->state != MutationState::conflict) return "no conflict " + mutation_id;
+    std::optional<StoredDocument> doc = documents_.find(m->collection, m->doc_id);
+    Resolution record;
+    record.mutation_id = m->id;
+    record.collection = m->collection;
+    record.doc_id = m->doc_id;
+    record.strategy = "manual";
+    record.local_data = apply_mutation(std::nullopt, *m);
+    if (doc) {
+      record.remote_version = doc->server_version;
+      if (!doc->server_deleted) record.remote_data = doc->server_data;
+    }
+    record.outcome = "manual_resolved";
+    record.resolved_at_ms = clock_.now_ms();
+    if (take == "remote") {
+      queue_.ack(m->id);
+      record.result_data = record.remote_data;
+    } else {
+      Mutation fresh = *m;
+      fresh.id = ids_.next();
+      fresh.base_version = doc ? doc->server_version : std::nullopt;
+      if (take != "local") {
+        fresh.op = MutationOp::put;
+        fresh.payload = take;
+      }
+      queue_.replace(m->id, fresh);
+      record.result_data = apply_mutation(record.remote_data, fresh);
+    }
+    resolutions_.record(record);
+    auto view = rebuild_local_view(documents_, queue_, m->collection, m->doc_id, clock_.now_ms());
+    changes.push_back({m->collection, m->doc_id, view});
+    tx.commit();
+  } catch (const SqliteError& e) {
+    return std::string("storage error: ") + e.what();
+  }
+  kick();
+  return std::nullopt;
+}
+
+}  // namespace syncd

@@ -1,0 +1,146 @@
+#pragma once
+// Everything that talks to the remote, on the daemon's loop: replays the mutation queue
+// to POST /v1/push in batches (up to sync.max_inflight requests at once), applies the
+// results (applied: the mutation leaves the queue and its document takes the server
+// version; conflict: the collection's strategy; rejected: dead letter), retries with
+// backoff and a circuit breaker, tracks connectivity (online, degraded, offline, with a
+// health probe while offline), and pulls remote changes into the store.
+//
+// Exactly once: a mutation keeps its id across retries and restarts, so when an answer
+// is lost the resend is answered by the server's dedupe with the first result.
+// Per-document order: the queue leases one mutation per document at a time.
+#include <uv.h>
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "queue/mutation_queue.h"
+#include "store/document_store.h"
+#include "store/meta_store.h"
+#include "store/resolution_log.h"
+#include "store/sqlite.h"
+#include "sync/backoff.h"
+#include "sync/circuit_breaker.h"
+#include "sync/conflict_resolver.h"
+#include "sync/http_transport.h"
+#include "sync/push_protocol.h"
+#include "util/clock.h"
+#include "util/uuid7.h"
+
+namespace syncd {
+
+struct SyncSettings {
+  std::string remote;  // base URL, no trailing slash
+  std::string token;   // bearer token; empty: none
+  int64_t batch_size = 500;
+  int64_t batch_bytes = 4 << 20;
+  int64_t max_inflight = 4;
+  int64_t pull_interval_ms = 60000;
+  int64_t pull_limit = 500;
+  BackoffPolicy backoff;
+  int64_t breaker_threshold = 5;
+  int64_t breaker_cooldown_ms = 30000;
+  ConflictPolicies conflicts;
+};
+
+enum class Connectivity { online, degraded, offline };
+const char* to_string(Connectivity c);
+
+struct SyncStatus {
+  Connectivity connectivity = Connectivity::offline;
+  BreakerState breaker = BreakerState::closed;
+  std::string auth = "none";  // none, ok, failed
+  std::optional<int64_t> last_push_ms;
+  std::optional<int64_t> last_pull_ms;
+  std::optional<int64_t> next_retry_ms;
+  std::string last_error;
+};
+
+// A document whose local view changed because of the remote (for subscribers).
+struct RemoteChange {
+  std::string collection;
+  std::string id;
+  std::optional<std::string> data;
+};
+
+class SyncEngine {
+ public:
+  using ChangeSink = std::function<void(std::vector<RemoteChange>)>;
+
+  SyncEngine(uv_loop_t* loop, Database& db, DocumentStore& documents, MutationQueue& queue,
+             HttpTransport& http, const Clock& clock, Random& random, Uuid7Generator& ids,
+             SyncSettings settings, std::string client_id, ChangeSink on_remote_changes);
+  SyncEngine(const SyncEngine&) = delete;
+  SyncEngine& operator=(const SyncEngine&) = delete;
+
+  void start();
+  // Stops timers and drops requests in flight (their mutations stay inflight in the
+  // database and return to pending at the next start). `done` runs once handles closed.
+  void stop(std::function<void()> done);
+  // Local writes were committed: replay soon.
+  void kick();
+  // Replay and pull now, skipping backoff waits (syncctl sync).
+  void sync_now();
+  SyncStatus status() const;
+
+  // conflicts.resolve: `take` is "local", "remote", or a JSON object text. Returns an
+  // error message, or nullopt when done, with the document's new local view in
+  // `changed`. Joins the caller's transaction when there is one.
+  std::optional<std::string> resolve_manually(const std::string& mutation_id,
+                                              const std::string& take,
+                                              std::vector<RemoteChange>& changed);
+
+ private:
+  void schedule_tick(int64_t delay_ms);
+  void tick();
+  void replay();
+  void send_push(std::vector<Mutation> batch);
+  void on_push_answer(std::vector<Mutation> batch, HttpResponse response);
+  void apply_results(const std::vector<Mutation>& batch, const std::vector<PushResult>& results);
+  void apply_conflict(const Mutation& m, const PushResult& r, std::vector<RemoteChange>& changes);
+  void push_failed(const std::vector<Mutation>& batch, const std::string& error,
+                   std::optional<int64_t> retry_after_ms, Connectivity now_state);
+  void probe();
+  void pull();
+  void on_pull_answer(HttpResponse response);
+  void request_succeeded();
+  void note_error(const std::string& error);
+  HttpRequest request(const std::string& method, const std::string& path, std::string body);
+
+  uv_loop_t* loop_;
+  Database& db_;
+  DocumentStore& documents_;
+  MutationQueue& queue_;
+  MetaStore meta_;
+  ResolutionLog resolutions_;
+  HttpTransport& http_;
+  const Clock& clock_;
+  Uuid7Generator& ids_;
+  SyncSettings settings_;
+  std::string client_id_;
+  ChangeSink on_remote_changes_;
+  Backoff backoff_;
+  CircuitBreaker breaker_;
+
+  uv_timer_t tick_timer_{};  // replay retries, probes, periodic pulls
+  bool stopped_ = false;
+  bool tick_scheduled_ = false;
+  Connectivity connectivity_ = Connectivity::offline;
+  std::string auth_ = "none";
+  int64_t failures_ = 0;       // consecutive failed requests, for the backoff
+  int64_t wait_until_ms_ = 0;  // monotonic: no push before this (backoff, Retry-After)
+  int64_t pushes_in_flight_ = 0;
+  bool probe_in_flight_ = false;
+  bool pull_in_flight_ = false;
+  bool pull_wanted_ = true;
+  int64_t next_pull_ms_ = 0;  // monotonic
+  int64_t batch_limit_ = 0;   // lowered while isolating a mutation the server refuses
+  std::optional<int64_t> last_push_ms_;
+  std::optional<int64_t> last_pull_ms_;
+  std::string last_error_;
+};
+
+}  // namespace syncd
