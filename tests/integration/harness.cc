@@ -1,5 +1,6 @@
 #include "tests/integration/harness.h"
 
+#include <curl/curl.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
@@ -184,13 +185,14 @@ JsonDocument Client::call(const std::string& method, const std::string& params_j
 }
 
 Syncd::Syncd(const TempDir& dir, const std::string& config_json,
-             std::vector<std::string> extra_args)
-    : state_dir_(dir.file("state")),
-      socket_(dir.file("syncd.sock")),
-      log_path_(dir.file("syncd.log")),
-      extra_args_(std::move(extra_args)) {
+             std::vector<std::string> extra_args, std::string remote, std::string name)
+    : state_dir_(dir.file(name + "state")),
+      socket_(dir.file(name + "syncd.sock")),
+      log_path_(dir.file(name + "syncd.log")),
+      extra_args_(std::move(extra_args)),
+      remote_(std::move(remote)) {
   if (!config_json.empty()) {
-    config_path_ = dir.file("config.json");
+    config_path_ = dir.file(name + "config.json");
     write_file(config_path_, config_json);
   }
 }
@@ -200,7 +202,8 @@ Syncd::~Syncd() {
 }
 
 bool Syncd::start() {
-  std::vector<std::string> argv = {syncd_bin(), "--state-dir", state_dir_, "--socket", socket_};
+  std::vector<std::string> argv = {syncd_bin(), "--state-dir", state_dir_, "--socket",
+                                   socket_,     "--remote",    remote_};
   if (!config_path_.empty()) {
     argv.push_back("--config");
     argv.push_back(config_path_);
@@ -229,6 +232,41 @@ std::optional<int> Syncd::stop() {
   auto status = process_->wait_exit(Millis(20000));
   if (!status) kill9();
   return status;
+}
+
+namespace {
+size_t append_body(char* data, size_t size, size_t count, void* out) {
+  static_cast<std::string*>(out)->append(data, size * count);
+  return size * count;
+}
+
+HttpResult http_request(const std::string& url, const std::string* body) {
+  HttpResult result;
+  CURL* curl = curl_easy_init();
+  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
+  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
+  if (body != nullptr) {
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->c_str());
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  }
+  if (curl_easy_perform(curl) == CURLE_OK) {
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    result.status = static_cast<int>(status);
+  }
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  return result;
+}
+}  // namespace
+
+HttpResult http_get(const std::string& url) { return http_request(url, nullptr); }
+HttpResult http_post(const std::string& url, const std::string& body) {
+  return http_request(url, &body);
 }
 
 namespace {

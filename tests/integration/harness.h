@@ -71,8 +71,10 @@ class Client {
 class Syncd {
  public:
   // `config_json` is written to <dir>/config.json and passed with --config when not empty.
+  // `remote` defaults to a closed loopback port, so a test never syncs by accident.
   explicit Syncd(const TempDir& dir, const std::string& config_json = "",
-                 std::vector<std::string> extra_args = {});
+                 std::vector<std::string> extra_args = {},
+                 std::string remote = "http://127.0.0.1:1", std::string name = "");
   ~Syncd();
 
   // Starts the process and waits until its socket answers `status`. False on failure.
@@ -92,8 +94,17 @@ class Syncd {
   std::string config_path_;
   std::string log_path_;
   std::vector<std::string> extra_args_;
+  std::string remote_;
   std::unique_ptr<Process> process_;
 };
+
+// Blocking HTTP for tests (libcurl easy): the status, or 0 when the request failed.
+struct HttpResult {
+  int status = 0;
+  std::string body;
+};
+HttpResult http_get(const std::string& url);
+HttpResult http_post(const std::string& url, const std::string& body);
 
 // The reference server (tests/refserver/refserver.py) on a free loopback port.
 class RefServer {

@@ -1,0 +1,331 @@
+// The sync engine end to end: syncd, the reference server and the fault proxy as real
+// processes. Invariants 2 (exactly once) and 3 (per-document order) are checked on the
+// server's log of applied mutations.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <map>
+#include <set>
+
+#include "tests/integration/harness.h"
+
+namespace syncd::testing {
+namespace {
+
+constexpr const char* kFastConfig = R"({
+  "backoff": {"initial_ms": 20, "factor": 2, "max_ms": 300},
+  "breaker": {"failure_threshold": 5, "cooldown_ms": 100},
+  "http": {"connect_timeout_ms": 500, "timeout_ms": 1500, "low_speed_time_s": 2},
+  "sync": {"batch_size": 100, "pull_interval_s": 1}
+})";
+
+struct Applied {
+  std::string id;
+  std::string doc_id;
+};
+
+std::vector<Applied> applied_log(const RefServer& server) {
+  std::vector<Applied> out;
+  HttpResult r = http_get(server.url() + "/admin/applied");
+  JsonDocument doc;
+  if (r.status != 200 || parse_json(r.body, doc)) return out;
+  for (const auto& a : doc["applied"].GetArray()) {
+    out.push_back({a["id"].GetString(), a["doc_id"].GetString()});
+  }
+  return out;
+}
+
+// Mutation ids by document, in the order the client made them.
+using Written = std::map<std::string, std::vector<std::string>>;
+
+void expect_exactly_once_in_order(const std::vector<Applied>& applied, const Written& written) {
+  std::set<std::string> seen;
+  std::map<std::string, std::vector<std::string>> order;
+  for (const auto& a : applied) {
+    EXPECT_TRUE(seen.insert(a.id).second) << "applied twice: " << a.id;
+    order[a.doc_id].push_back(a.id);
+  }
+  size_t expected = 0;
+  for (const auto& [doc, ids] : written) {
+    expected += ids.size();
+    EXPECT_EQ(order[doc], ids) << "order of " << doc;
+  }
+  EXPECT_EQ(seen.size(), expected);
+}
+
+std::string put(Client& client, const std::string& collection, const std::string& id,
+                const std::string& data, const char* method = "put") {
+  JsonDocument r = client.call(
+      method, R"({"collection":")" + collection + R"(","id":")" + id + R"(","data":)" + data + "}");
+  if (!r.IsObject() || !r.HasMember("result")) return "";
+  return r["result"]["mutation_id"].GetString();
+}
+
+int64_t pending(Client& client) {
+  JsonDocument s = client.call("status");
+  if (!s.IsObject() || !s.HasMember("result")) return -1;
+  const auto& q = s["result"]["queue"];
+  return q["pending"].GetInt64() + q["inflight"].GetInt64();
+}
+
+TEST(Sync, WritesMadeOfflineArriveExactlyOnceInOrder) {
+  TempDir dir;
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  FaultProxy proxy(dir, server.port());
+  ASSERT_TRUE(proxy.start());
+  ASSERT_EQ(proxy.command("refuse"), "ok refuse");
+  Syncd syncd(dir, kFastConfig, {}, proxy.url());
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  Written written;
+  // 1,000 mutations: 250 documents each put then patched three times.
+  for (int round = 0; round < 4; ++round) {
+    for (int d = 0; d < 250; ++d) {
+      std::string id = "doc" + std::to_string(d);
+      std::string mid =
+          round == 0 ? put(client, "notes", id, R"({"v":0})")
+                     : put(client, "notes", id, R"({"v":)" + std::to_string(round) + "}", "patch");
+      ASSERT_FALSE(mid.empty());
+      written[id].push_back(mid);
+    }
+  }
+  EXPECT_EQ(pending(client), 1000);
+  EXPECT_TRUE(applied_log(server).empty());
+  JsonDocument status = client.call("status");
+  EXPECT_STREQ(status["result"]["connectivity"].GetString(), "offline");
+
+  ASSERT_EQ(proxy.command("pass"), "ok pass");
+  ASSERT_TRUE(wait_until([&] { return pending(client) == 0; }, Millis(60000))) << syncd.log();
+  expect_exactly_once_in_order(applied_log(server), written);
+  JsonDocument got = client.call("get", R"({"collection":"notes","id":"doc7"})");
+  EXPECT_EQ(to_json(got["result"]["data"]), R"({"v":3})");
+  EXPECT_FALSE(got["result"]["pending"].GetBool());
+  EXPECT_FALSE(got["result"]["version"].IsNull());
+  status = client.call("status");
+  EXPECT_STREQ(status["result"]["connectivity"].GetString(), "online");
+  EXPECT_FALSE(status["result"]["last_push"].IsNull());
+}
+
+TEST(Sync, FiftyNetworkFlapsDuringReplayStillApplyEachMutationOnce) {
+  TempDir dir;
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  FaultProxy proxy(dir, server.port());
+  ASSERT_TRUE(proxy.start());
+  ASSERT_EQ(proxy.command("refuse"), "ok refuse");
+  // Small batches and a slow server: replay takes long enough to be broken 50 times.
+  Syncd syncd(dir, R"({
+    "backoff": {"initial_ms": 20, "max_ms": 200},
+    "breaker": {"failure_threshold": 5, "cooldown_ms": 50},
+    "http": {"connect_timeout_ms": 500, "timeout_ms": 1000, "low_speed_time_s": 1},
+    "sync": {"batch_size": 10, "max_inflight": 2}})",
+              {}, proxy.url());
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  ASSERT_EQ(http_post(server.url() + "/admin/faults", R"({"delay_ms": 10})").status, 200);
+  Client client(syncd.socket());
+  Written written;
+  for (int i = 0; i < 1500; ++i) {
+    std::string id = "d" + std::to_string(i % 300);
+    std::string mid = written.count(id)
+                          ? put(client, "flap", id, R"({"i":)" + std::to_string(i) + "}", "patch")
+                          : put(client, "flap", id, R"({"i":)" + std::to_string(i) + "}");
+    ASSERT_FALSE(mid.empty());
+    written[id].push_back(mid);
+  }
+  // Lost answers are the interesting case: the server applied a push whose answer the
+  // client never saw, so the resend must be answered from the dedupe table.
+  ASSERT_EQ(http_post(server.url() + "/admin/faults", R"({"drop_mid_body": 10})").status, 200);
+  const char* faults[] = {"cut", "reset_after 200", "blackhole", "refuse", "reset_after 1500"};
+  size_t last_applied = 0;
+  int flaps_during_replay = 0;
+  for (int flap = 0; flap < 50; ++flap) {
+    ASSERT_EQ(proxy.command("pass"), "ok pass");
+    // Let some traffic through, then break the link again.
+    wait_until([&] { return applied_log(server).size() > last_applied || pending(client) == 0; },
+               Millis(5000));
+    last_applied = applied_log(server).size();
+    if (pending(client) > 0) ++flaps_during_replay;
+    proxy.command(faults[flap % 5]);
+  }
+  EXPECT_GE(flaps_during_replay, 45) << "the flaps must hit a replay in progress";
+  ASSERT_EQ(proxy.command("pass"), "ok pass");
+  client.call("sync.now");
+  ASSERT_TRUE(wait_until([&] { return pending(client) == 0; }, Millis(90000))) << syncd.log();
+  expect_exactly_once_in_order(applied_log(server), written);
+}
+
+TEST(Sync, KillNineDuringReplayTwentyTimesStillAppliesEachMutationOnce) {
+  TempDir dir;
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  // Slow answers widen the window in which a push is applied but not yet acknowledged.
+  ASSERT_EQ(http_post(server.url() + "/admin/faults", R"({"delay_ms": 30})").status, 200);
+  Syncd syncd(dir, kFastConfig, {}, server.url());
+  Written written;
+  for (int round = 0; round < 20; ++round) {
+    ASSERT_TRUE(syncd.start()) << "round " << round << "\n" << syncd.log();
+    Client client(syncd.socket());
+    for (int i = 0; i < 60; ++i) {
+      std::string id = "k" + std::to_string((round * 60 + i) % 97);
+      std::string mid =
+          written.count(id)
+              ? put(client, "kill", id, R"({"r":)" + std::to_string(round) + "}", "patch")
+              : put(client, "kill", id, R"({"r":)" + std::to_string(round) + "}");
+      ASSERT_FALSE(mid.empty());
+      written[id].push_back(mid);
+    }
+    // Kill once replay is under way (something applied since this round began).
+    const size_t before = applied_log(server).size();
+    wait_until([&] { return applied_log(server).size() > before; }, Millis(5000));
+    syncd.kill9();
+  }
+  ASSERT_EQ(http_post(server.url() + "/admin/faults", R"({"reset": true})").status, 200);
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  ASSERT_TRUE(wait_until([&] { return pending(client) == 0; }, Millis(60000))) << syncd.log();
+  expect_exactly_once_in_order(applied_log(server), written);
+}
+
+TEST(Sync, RetryAfterIsHonoured) {
+  TempDir dir;
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  Syncd syncd(dir, kFastConfig, {}, server.url());
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return std::string(client.call("status")["result"]["connectivity"].GetString()) == "online";
+      },
+      Millis(10000)));
+  for (int status : {503, 429}) {
+    ASSERT_EQ(http_post(server.url() + "/admin/faults", R"({"status": )" + std::to_string(status) +
+                                                            R"(, "count": 1, "retry_after": "2"})")
+                  .status,
+              200);
+    const size_t before = applied_log(server).size();
+    auto t0 = std::chrono::steady_clock::now();
+    ASSERT_FALSE(put(client, "ra", "doc" + std::to_string(status), "{}").empty());
+    ASSERT_TRUE(wait_until([&] { return applied_log(server).size() > before; }, Millis(15000)));
+    auto waited = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
+    // With backoff starting at 20 ms, only Retry-After explains a wait of 2 s.
+    EXPECT_GE(waited.count(), 1900) << "HTTP " << status << " Retry-After: 2 was not honoured";
+    JsonDocument s = client.call("status");
+    EXPECT_NE(std::string(s["result"]["last_error"].GetString()).find(std::to_string(status)),
+              std::string::npos);
+  }
+}
+
+TEST(Sync, AHungServerDoesNotStallLocalReadsAndWrites) {
+  TempDir dir;
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  FaultProxy proxy(dir, server.port());
+  ASSERT_TRUE(proxy.start());
+  ASSERT_EQ(proxy.command("blackhole"), "ok blackhole");
+  // Requests hang for 30 s before timing out.
+  Syncd syncd(dir, R"({"http": {"timeout_ms": 30000, "connect_timeout_ms": 30000}})", {},
+              proxy.url());
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < 100; ++i) {
+    ASSERT_FALSE(put(client, "hung", "d" + std::to_string(i), R"({"i":1})").empty());
+    JsonDocument got =
+        client.call("get", R"({"collection":"hung","id":"d)" + std::to_string(i) + "\"}");
+    ASSERT_TRUE(got.HasMember("result"));
+  }
+  auto took = std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - t0);
+  EXPECT_LT(took.count(), 25000) << "local calls waited for the hung remote";
+  EXPECT_EQ(pending(client), 100);
+}
+
+TEST(Sync, ConflictStrategiesBetweenTwoDaemons) {
+  TempDir dir;
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  FaultProxy proxy(dir, server.port());  // in front of B only
+  ASSERT_TRUE(proxy.start());
+  Syncd a(dir, kFastConfig, {}, server.url(), "a-");
+  std::string b_config = R"({
+    "backoff": {"initial_ms": 20, "max_ms": 300},
+    "sync": {"pull_interval_s": 1},
+    "conflicts": {"strategy": "merge", "merge_tiebreak": "local", "collections": {
+      "s": {"strategy": "server_wins"}, "c": {"strategy": "client_wins"},
+      "x": {"strategy": "manual"}, "r": {"strategy": "merge", "merge_tiebreak": "remote"}}}
+  })";
+  Syncd b(dir, b_config, {}, proxy.url(), "b-");
+  ASSERT_TRUE(a.start()) << a.log();
+  ASSERT_TRUE(b.start()) << b.log();
+  Client ca(a.socket());
+  Client cb(b.socket());
+  auto data_of = [](Client& c, const std::string& coll) {
+    JsonDocument g = c.call("get", R"({"collection":")" + coll + R"(","id":"x"})");
+    return g.HasMember("result") ? to_json(g["result"]["data"]) : std::string("missing");
+  };
+  auto synced = [](Client& c, const std::string& coll, const std::string& want) {
+    return wait_until(
+        [&] {
+          c.call("sync.now");
+          JsonDocument g = c.call("get", R"({"collection":")" + coll + R"(","id":"x"})");
+          return g.HasMember("result") && !g["result"]["pending"].GetBool() &&
+                 to_json(g["result"]["data"]) == want;
+        },
+        Millis(20000));
+  };
+  const std::vector<std::string> collections = {"m", "s", "c", "x", "r"};
+  // A creates each document; B pulls it.
+  for (const auto& coll : collections) {
+    ASSERT_FALSE(put(ca, coll, "x", R"({"a":1,"b":1,"t":"base"})").empty());
+    ASSERT_TRUE(synced(ca, coll, R"({"a":1,"b":1,"t":"base"})"));
+    ASSERT_TRUE(synced(cb, coll, R"({"a":1,"b":1,"t":"base"})")) << b.log();
+  }
+  // B goes offline (no new connections, the open ones cut) and edits; A edits the same
+  // documents online.
+  ASSERT_EQ(proxy.command("refuse"), "ok refuse");
+  ASSERT_EQ(proxy.command("cut"), "ok refuse");
+  for (const auto& coll : collections) {
+    ASSERT_FALSE(put(cb, coll, "x", R"({"b":2,"t":"from b"})", "patch").empty());
+    ASSERT_FALSE(put(ca, coll, "x", R"({"a":2,"t":"from a"})", "patch").empty());
+    ASSERT_TRUE(synced(ca, coll, R"({"a":2,"b":1,"t":"from a"})"))
+        << to_json(ca.call("get", R"({"collection":")" + coll + R"(","id":"x"})")) << "\n"
+        << to_json(ca.call("status")) << "\n"
+        << to_json(ca.call("queue.list"));
+  }
+  ASSERT_EQ(proxy.command("pass"), "ok pass");
+  // merge, local tiebreak: both fields kept, B wins the field both changed.
+  EXPECT_TRUE(synced(cb, "m", R"({"a":2,"b":2,"t":"from b"})")) << data_of(cb, "m");
+  // merge, remote tiebreak.
+  EXPECT_TRUE(synced(cb, "r", R"({"a":2,"b":2,"t":"from a"})")) << data_of(cb, "r");
+  // server_wins: B's edit is dropped.
+  EXPECT_TRUE(synced(cb, "s", R"({"a":2,"b":1,"t":"from a"})")) << data_of(cb, "s");
+  // client_wins: B's patch is applied again on top of A's version.
+  EXPECT_TRUE(synced(cb, "c", R"({"a":2,"b":2,"t":"from b"})")) << data_of(cb, "c");
+  // manual: kept as a conflict until resolved.
+  ASSERT_TRUE(
+      wait_until([&] { return cb.call("status")["result"]["queue"]["conflict"].GetInt() == 1; },
+                 Millis(20000)));
+  JsonDocument conflicts = cb.call("conflicts.list");
+  ASSERT_EQ(conflicts["result"]["items"].Size(), 1u);
+  std::string conflict_id = conflicts["result"]["items"][0]["id"].GetString();
+  JsonDocument resolved =
+      cb.call("conflicts.resolve", R"({"id":")" + conflict_id + R"(","take":"local"})");
+  ASSERT_TRUE(resolved.HasMember("result")) << to_json(resolved);
+  EXPECT_TRUE(synced(cb, "x", R"({"a":2,"b":2,"t":"from b"})")) << data_of(cb, "x");
+  // A sees every outcome.
+  EXPECT_TRUE(synced(ca, "m", R"({"a":2,"b":2,"t":"from b"})"));
+  EXPECT_TRUE(synced(ca, "s", R"({"a":2,"b":1,"t":"from a"})"));
+  // Every resolution is on record with both sides.
+  JsonDocument all = cb.call("conflicts.list", R"({"all":true})");
+  std::set<std::string> outcomes;
+  for (const auto& r : all["result"]["items"].GetArray()) {
+    outcomes.insert(r["outcome"].GetString());
+    EXPECT_FALSE(r["remote"].IsNull());
+  }
+  EXPECT_EQ(outcomes, (std::set<std::string>{"merged", "server_wins", "client_wins", "manual",
+                                             "manual_resolved"}));
+}
+
+}  // namespace
+}  // namespace syncd::testing
