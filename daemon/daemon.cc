@@ -22,6 +22,7 @@
 #include "store/schema.h"
 #include "store/wal_write_batching.h"
 #include "sync/curl_transport.h"
+#include "sync/netlink_monitor.h"
 #include "sync/sync_engine.h"
 #include "util/random.h"
 #include "util/uuid7.h"
@@ -143,6 +144,11 @@ class Daemon {
     methods_->set_sync(sync_.get());
     server_->set_on_commit([this] { sync_->kick(); });
     sync_->start();
+    netlink_ = std::make_unique<NetlinkMonitor>(&loop_, [this] { sync_->network_changed(); });
+    if (auto why = netlink_->start()) {
+      log_warning("no netlink route events (" + *why +
+                  "); connectivity comes from health probes and request outcomes only");
+    }
     start_signals();
     start_watchdog();
     log_info("syncd " SYNCD_VERSION " serving " + config.socket_path() + " (state " +
@@ -214,6 +220,7 @@ class Daemon {
     // Requests in flight are dropped: their mutations stay inflight on disk, return to
     // pending at the next start and are resent with the same ids (dedupe keeps them once).
     sync_->stop([this] { transport_->close([] {}); });
+    netlink_->close(nullptr);
   }
 
   void reload() {
@@ -275,6 +282,7 @@ class Daemon {
   std::unique_ptr<IpcServer> server_;
   std::unique_ptr<CurlTransport> transport_;
   std::unique_ptr<SyncEngine> sync_;
+  std::unique_ptr<NetlinkMonitor> netlink_;
   uv_signal_t sigterm_{}, sigint_{}, sighup_{};
   uv_timer_t watchdog_{};
   bool watchdog_started_ = false;

@@ -115,6 +115,12 @@ void SyncEngine::sync_now() {
   schedule_tick(0);
 }
 
+void SyncEngine::network_changed() {
+  if (stopped_ || connectivity_ == Connectivity::online) return;
+  wait_until_ms_ = 0;
+  schedule_tick(0);
+}
+
 SyncStatus SyncEngine::status() const {
   SyncStatus s;
   s.connectivity = connectivity_;

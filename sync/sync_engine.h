@@ -84,6 +84,8 @@ class SyncEngine {
   void kick();
   // Replay and pull now, skipping backoff waits (syncctl sync).
   void sync_now();
+  // The network changed (netlink): if offline, probe now instead of after the backoff.
+  void network_changed();
   SyncStatus status() const;
 
   // conflicts.resolve: `take` is "local", "remote", or a JSON object text. Returns an

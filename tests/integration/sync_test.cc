@@ -3,6 +3,9 @@
 // server's log of applied mutations.
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <cstdlib>
 
 #include <map>
 #include <set>
@@ -325,6 +328,42 @@ TEST(Sync, ConflictStrategiesBetweenTwoDaemons) {
   }
   EXPECT_EQ(outcomes, (std::set<std::string>{"merged", "server_wins", "client_wins", "manual",
                                              "manual_resolved"}));
+}
+
+}  // namespace
+}  // namespace syncd::testing
+
+namespace syncd::testing {
+namespace {
+
+TEST(Sync, ANetlinkEventEndsTheOfflineWaitAtOnce) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to change a loopback address";
+  TempDir dir;
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  FaultProxy proxy(dir, server.port());
+  ASSERT_TRUE(proxy.start());
+  ASSERT_EQ(proxy.command("refuse"), "ok refuse");
+  // Probes back off uniformly within a whole minute once the first one fails.
+  Syncd syncd(dir, R"({"backoff": {"initial_ms": 60000, "factor": 1, "max_ms": 60000}})", {},
+              proxy.url());
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  ASSERT_TRUE(wait_until(
+      [&] { return !client.call("status")["result"]["last_error"].IsNull(); }, Millis(10000)));
+  ASSERT_EQ(proxy.command("pass"), "ok pass");
+  if (std::system("ip addr add 127.0.0.78/32 dev lo 2>/dev/null") != 0) {
+    GTEST_SKIP() << "cannot change addresses here";
+  }
+  std::system("ip addr del 127.0.0.78/32 dev lo 2>/dev/null");
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return std::string(client.call("status")["result"]["connectivity"].GetString()) ==
+               "online";
+      },
+      Millis(5000)))
+      << "still offline: the route event did not trigger a probe\n"
+      << syncd.log();
 }
 
 }  // namespace
