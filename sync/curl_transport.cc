@@ -33,6 +33,14 @@ namespace {
 size_t on_body(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<CurlTransport::Transfer*>(user);
   size_t bytes = size * count;
+  if (t->request.on_chunk) {
+    long status = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status == 200) {
+      t->request.on_chunk(std::string_view(data, bytes));
+      return bytes;
+    }
+  }
   t->response.body.append(data, bytes);
   return bytes;
 }
@@ -106,7 +114,8 @@ void CurlTransport::send(HttpRequest request, Callback done) {
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(settings_.connect_timeout_ms));
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, static_cast<long>(settings_.timeout_ms));
+  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
+                   t->request.on_chunk ? 0L : static_cast<long>(settings_.timeout_ms));
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(settings_.low_speed_time_s));
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,

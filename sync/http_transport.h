@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace syncd {
@@ -15,6 +16,9 @@ struct HttpRequest {
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
   std::string body;
+  // A stream (Server-Sent Events): the body goes to on_chunk as it arrives instead of
+  // into the response, and only the connect and low-speed timeouts apply.
+  std::function<void(std::string_view)> on_chunk;
 };
 
 struct HttpResponse {

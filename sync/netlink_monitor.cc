@@ -19,8 +19,8 @@ std::optional<std::string> NetlinkMonitor::start() {
   if (fd_ < 0) return std::string("netlink socket: ") + std::strerror(errno);
   sockaddr_nl addr{};
   addr.nl_family = AF_NETLINK;
-  addr.nl_groups = RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE |
-                   RTMGRP_IPV6_ROUTE;
+  addr.nl_groups =
+      RTMGRP_LINK | RTMGRP_IPV4_IFADDR | RTMGRP_IPV6_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_ROUTE;
   if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     std::string error = std::string("netlink bind: ") + std::strerror(errno);
     ::close(fd_);

@@ -159,6 +159,7 @@ void SyncEngine::tick() {
     }
     return;
   }
+  if (!events_open_ && now >= events_retry_ms_) open_events();
   if (now >= wait_until_ms_) replay();
   if (pushes_in_flight_ == 0 && !pull_in_flight_ && now >= wait_until_ms_ &&
       (pull_wanted_ || now >= next_pull_ms_)) {
@@ -169,6 +170,7 @@ void SyncEngine::tick() {
   int64_t next = std::numeric_limits<int64_t>::max();
   if (wait_until_ms_ > now) next = wait_until_ms_;
   if (!pull_in_flight_ && pushes_in_flight_ == 0) next = std::min(next, next_pull_ms_);
+  if (!events_open_) next = std::min(next, std::max(events_retry_ms_, now + 1));
   if (next != std::numeric_limits<int64_t>::max()) schedule_tick(std::max<int64_t>(next - now, 1));
 }
 
@@ -191,6 +193,29 @@ void SyncEngine::probe() {
     note_error(r.transport_failed() ? r.error
                                     : "health check answered HTTP " + std::to_string(r.status));
     schedule_tick(delay);
+  });
+}
+
+void SyncEngine::open_events() {
+  events_open_ = true;
+  events_parser_ = std::make_unique<SseParser>([this](const SseEvent& event) {
+    if (event.type == "changed") {
+      pull_wanted_ = true;
+      schedule_tick(0);
+    }
+  });
+  HttpRequest r = request("GET", "/v1/events", "");
+  r.headers.push_back("Accept: text/event-stream");
+  r.on_chunk = [this](std::string_view bytes) { events_parser_->feed(bytes); };
+  http_.send(std::move(r), [this](HttpResponse response) {
+    events_open_ = false;
+    if (stopped_) return;
+    // Whatever happened while the stream was down is caught by a pull. A server without
+    // the endpoint is asked again much later.
+    pull_wanted_ = true;
+    const bool unsupported = !response.transport_failed() && response.status != 200;
+    events_retry_ms_ = clock_.monotonic_ms() + (unsupported ? 60000 : 1000);
+    schedule_tick(0);
   });
 }
 

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,7 @@
 #include "sync/conflict_resolver.h"
 #include "sync/http_transport.h"
 #include "sync/push_protocol.h"
+#include "sync/sse_parser.h"
 #include "util/clock.h"
 #include "util/uuid7.h"
 
@@ -106,6 +108,7 @@ class SyncEngine {
   void push_failed(const std::vector<Mutation>& batch, const std::string& error,
                    std::optional<int64_t> retry_after_ms, Connectivity now_state);
   void probe();
+  void open_events();
   void pull();
   void on_pull_answer(HttpResponse response);
   void request_succeeded();
@@ -138,8 +141,11 @@ class SyncEngine {
   bool probe_in_flight_ = false;
   bool pull_in_flight_ = false;
   bool pull_wanted_ = true;
-  int64_t next_pull_ms_ = 0;  // monotonic
-  int64_t batch_limit_ = 0;   // lowered while isolating a mutation the server refuses
+  int64_t next_pull_ms_ = 0;     // monotonic
+  int64_t batch_limit_ = 0;      // lowered while isolating a mutation the server refuses
+  bool events_open_ = false;     // the /v1/events stream: "changed" triggers a pull
+  int64_t events_retry_ms_ = 0;  // monotonic: reopen the stream not before this
+  std::unique_ptr<SseParser> events_parser_;
   std::optional<int64_t> last_push_ms_;
   std::optional<int64_t> last_pull_ms_;
   std::string last_error_;

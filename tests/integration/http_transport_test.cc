@@ -29,11 +29,11 @@ class HttpTransportTest : public ::testing::Test {
     return out;
   }
   HttpRequest get(const std::string& path) {
-    return HttpRequest{"GET", server_.url() + path, {}, ""};
+    return HttpRequest{"GET", server_.url() + path, {}, "", {}};
   }
   HttpRequest admin(const std::string& json) {
     return HttpRequest{
-        "POST", server_.url() + "/admin/faults", {"Content-Type: application/json"}, json};
+        "POST", server_.url() + "/admin/faults", {"Content-Type: application/json"}, json, {}};
   }
 
   TempDir dir_;
@@ -56,7 +56,8 @@ TEST_F(HttpTransportTest, GetAndPostWithHeaders) {
       "POST",
       server_.url() + "/v1/push",
       {"Content-Type: application/json"},
-      R"({"client_id":"t","mutations":[{"id":"m1","collection":"c","doc_id":"a","op":"put","base_version":null,"data":{"x":1}}]})"});
+      R"({"client_id":"t","mutations":[{"id":"m1","collection":"c","doc_id":"a","op":"put","base_version":null,"data":{"x":1}}]})",
+      {}});
   EXPECT_EQ(push.status, 200);
   EXPECT_NE(push.body.find("\"applied\""), std::string::npos) << push.body;
 }
@@ -91,7 +92,7 @@ TEST_F(HttpTransportTest, AHungServerTimesOutWithoutBlockingTheLoop) {
   ticker.data = &ticks;
   uv_timer_start(
       &ticker, [](uv_timer_t* t) { ++*static_cast<int*>(t->data); }, 10, 10);
-  HttpResponse r = fetch(HttpRequest{"GET", proxy.url() + "/v1/health", {}, ""});
+  HttpResponse r = fetch(HttpRequest{"GET", proxy.url() + "/v1/health", {}, "", {}});
   bool ticker_closed = false;
   ticker.data = &ticker_closed;
   uv_close(reinterpret_cast<uv_handle_t*>(&ticker),
@@ -107,7 +108,7 @@ TEST_F(HttpTransportTest, AResetMidBodyIsATransportError) {
   FaultProxy proxy(proxy_dir, server_.port());
   ASSERT_TRUE(proxy.start());
   ASSERT_EQ(proxy.command("reset_after 30"), "ok pass");
-  HttpResponse r = fetch(HttpRequest{"GET", proxy.url() + "/v1/health", {}, ""});
+  HttpResponse r = fetch(HttpRequest{"GET", proxy.url() + "/v1/health", {}, "", {}});
   EXPECT_TRUE(r.transport_failed()) << r.status << " " << r.body;
 }
 
@@ -122,7 +123,8 @@ TEST_F(HttpTransportTest, ResponsesOverTheCapAreRefused) {
   ASSERT_EQ(fetch(HttpRequest{"POST",
                               server_.url() + "/v1/push",
                               {},
-                              R"({"client_id":"t","mutations":[)" + mutations + "]}"})
+                              R"({"client_id":"t","mutations":[)" + mutations + "]}",
+                              {}})
                 .status,
             200);
   settings_.max_response_bytes = 2048;

@@ -349,8 +349,8 @@ TEST(Sync, ANetlinkEventEndsTheOfflineWaitAtOnce) {
               proxy.url());
   ASSERT_TRUE(syncd.start()) << syncd.log();
   Client client(syncd.socket());
-  ASSERT_TRUE(wait_until(
-      [&] { return !client.call("status")["result"]["last_error"].IsNull(); }, Millis(10000)));
+  ASSERT_TRUE(wait_until([&] { return !client.call("status")["result"]["last_error"].IsNull(); },
+                         Millis(10000)));
   ASSERT_EQ(proxy.command("pass"), "ok pass");
   if (std::system("ip addr add 127.0.0.78/32 dev lo 2>/dev/null") != 0) {
     GTEST_SKIP() << "cannot change addresses here";
@@ -358,12 +358,46 @@ TEST(Sync, ANetlinkEventEndsTheOfflineWaitAtOnce) {
   std::system("ip addr del 127.0.0.78/32 dev lo 2>/dev/null");
   EXPECT_TRUE(wait_until(
       [&] {
-        return std::string(client.call("status")["result"]["connectivity"].GetString()) ==
-               "online";
+        return std::string(client.call("status")["result"]["connectivity"].GetString()) == "online";
       },
       Millis(5000)))
       << "still offline: the route event did not trigger a probe\n"
       << syncd.log();
+}
+
+}  // namespace
+}  // namespace syncd::testing
+
+namespace syncd::testing {
+namespace {
+
+TEST(Sync, ServerSentEventsBringRemoteChangesWithoutWaitingForThePullInterval) {
+  TempDir dir;
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  const std::string config = R"({"sync": {"pull_interval_s": 3600}})";
+  Syncd a(dir, config, {}, server.url(), "a-");
+  Syncd b(dir, config, {}, server.url(), "b-");
+  ASSERT_TRUE(a.start()) << a.log();
+  ASSERT_TRUE(b.start()) << b.log();
+  Client ca(a.socket());
+  Client cb(b.socket());
+  ASSERT_TRUE(cb.call("subscribe", R"({"collection":"live"})").HasMember("result"));
+  // B's first pull (at start) is done and its event stream open once it is online.
+  ASSERT_TRUE(wait_until([&] { return !cb.call("status")["result"]["last_pull"].IsNull(); },
+                         Millis(10000)));
+  ASSERT_FALSE(put(ca, "live", "d1", R"({"hello":"b"})").empty());
+  // B hears of it through /v1/events, pulls, and tells its subscriber.
+  std::optional<std::string> note;
+  auto deadline = std::chrono::steady_clock::now() + Millis(10000);
+  while (std::chrono::steady_clock::now() < deadline) {
+    note = cb.read_line(Millis(500));
+    if (note && note->find("\"method\":\"change\"") != std::string::npos) break;
+  }
+  ASSERT_TRUE(note) << b.log();
+  EXPECT_NE(note->find(R"("data":{"hello":"b"},"origin":"remote")"), std::string::npos) << *note;
+  JsonDocument got = cb.call("get", R"({"collection":"live","id":"d1"})");
+  EXPECT_EQ(to_json(got["result"]["data"]), R"({"hello":"b"})");
 }
 
 }  // namespace
