@@ -1,0 +1,243 @@
+// The sync engine with a fake HTTP transport, a fake clock and a seeded random source:
+// retry schedules, the circuit breaker and the isolation of a refused mutation, exactly.
+#include "sync/sync_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+#include "queue/local_writes.h"
+#include "tests/test_support.h"
+
+namespace syncd {
+namespace {
+
+// Requests wait here until the test answers them.
+class FakeTransport final : public HttpTransport {
+ public:
+  struct Pending {
+    HttpRequest request;
+    Callback done;
+  };
+  void send(HttpRequest request, Callback done) override {
+    pending.push_back({std::move(request), std::move(done)});
+  }
+  void cancel_all() override { pending.clear(); }
+  size_t in_flight() const override { return pending.size(); }
+
+  // Takes the oldest request whose URL contains `path`.
+  std::optional<Pending> take(const std::string& path) {
+    for (auto it = pending.begin(); it != pending.end(); ++it) {
+      if (it->request.url.find(path) != std::string::npos) {
+        Pending p = std::move(*it);
+        pending.erase(it);
+        return p;
+      }
+    }
+    return std::nullopt;
+  }
+  std::deque<Pending> pending;
+};
+
+HttpResponse status(int code, std::string body = "{}",
+                    std::map<std::string, std::string> headers = {}) {
+  HttpResponse r;
+  r.status = code;
+  r.body = std::move(body);
+  r.headers = std::move(headers);
+  return r;
+}
+
+// An "applied" answer for every mutation of a push body.
+HttpResponse applied_all(const std::string& push_body, int& version) {
+  JsonDocument doc;
+  EXPECT_FALSE(parse_json(push_body, doc));
+  std::string results;
+  for (const auto& m : doc["mutations"].GetArray()) {
+    results += std::string(results.empty() ? "" : ",") + R"({"id":")" + m["id"].GetString() +
+               R"(","status":"applied","version":")" + std::to_string(++version) + "\"}";
+  }
+  return status(200, R"({"results":[)" + results + "]}");
+}
+
+size_t mutations_in(const std::string& push_body) {
+  JsonDocument doc;
+  EXPECT_FALSE(parse_json(push_body, doc));
+  return doc["mutations"].Size();
+}
+
+class SyncEngineTest : public ::testing::Test {
+ protected:
+  static constexpr uint64_t kSeed = 1234;
+
+  SyncEngineTest() {
+    uv_loop_init(&loop_);
+    settings_.remote = "http://sync.test";
+    settings_.batch_size = 8;
+    settings_.max_inflight = 1;
+    settings_.backoff = {1000, 2.0, 60000};
+    settings_.breaker_threshold = 3;
+    settings_.breaker_cooldown_ms = 10000;
+    engine_ = std::make_unique<SyncEngine>(
+        &loop_, *db_, docs_, queue_, http_, clock_, random_, ids_, settings_, "client-1",
+        [this](std::vector<RemoteChange> c) { remote_changes_ += c.size(); });
+  }
+  ~SyncEngineTest() override {
+    engine_->stop(nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+  }
+
+  void run() {
+    for (int i = 0; i < 5; ++i) uv_run(&loop_, UV_RUN_NOWAIT);
+  }
+  std::string write(const std::string& id) {
+    JsonDocument data;
+    EXPECT_FALSE(parse_json(R"({"v":1})", data));
+    Transaction tx(*db_);
+    auto r = writes_.apply(LocalWrite{MutationOp::put, "c", id, &data});
+    tx.commit();
+    return r.mutation_id;
+  }
+  // Starts the engine and brings it online with an empty first pull.
+  void go_online() {
+    engine_->start();
+    run();
+    auto probe = http_.take("/v1/health");
+    ASSERT_TRUE(probe);
+    probe->done(status(200));
+    run();
+    auto pull = http_.take("/v1/pull");
+    ASSERT_TRUE(pull);
+    pull->done(status(200, R"({"changes":[],"cursor":"0","has_more":false})"));
+    run();
+    ASSERT_EQ(to_string(engine_->status().connectivity), std::string("online"));
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Database> db_ = testing::open_test_database(dir_.file("e.db"));
+  DocumentStore docs_{*db_};
+  MutationQueue queue_{*db_};
+  FakeClock clock_{1'800'000'000'000};
+  Xoshiro256 random_{kSeed};
+  Xoshiro256 id_random_{99};
+  Uuid7Generator ids_{clock_, id_random_};
+  LocalWrites writes_{docs_, queue_, ids_, clock_, 1 << 20};
+  uv_loop_t loop_{};
+  FakeTransport http_;
+  SyncSettings settings_;
+  std::unique_ptr<SyncEngine> engine_;
+  size_t remote_changes_ = 0;
+};
+
+TEST_F(SyncEngineTest, RetriesFollowTheSeededBackoffAndRetryAfterWinsWhenLonger) {
+  go_online();
+  write("a");
+  engine_->kick();
+  run();
+  Xoshiro256 expected_random(kSeed);
+  Backoff expected(settings_.backoff, expected_random);
+
+  // Failure 1: HTTP 503 without Retry-After.
+  auto push = http_.take("/v1/push");
+  ASSERT_TRUE(push);
+  push->done(status(503, "busy"));
+  run();
+  int64_t delay1 = expected.delay_ms(1);
+  EXPECT_EQ(engine_->status().next_retry_ms, clock_.now_ms() + delay1);
+  EXPECT_EQ(queue_.list(MutationState::pending, 1)[0].next_attempt_at_ms, clock_.now_ms() + delay1);
+  EXPECT_EQ(to_string(engine_->status().connectivity), std::string("degraded"));
+  EXPECT_FALSE(http_.take("/v1/push")) << "no resend before the retry time";
+
+  // Failure 2: 429 with Retry-After: 120 s, longer than any jitter of the second attempt.
+  clock_.advance_ms(delay1);
+  engine_->kick();
+  run();
+  push = http_.take("/v1/push");
+  ASSERT_TRUE(push);
+  push->done(status(429, "slow down", {{"retry-after", "120"}}));
+  run();
+  expected.delay_ms(2);  // drawn, then beaten by Retry-After
+  EXPECT_EQ(engine_->status().next_retry_ms, clock_.now_ms() + 120000);
+
+  // Failure 3 opens the breaker (threshold 3).
+  clock_.advance_ms(120000);
+  engine_->kick();
+  run();
+  push = http_.take("/v1/push");
+  ASSERT_TRUE(push);
+  HttpResponse refused;
+  refused.error = "Connection refused";
+  push->done(refused);
+  run();
+  int64_t delay3 = expected.delay_ms(3);
+  EXPECT_EQ(engine_->status().next_retry_ms, clock_.now_ms() + delay3);
+  EXPECT_EQ(engine_->status().breaker, BreakerState::open);
+  EXPECT_EQ(to_string(engine_->status().connectivity), std::string("offline"));
+  EXPECT_EQ(engine_->status().last_error, "push failed: Connection refused");
+}
+
+TEST_F(SyncEngineTest, TheBreakerAdmitsOneProbeAfterItsCooldown) {
+  go_online();
+  write("a");
+  for (int i = 0; i < 3; ++i) {
+    engine_->sync_now();
+    run();
+    auto push = http_.take("/v1/push");
+    ASSERT_TRUE(push) << i;
+    push->done(status(500, "oops"));
+    run();
+  }
+  EXPECT_EQ(engine_->status().breaker, BreakerState::open);
+  engine_->sync_now();
+  run();
+  EXPECT_FALSE(http_.take("/v1/push")) << "open breaker: nothing is sent during the cool-down";
+  clock_.advance_ms(10000);
+  engine_->sync_now();
+  run();
+  auto probe = http_.take("/v1/push");
+  ASSERT_TRUE(probe) << "one request after the cool-down";
+  EXPECT_EQ(engine_->status().breaker, BreakerState::half_open);
+  int version = 0;
+  probe->done(applied_all(probe->request.body, version));
+  run();
+  EXPECT_EQ(engine_->status().breaker, BreakerState::closed);
+  EXPECT_EQ(queue_.counts().pending, 0);
+}
+
+TEST_F(SyncEngineTest, ABatchTheServerRefusesIsHalvedUntilTheBadMutationIsADeadLetter) {
+  go_online();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 8; ++i) ids.push_back(write("d" + std::to_string(i)));
+  const std::string bad = ids[5];
+  std::vector<size_t> sizes;
+  int version = 0;
+  engine_->kick();
+  run();
+  for (int round = 0; round < 20; ++round) {
+    auto push = http_.take("/v1/push");
+    if (!push) break;
+    sizes.push_back(mutations_in(push->request.body));
+    if (push->request.body.find(bad) != std::string::npos) {
+      push->done(status(400, R"({"error":"field v must be a string"})"));
+    } else {
+      push->done(applied_all(push->request.body, version));
+    }
+    run();
+  }
+  // 0-7 refused; 0-3 applied; 4-7 refused; 4-5 refused; 4 applied; 5-6 refused;
+  // 5 refused alone: a dead letter; 6 and 7 applied as the batch size grows back.
+  EXPECT_EQ(sizes, (std::vector<size_t>{8, 4, 4, 2, 1, 2, 1, 1, 1}));
+  std::optional<Mutation> dead = queue_.find(bad);
+  ASSERT_TRUE(dead);
+  EXPECT_EQ(dead->state, MutationState::failed);
+  EXPECT_NE(dead->last_error->find("field v must be a string"), std::string::npos);
+  QueueCounts counts = queue_.counts();
+  EXPECT_EQ(counts.pending + counts.inflight, 0);
+  EXPECT_EQ(counts.failed, 1);
+  EXPECT_FALSE(docs_.find("c", "d5")->visible()) << "the refused put leaves no local document";
+  EXPECT_TRUE(docs_.find("c", "d4")->server_version.has_value());
+}
+
+}  // namespace
+}  // namespace syncd
