@@ -1,5 +1,8 @@
 #include "queue/mutation_queue.h"
 
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
 #include <string>
 
 namespace syncd {
@@ -39,10 +42,12 @@ MutationQueue::MutationQueue(Database& db)
                       "AND NOT EXISTS (SELECT 1 FROM mutations e WHERE e.collection = m.collection "
                       "AND e.doc_id = m.doc_id AND e.seq < m.seq "
                       "AND e.state IN ('pending', 'inflight', 'conflict')) ORDER BY seq LIMIT ?2"),
+      // One statement for the whole batch: its seqs come as a JSON array.
       mark_inflight_(db,
                      "UPDATE mutations SET state = 'inflight', attempts = attempts + 1 "
-                     "WHERE seq = ?1"),
+                     "WHERE seq IN (SELECT value FROM json_each(?1))"),
       delete_(db, "DELETE FROM mutations WHERE id = ?1"),
+      delete_seq_(db, "DELETE FROM mutations WHERE seq = ?1"),
       fail_(db,
             "UPDATE mutations SET state = 'pending', next_attempt_at_ms = ?2, last_error = ?3 "
             "WHERE id = ?1 AND state = 'inflight'"),
@@ -79,9 +84,41 @@ MutationQueue::MutationQueue(Database& db)
                  "INSERT INTO mutations (seq, id, collection, doc_id, op, base_version, payload, "
                  "state, attempts, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', "
                  "?8, ?9)"),
+      rebase_batch_(db,
+                    "UPDATE mutations SET base_version = a.value ->> '$.version' "
+                    "FROM json_each(?1) AS a "
+                    "WHERE mutations.collection = a.value ->> '$.collection' "
+                    "AND mutations.doc_id = a.value ->> '$.doc_id' "
+                    "AND mutations.seq > a.value ->> '$.seq' AND mutations.state != 'failed'"),
+      delete_batch_(db,
+                    "DELETE FROM mutations WHERE seq IN "
+                    "(SELECT value ->> '$.seq' FROM json_each(?1))"),
       make_due_(db,
                 "UPDATE mutations SET next_attempt_at_ms = ?1 "
                 "WHERE state = 'pending' AND next_attempt_at_ms > ?1") {}
+
+void MutationQueue::ack_applied(const std::vector<Applied>& applied) {
+  if (applied.empty()) return;
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> w(buffer);
+  w.StartArray();
+  for (const Applied& a : applied) {
+    w.StartObject();
+    w.Key("seq");
+    w.Int64(a.seq);
+    w.Key("collection");
+    w.String(a.collection.data(), static_cast<rapidjson::SizeType>(a.collection.size()));
+    w.Key("doc_id");
+    w.String(a.doc_id.data(), static_cast<rapidjson::SizeType>(a.doc_id.size()));
+    w.Key("version");
+    w.String(a.version.data(), static_cast<rapidjson::SizeType>(a.version.size()));
+    w.EndObject();
+  }
+  w.EndArray();
+  std::string_view json(buffer.GetString(), buffer.GetSize());
+  rebase_batch_.bind(1, json).run();
+  delete_batch_.bind(1, json).run();
+}
 
 int64_t MutationQueue::make_due(int64_t now_ms) {
   make_due_.bind(1, now_ms).run();
@@ -142,10 +179,16 @@ std::vector<Mutation> MutationQueue::lease(int64_t now_ms, size_t max_count, siz
     batch.push_back(std::move(m));
   }
   lease_scan_.reset();
-  for (auto& m : batch) {
-    mark_inflight_.bind(1, m.seq).run();
-    m.state = MutationState::inflight;
-    ++m.attempts;
+  if (!batch.empty()) {
+    std::string seqs = "[";
+    for (auto& m : batch) {
+      if (seqs.size() > 1) seqs += ',';
+      seqs += std::to_string(m.seq);
+      m.state = MutationState::inflight;
+      ++m.attempts;
+    }
+    seqs += ']';
+    mark_inflight_.bind(1, seqs).run();
   }
   tx.commit();
   return batch;
@@ -153,6 +196,11 @@ std::vector<Mutation> MutationQueue::lease(int64_t now_ms, size_t max_count, siz
 
 bool MutationQueue::ack(std::string_view id) {
   delete_.bind(1, id).run();
+  return sqlite3_changes(db_.handle()) > 0;
+}
+
+bool MutationQueue::ack(int64_t seq) {
+  delete_seq_.bind(1, seq).run();
   return sqlite3_changes(db_.handle()) > 0;
 }
 

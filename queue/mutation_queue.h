@@ -34,6 +34,7 @@ class MutationQueue {
 
   // The server applied it: the mutation leaves the queue. False when unknown.
   bool ack(std::string_view id);
+  bool ack(int64_t seq);  // the same by queue position (no id index lookup)
   // A retryable failure: back to pending, due again at `retry_at_ms`.
   bool fail(std::string_view id, int64_t retry_at_ms, std::string_view error);
   // The server rejected it for good: kept as a dead letter (state failed).
@@ -49,6 +50,17 @@ class MutationQueue {
   // The unfinished (pending, inflight, conflict) mutations of one document, in order.
   std::vector<Mutation> unfinished_for_document(std::string_view collection,
                                                 std::string_view doc_id);
+  // The server applied these mutations (one per document): each leaves the queue and
+  // the later mutations of its document take its new version as their base. Two
+  // statements for the whole batch.
+  struct Applied {
+    int64_t seq;
+    std::string collection;
+    std::string doc_id;
+    std::string version;
+  };
+  void ack_applied(const std::vector<Applied>& applied);
+
   // After the server applied the mutation at `seq` as `version`, the document's later
   // mutations were made on top of it: they take `version` as their base.
   void rebase_later(std::string_view collection, std::string_view doc_id, int64_t seq,
@@ -75,6 +87,7 @@ class MutationQueue {
   Statement lease_scan_;
   Statement mark_inflight_;
   Statement delete_;
+  Statement delete_seq_;
   Statement fail_;
   Statement set_state_;
   Statement retry_;
@@ -88,6 +101,8 @@ class MutationQueue {
   Statement for_document_;
   Statement rebase_;
   Statement insert_at_;
+  Statement rebase_batch_;
+  Statement delete_batch_;
   Statement make_due_;
 };
 

@@ -15,6 +15,9 @@ std::string select_sql(const char* where) {
 DocumentStore::DocumentStore(Database& db)
     : db_(db),
       find_(db, select_sql("WHERE collection = ?1 AND id = ?2").c_str()),
+      server_state_(db,
+                    "SELECT server_data, server_version, server_deleted FROM documents "
+                    "WHERE collection = ?1 AND id = ?2"),
       list_(db, select_sql("WHERE collection = ?1 AND id >= ?2 AND id > ?3 AND local_data IS NOT "
                            "NULL ORDER BY id LIMIT ?4")
                     .c_str()),
@@ -51,6 +54,17 @@ std::optional<StoredDocument> DocumentStore::find(std::string_view collection,
   StoredDocument doc = read_row(find_);
   find_.reset();
   return doc;
+}
+
+std::optional<DocumentStore::ServerState> DocumentStore::server_state(std::string_view collection,
+                                                                    std::string_view id) {
+  server_state_.bind(1, collection).bind(2, id);
+  if (!server_state_.step()) return std::nullopt;
+  ServerState state;
+  if (server_state_.column_int(2) == 0) state.data = server_state_.column_optional_text(0);
+  state.version = server_state_.column_optional_text(1);
+  server_state_.reset();
+  return state;
 }
 
 DocumentPage DocumentStore::list(std::string_view collection, std::string_view prefix,

@@ -36,6 +36,13 @@ class DocumentStore {
 
   // The row, tombstones included; nullopt when never seen.
   std::optional<StoredDocument> find(std::string_view collection, std::string_view id);
+  // Only the server state (cheaper than find: no pending lookup); nullopt when unknown.
+  struct ServerState {
+    std::optional<std::string> data;  // nullopt when deleted
+    std::optional<std::string> version;
+  };
+  std::optional<ServerState> server_state(std::string_view collection, std::string_view id);
+
   // Visible documents of a collection in id (byte) order, ids starting with `prefix`,
   // strictly after `after`.
   DocumentPage list(std::string_view collection, std::string_view prefix,
@@ -55,6 +62,7 @@ class DocumentStore {
 
   Database& db_;
   Statement find_;
+  Statement server_state_;
   Statement list_;
   Statement upsert_local_;
   Statement upsert_server_;

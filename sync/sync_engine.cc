@@ -333,6 +333,7 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
   std::map<std::string, const PushResult*> by_id;
   for (const auto& r : results) by_id[r.id] = &r;
   std::vector<RemoteChange> changes;
+  std::vector<MutationQueue::Applied> applied;
   const int64_t now = clock_.now_ms();
   try {
     Transaction tx(db_);
@@ -345,13 +346,14 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
       const PushResult& r = *it->second;
       switch (r.kind) {
         case PushResult::Kind::applied: {
-          std::optional<StoredDocument> doc = documents_.find(m.collection, m.doc_id);
           std::optional<std::string> before;
-          if (doc && !doc->server_deleted) before = doc->server_data;
-          std::optional<std::string> after = apply_mutation(before, m);
-          documents_.set_server_state(m.collection, m.doc_id, after, r.version, now);
-          queue_.ack(m.id);
-          queue_.rebase_later(m.collection, m.doc_id, m.seq, r.version);
+          if (m.op == MutationOp::patch) {  // only a patch needs the state it applies to
+            auto state = documents_.server_state(m.collection, m.doc_id);
+            if (state) before = state->data;
+          }
+          documents_.set_server_state(m.collection, m.doc_id, apply_mutation(before, m),
+                                      r.version, now);
+          applied.push_back({m.seq, m.collection, m.doc_id, r.version});
           break;
         }
         case PushResult::Kind::rejected: {
@@ -365,6 +367,7 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
           break;
       }
     }
+    queue_.ack_applied(applied);
     tx.commit();
   } catch (const SqliteError& e) {
     note_error(std::string("storing push results failed: ") + e.what());

@@ -98,6 +98,9 @@ class Syncd {
   std::unique_ptr<Process> process_;
 };
 
+// A loopback TCP port that was free a moment ago.
+int free_port();
+
 // Blocking HTTP for tests (libcurl easy): the status, or 0 when the request failed.
 struct HttpResult {
   int status = 0;
@@ -113,9 +116,12 @@ class RefServer {
   ~RefServer();
   bool start();
   void stop();
+  // Listen on this port (before start); otherwise a free one is picked.
+  void set_port(int port) { port_ = port; }
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   std::string log() const { return read_file(log_path_); }
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
 
  private:
   std::string port_file_;
