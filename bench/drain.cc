@@ -10,15 +10,16 @@
 // usage: drain [--mutations 100000] [--batch 500]
 #include <curl/curl.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <sstream>
-#include <unistd.h>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "sync/push_protocol.h"
@@ -56,7 +57,8 @@ double ceiling(long mutations, long batch) {
       m.id = "c-" + std::to_string(b) + "-" + std::to_string(i);
       m.collection = "bench";
       m.doc_id = "d" + std::to_string(b * batch + i);
-      m.payload = R"({"title":"note )" + std::to_string(i) + R"(","done":false,"n":)" + std::to_string(i) + "}";
+      m.payload = R"({"title":"note )" + std::to_string(i) + R"(","done":false,"n":)" +
+                  std::to_string(i) + "}";
       ms.push_back(std::move(m));
     }
     bodies.push_back(build_push_body("direct-client", ms));
@@ -79,34 +81,38 @@ double ceiling(long mutations, long batch) {
   return static_cast<double>(bodies.size() * batch) / seconds;
 }
 
-}  // namespace
+struct DrainFigures {
+  double rate = 0;
+  double rss_min_mib = 0;
+  double rss_max_mib = 0;
+  double syncd_cpu = 0;
+  double server_cpu = 0;
+};
 
-int main(int argc, char** argv) {
-  long mutations = 100000;
-  long batch = 500;
-  long inflight = 4;
-  for (int i = 1; i + 1 < argc; i += 2) {
-    std::string a = argv[i];
-    if (a == "--mutations") mutations = std::stol(argv[i + 1]);
-    else if (a == "--batch") batch = std::stol(argv[i + 1]);
-    else if (a == "--inflight") inflight = std::stol(argv[i + 1]);
+long cpu_ticks(pid_t p) {
+  std::ifstream in("/proc/" + std::to_string(p) + "/stat");
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string f;
+  long ticks = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14 || i == 15) ticks += std::stol(f);
   }
-  curl_global_init(CURL_GLOBAL_DEFAULT);
-  std::printf("reference server ceiling (direct client, batches of %ld): ", batch);
-  std::fflush(stdout);
-  double direct = ceiling(mutations, batch);
-  std::printf("%.0f mutations/s\n", direct);
+  return ticks;
+}
 
+std::optional<DrainFigures> drain(long mutations, long batch, long inflight) {
   TempDir dir;
   RefServer server(dir);
   server.set_port(free_port());
   Syncd syncd(dir,
-              R"({"backoff": {"initial_ms": 50, "max_ms": 100},
-                  "sync": {"batch_size": )" + std::to_string(batch) + R"(, "pull_interval_s": 3600, "max_inflight": )" + std::to_string(inflight) + R"(}})",
+              R"({"backoff": {"initial_ms": 50, "max_ms": 100}, "sync": {"batch_size": )" +
+                  std::to_string(batch) + R"(, "pull_interval_s": 3600, "max_inflight": )" +
+                  std::to_string(inflight) + "}}",
               {}, server.url());
   if (!syncd.start()) {
     std::fprintf(stderr, "syncd did not start:\n%s\n", syncd.log().c_str());
-    return 1;
+    return std::nullopt;
   }
   pid_t pid = syncd.process()->pid();
   {
@@ -116,9 +122,9 @@ int main(int argc, char** argv) {
       long n = std::min<long>(500, mutations - i);
       for (long k = 0; k < n; ++k) {
         frames += R"({"jsonrpc":"2.0","id":)" + std::to_string(k) +
-                  R"(,"method":"put","params":{"collection":"bench","id":"d)" + std::to_string(i + k) +
-                  R"(","data":{"title":"note )" + std::to_string(k) + R"(","done":false,"n":)" +
-                  std::to_string(k) + "}}}\n";
+                  R"(,"method":"put","params":{"collection":"bench","id":"d)" +
+                  std::to_string(i + k) + R"(","data":{"title":"note )" + std::to_string(k) +
+                  R"(","done":false,"n":)" + std::to_string(k) + "}}}\n";
       }
       client.send_raw(frames);
       for (long k = 0; k < n; ++k) client.read_line(Millis(60000));
@@ -130,51 +136,76 @@ int main(int argc, char** argv) {
     const auto& q = s["result"]["queue"];
     return q["pending"].GetInt64() + q["inflight"].GetInt64();
   };
-  std::printf("queued %ld mutations offline (syncd RSS %.1f MiB)\n", pending(),
-              static_cast<double>(rss_kib(pid)) / 1024);
-  long rss_max = 0;
+  if (pending() != mutations) std::fprintf(stderr, "expected %ld queued\n", mutations);
   if (!server.start()) {
     std::fprintf(stderr, "refserver did not start:\n%s\n", server.log().c_str());
-    return 1;
+    return std::nullopt;
   }
   // From the moment the server listens: syncd's next probe (backoff at most 100 ms here)
   // finds it, then the replay runs.
   auto t0 = Clock::now();
-  auto cpu_ticks = [](pid_t p) {
-    std::ifstream in("/proc/" + std::to_string(p) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-    std::string f;
-    long ticks = 0;
-    for (int i = 3; i <= 15 && fields >> f; ++i) {
-      if (i == 14 || i == 15) ticks += std::stol(f);
-    }
-    return ticks;
-  };
   const long syncd_cpu0 = cpu_ticks(pid);
   const long server_cpu0 = cpu_ticks(server.pid());
   std::vector<long> samples;
   while (pending() > 0) {
-    long rss = rss_kib(pid);
-    samples.push_back(rss);
-    rss_max = std::max(rss_max, rss);
+    samples.push_back(rss_kib(pid));
     std::this_thread::sleep_for(Millis(100));  // sampling interval
-    if (Clock::now() - t0 > std::chrono::minutes(10)) {
-      std::fprintf(stderr, "drain did not finish in 10 minutes\n");
-      return 1;
-    }
+    if (Clock::now() - t0 > std::chrono::minutes(10)) return std::nullopt;
   }
-  double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  double rate = static_cast<double>(mutations) / seconds;
+  const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
   const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
-  std::printf("CPU during the drain: syncd %.0f %%, reference server %.0f %% (of one core)\n",
-              100.0 * static_cast<double>(cpu_ticks(pid) - syncd_cpu0) / hz / seconds,
-              100.0 * static_cast<double>(cpu_ticks(server.pid()) - server_cpu0) / hz / seconds);
-  std::printf("drained %ld mutations in %.2f s: %.0f mutations/s (includes the first probe)\n",
-              mutations, seconds, rate);
-  std::printf("syncd RSS during the drain: min %.1f MiB, max %.1f MiB over %zu samples\n",
-              static_cast<double>(*std::min_element(samples.begin(), samples.end())) / 1024,
-              static_cast<double>(rss_max) / 1024, samples.size());
-  std::printf("drain / ceiling: %.2f\n", direct > 0 ? rate / direct : 0);
+  DrainFigures f;
+  f.rate = static_cast<double>(mutations) / seconds;
+  f.rss_min_mib = static_cast<double>(*std::min_element(samples.begin(), samples.end())) / 1024;
+  f.rss_max_mib = static_cast<double>(*std::max_element(samples.begin(), samples.end())) / 1024;
+  f.syncd_cpu = 100.0 * static_cast<double>(cpu_ticks(pid) - syncd_cpu0) / hz / seconds;
+  f.server_cpu = 100.0 * static_cast<double>(cpu_ticks(server.pid()) - server_cpu0) / hz / seconds;
+  return f;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long mutations = 100000;
+  long batch = 500;
+  long inflight = 4;
+  int runs = 3;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--mutations")
+      mutations = std::stol(argv[i + 1]);
+    else if (a == "--batch")
+      batch = std::stol(argv[i + 1]);
+    else if (a == "--inflight")
+      inflight = std::stol(argv[i + 1]);
+    else if (a == "--runs")
+      runs = std::stoi(argv[i + 1]);
+  }
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  std::vector<double> ceilings, rates;
+  for (int r = 0; r < runs; ++r) {
+    double direct = ceiling(mutations, batch);
+    std::printf(
+        "run %d: reference server ceiling (direct client, one connection, batches of %ld): "
+        "%.0f mutations/s\n",
+        r + 1, batch, direct);
+    std::optional<DrainFigures> f = drain(mutations, batch, inflight);
+    if (!f) return 1;
+    std::printf(
+        "run %d: syncd drained %ld queued mutations at %.0f mutations/s "
+        "(sync.max_inflight %ld); syncd RSS %.1f-%.1f MiB; CPU syncd %.0f %%, server %.0f %%\n",
+        r + 1, mutations, f->rate, inflight, f->rss_min_mib, f->rss_max_mib, f->syncd_cpu,
+        f->server_cpu);
+    std::fflush(stdout);
+    ceilings.push_back(direct);
+    rates.push_back(f->rate);
+  }
+  std::printf("median ceiling %.0f/s, median drain %.0f/s, drain / ceiling %.2f\n",
+              median(ceilings), median(rates), median(rates) / median(ceilings));
   return 0;
 }

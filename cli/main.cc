@@ -165,6 +165,24 @@ void print_mutations(const JsonValue& result) {
   }
 }
 
+void print_resolutions(const JsonValue& result) {
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& r : result["items"].GetArray()) {
+    rows.push_back({field(r, "resolved_at"), field(r, "collection") + "/" + field(r, "doc_id"),
+                    field(r, "strategy"), field(r, "outcome"), syncd::to_json(r["local"]),
+                    syncd::to_json(r["remote"]), syncd::to_json(r["result"])});
+  }
+  if (rows.empty()) {
+    std::printf("(no resolutions)\n");
+    return;
+  }
+  std::fputs(
+      syncd::format_table(
+          {"RESOLVED", "DOCUMENT", "STRATEGY", "OUTCOME", "LOCAL", "REMOTE", "RESULT"}, rows, 40)
+          .c_str(),
+      stdout);
+}
+
 void print_key_values(const JsonValue& result) {
   std::vector<std::vector<std::string>> rows;
   for (const auto& m : result.GetObject()) {
@@ -293,12 +311,15 @@ std::vector<Command> commands() {
          return r;
        }},
       {"conflicts", "conflicts [--all]",
-       "Lists mutations waiting for a manual conflict resolution.",
+       "Lists mutations waiting for a manual resolution; --all lists every resolution made.",
        [](std::vector<std::string>& args) {
          bool all = take_flag(args, "--all");
          expect_positional(args, 0, 0);
          Request r{"conflicts.list", object_params(), print_mutations};
-         if (all) r.params.AddMember("all", true, r.params.GetAllocator());
+         if (all) {
+           r.params.AddMember("all", true, r.params.GetAllocator());
+           r.print_human = print_resolutions;
+         }
          return r;
        }},
       {"resolve", "resolve MUTATION_ID --take local|remote|JSON",

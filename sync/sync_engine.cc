@@ -282,6 +282,9 @@ void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r) {
       push_failed(batch, "invalid push answer: " + *error, std::nullopt, Connectivity::degraded);
     } else {
       request_succeeded();
+      // Keep the server busy: the next batch leaves before this one's results are stored
+      // (its documents are still inflight, so the lease skips them: order holds).
+      if (clock_.monotonic_ms() >= wait_until_ms_) replay();
       apply_results(batch, results);
       last_push_ms_ = clock_.now_ms();
       if (batch_limit_ > 0) {

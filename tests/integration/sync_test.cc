@@ -328,6 +328,10 @@ TEST(Sync, ConflictStrategiesBetweenTwoDaemons) {
   }
   EXPECT_EQ(outcomes, (std::set<std::string>{"merged", "server_wins", "client_wins", "manual",
                                              "manual_resolved"}));
+  CommandResult table = run_command({syncctl_bin(), "--socket", b.socket(), "conflicts", "--all"});
+  EXPECT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_NE(table.out.find("server_wins"), std::string::npos) << table.out;
+  EXPECT_NE(table.out.find("manual_resolved"), std::string::npos) << table.out;
 }
 
 }  // namespace
