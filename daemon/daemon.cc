@@ -53,6 +53,10 @@ SyncSettings sync_settings_from(const Config& c) {
   s.remote = c.remote;
   while (!s.remote.empty() && s.remote.back() == '/') s.remote.pop_back();
   s.token = c.auth.token;
+  s.token_url = c.auth.token_url;
+  s.refresh_token = c.auth.refresh_token;
+  s.oauth_client_id = c.auth.client_id;
+  s.oauth_client_secret = c.auth.client_secret;
   s.batch_size = c.sync.batch_size;
   s.batch_bytes = c.sync.batch_bytes;
   s.max_inflight = c.sync.max_inflight;

@@ -68,7 +68,13 @@ SyncEngine::SyncEngine(uv_loop_t* loop, Database& db, DocumentStore& documents,
       on_remote_changes_(std::move(on_remote_changes)),
       backoff_(settings_.backoff, random),
       breaker_(settings_.breaker_threshold, settings_.breaker_cooldown_ms, clock) {
-  if (!settings_.token.empty()) auth_ = "ok";
+  token_ = settings_.token;
+  if (!token_.empty() || !settings_.token_url.empty()) auth_ = "ok";
+  try {
+    // A refresh token rotated by the server outlives restarts.
+    if (auto stored = meta_.get("refresh_token")) settings_.refresh_token = *stored;
+  } catch (const SqliteError&) {
+  }
 }
 
 void SyncEngine::start() {
@@ -143,7 +149,7 @@ HttpRequest SyncEngine::request(const std::string& method, const std::string& pa
   r.url = settings_.remote + path;
   r.body = std::move(body);
   if (method == "POST") r.headers.push_back("Content-Type: application/json");
-  if (!settings_.token.empty()) r.headers.push_back("Authorization: Bearer " + settings_.token);
+  if (!token_.empty()) r.headers.push_back("Authorization: Bearer " + token_);
   return r;
 }
 
@@ -240,12 +246,81 @@ void SyncEngine::send_push(std::vector<Mutation> batch) {
   ++pushes_in_flight_;
   std::string body = build_push_body(client_id_, batch);
   http_.send(request("POST", "/v1/push", std::move(body)),
-             [this, batch = std::move(batch)](HttpResponse r) mutable {
-               on_push_answer(std::move(batch), std::move(r));
+             [this, batch = std::move(batch), token = token_generation_](HttpResponse r) mutable {
+               on_push_answer(std::move(batch), std::move(r), token);
              });
 }
 
+bool SyncEngine::refresh_token_after_401() {
+  if (settings_.token_url.empty() || refreshed_since_success_) return false;
+  if (refresh_in_flight_) return true;
+  refresh_in_flight_ = true;
+  refreshed_since_success_ = true;
+  auto form = [](const std::string& s) { return url_encode(s); };
+  HttpRequest r;
+  r.method = "POST";
+  r.url = settings_.token_url;
+  r.headers = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
+  r.body = "grant_type=refresh_token&refresh_token=" + form(settings_.refresh_token);
+  if (!settings_.oauth_client_id.empty()) r.body += "&client_id=" + form(settings_.oauth_client_id);
+  if (!settings_.oauth_client_secret.empty()) {
+    r.body += "&client_secret=" + form(settings_.oauth_client_secret);
+  }
+  http_.send(std::move(r), [this](HttpResponse response) {
+    refresh_in_flight_ = false;
+    if (stopped_) return;
+    JsonDocument doc;
+    std::string error;
+    if (response.transport_failed()) {
+      error = response.error;
+    } else if (response.status != 200) {
+      error = "HTTP " + std::to_string(response.status) + ": " + excerpt(response.body);
+    } else if (parse_json(response.body, doc) || !doc.IsObject() ||
+               !doc.HasMember("access_token") || !doc["access_token"].IsString()) {
+      error = "the answer has no access_token";
+    }
+    if (!error.empty()) {
+      auth_ = "failed";
+      ++failures_;
+      const int64_t delay = backoff_.delay_ms(static_cast<int>(failures_));
+      wait_until_ms_ = clock_.monotonic_ms() + delay;
+      refreshed_since_success_ = false;  // the next 401, after the backoff, tries again
+      note_error("token refresh at " + settings_.token_url + " failed: " + error);
+      schedule_tick(delay);
+      return;
+    }
+    token_ = doc["access_token"].GetString();
+    ++token_generation_;
+    auth_ = "ok";
+    if (doc.HasMember("refresh_token") && doc["refresh_token"].IsString()) {
+      settings_.refresh_token = doc["refresh_token"].GetString();
+      try {
+        Transaction tx(db_);
+        meta_.set("refresh_token", settings_.refresh_token);
+        tx.commit();
+      } catch (const SqliteError& e) {
+        note_error(e.what());
+      }
+    }
+    // Retry at once with the new token (the event stream too).
+    wait_until_ms_ = 0;
+    events_retry_ms_ = 0;
+    try {
+      Transaction tx(db_);
+      queue_.make_due(clock_.now_ms());
+      tx.commit();
+    } catch (const SqliteError& e) {
+      note_error(e.what());
+    }
+    pull_wanted_ = true;
+    schedule_tick(0);
+  });
+  return true;
+}
+
 void SyncEngine::request_succeeded() {
+  refreshed_since_success_ = false;
+  if (auth_ == "failed") auth_ = "ok";
   failures_ = 0;
   breaker_.record_success();
   connectivity_ = Connectivity::online;
@@ -270,7 +345,7 @@ void SyncEngine::push_failed(const std::vector<Mutation>& batch, const std::stri
   note_error(error);
 }
 
-void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r) {
+void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r, uint64_t token_used) {
   --pushes_in_flight_;
   if (stopped_) return;
   if (r.transport_failed()) {
@@ -299,8 +374,21 @@ void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r) {
     }
     push_failed(batch, "push answered HTTP " + std::to_string(r.status) + ": " + excerpt(r.body),
                 retry_after, Connectivity::degraded);
+  } else if (r.status == 401 && (token_used != token_generation_ || refresh_token_after_401())) {
+    // Sent with a token since replaced, or a refresh has started: back to pending, due
+    // now, resent with the new token.
+    try {
+      Transaction tx(db_);
+      for (const Mutation& m : batch)
+        queue_.fail(m.id, clock_.now_ms(), "HTTP 401: refreshing the token");
+      tx.commit();
+    } catch (const SqliteError& e) {
+      note_error(e.what());
+    }
+    if (refresh_in_flight_) wait_until_ms_ = std::numeric_limits<int64_t>::max() / 2;
   } else if (r.status == 401 || r.status == 403) {
     auth_ = "failed";
+    refreshed_since_success_ = false;  // refresh again on the next 401, after the backoff
     push_failed(batch, "push answered HTTP " + std::to_string(r.status) + " (check auth.token)",
                 std::nullopt, Connectivity::degraded);
   } else {
@@ -354,8 +442,8 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
             auto state = documents_.server_state(m.collection, m.doc_id);
             if (state) before = state->data;
           }
-          documents_.set_server_state(m.collection, m.doc_id, apply_mutation(before, m),
-                                      r.version, now);
+          documents_.set_server_state(m.collection, m.doc_id, apply_mutation(before, m), r.version,
+                                      now);
           applied.push_back({m.seq, m.collection, m.doc_id, r.version});
           break;
         }
@@ -440,21 +528,27 @@ void SyncEngine::pull() {
   } catch (const SqliteError& e) {
     note_error(e.what());
   }
-  http_.send(request("GET",
-                     "/v1/pull?cursor=" + url_encode(cursor) +
-                         "&limit=" + std::to_string(settings_.pull_limit),
-                     ""),
-             [this](HttpResponse r) { on_pull_answer(std::move(r)); });
+  http_.send(
+      request("GET",
+              "/v1/pull?cursor=" + url_encode(cursor) +
+                  "&limit=" + std::to_string(settings_.pull_limit),
+              ""),
+      [this, token = token_generation_](HttpResponse r) { on_pull_answer(std::move(r), token); });
 }
 
-void SyncEngine::on_pull_answer(HttpResponse r) {
+void SyncEngine::on_pull_answer(HttpResponse r, uint64_t token_used) {
   pull_in_flight_ = false;
   if (stopped_) return;
   PullPage page;
   std::optional<std::string> error;
   if (r.transport_failed()) {
     error = "pull failed: " + r.error;
+  } else if (r.status == 401 && (token_used != token_generation_ || refresh_token_after_401())) {
+    pull_wanted_ = true;
+    if (!refresh_in_flight_) tick();
+    return;  // pulled again with the new token
   } else if (r.status != 200) {
+    if (r.status == 401 || r.status == 403) auth_ = "failed";
     error = "pull answered HTTP " + std::to_string(r.status) + ": " + excerpt(r.body);
   } else {
     error = parse_pull_response(r.body, page);

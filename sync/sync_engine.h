@@ -37,6 +37,11 @@ namespace syncd {
 struct SyncSettings {
   std::string remote;  // base URL, no trailing slash
   std::string token;   // bearer token; empty: none
+  // OAuth 2.0 refresh_token grant (RFC 6749 section 6) on a 401; empty url: none.
+  std::string token_url;
+  std::string refresh_token;
+  std::string oauth_client_id;
+  std::string oauth_client_secret;
   int64_t batch_size = 500;
   int64_t batch_bytes = 4 << 20;
   int64_t max_inflight = 4;
@@ -102,7 +107,7 @@ class SyncEngine {
   void tick();
   void replay();
   void send_push(std::vector<Mutation> batch);
-  void on_push_answer(std::vector<Mutation> batch, HttpResponse response);
+  void on_push_answer(std::vector<Mutation> batch, HttpResponse response, uint64_t token_used);
   void apply_results(const std::vector<Mutation>& batch, const std::vector<PushResult>& results);
   void apply_conflict(const Mutation& m, const PushResult& r, std::vector<RemoteChange>& changes);
   void push_failed(const std::vector<Mutation>& batch, const std::string& error,
@@ -110,9 +115,12 @@ class SyncEngine {
   void probe();
   void open_events();
   void pull();
-  void on_pull_answer(HttpResponse response);
+  void on_pull_answer(HttpResponse response, uint64_t token_used);
   void request_succeeded();
   void note_error(const std::string& error);
+  // A 401: refresh the token once (when configured). True when a refresh was started,
+  // false when the request should count as a failure.
+  bool refresh_token_after_401();
   HttpRequest request(const std::string& method, const std::string& path, std::string body);
 
   uv_loop_t* loop_;
@@ -135,8 +143,12 @@ class SyncEngine {
   bool tick_scheduled_ = false;
   Connectivity connectivity_ = Connectivity::offline;
   std::string auth_ = "none";
-  int64_t failures_ = 0;       // consecutive failed requests, for the backoff
-  int64_t wait_until_ms_ = 0;  // monotonic: no push before this (backoff, Retry-After)
+  std::string token_;              // the access token in use
+  uint64_t token_generation_ = 0;  // bumped by each refresh: a 401 for an older one is stale
+  bool refresh_in_flight_ = false;
+  bool refreshed_since_success_ = false;  // one refresh per run of 401s
+  int64_t failures_ = 0;                  // consecutive failed requests, for the backoff
+  int64_t wait_until_ms_ = 0;             // monotonic: no push before this (backoff, Retry-After)
   int64_t pushes_in_flight_ = 0;
   bool probe_in_flight_ = false;
   bool pull_in_flight_ = false;

@@ -406,3 +406,59 @@ TEST(Sync, ServerSentEventsBringRemoteChangesWithoutWaitingForThePullInterval) {
 
 }  // namespace
 }  // namespace syncd::testing
+
+namespace syncd::testing {
+namespace {
+
+std::string auth_config(const RefServer& server, const std::string& token,
+                        const std::string& refresh_token) {
+  return R"({"backoff": {"initial_ms": 20, "max_ms": 200},
+             "auth": {"token": ")" +
+         token + R"(", "token_url": ")" + server.url() + R"(/oauth/token", "refresh_token": ")" +
+         refresh_token + R"("}})";
+}
+
+TEST(Sync, A401RefreshesTheTokenOnceAndTheWritesGoThrough) {
+  TempDir dir;
+  RefServer server(dir, {"--token", "initial", "--refresh-token", "r3fresh"});
+  ASSERT_TRUE(server.start()) << server.log();
+  // syncd starts with a token the server no longer accepts.
+  Syncd syncd(dir, auth_config(server, "expired", "r3fresh"), {}, server.url());
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  Written written;
+  for (int i = 0; i < 20; ++i) {
+    std::string id = "d" + std::to_string(i);
+    written[id].push_back(put(client, "auth", id, "{}"));
+  }
+  ASSERT_TRUE(wait_until([&] { return pending(client) == 0; }, Millis(20000)))
+      << to_json(client.call("status")) << "\n"
+      << server.log();
+  expect_exactly_once_in_order(applied_log(server), written);
+  JsonDocument grants;
+  ASSERT_FALSE(parse_json(http_get(server.url() + "/admin/grants").body, grants));
+  EXPECT_EQ(grants["grants"].GetInt(), 1) << "one refresh, not one per request";
+  EXPECT_STREQ(client.call("status")["result"]["auth"].GetString(), "ok");
+}
+
+TEST(Sync, AFailedRefreshShowsAuthFailedAndKeepsTheWrites) {
+  TempDir dir;
+  RefServer server(dir, {"--token", "initial", "--refresh-token", "r3fresh"});
+  ASSERT_TRUE(server.start()) << server.log();
+  Syncd syncd(dir, auth_config(server, "expired", "wrong"), {}, server.url());
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  ASSERT_FALSE(put(client, "auth", "kept", "{}").empty());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        JsonDocument s = client.call("status");
+        return std::string(s["result"]["auth"].GetString()) == "failed" &&
+               !s["result"]["last_error"].IsNull();
+      },
+      Millis(20000)));
+  EXPECT_TRUE(applied_log(server).empty());
+  EXPECT_EQ(pending(client), 1) << "the write waits in the queue";
+}
+
+}  // namespace
+}  // namespace syncd::testing

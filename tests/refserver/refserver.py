@@ -10,7 +10,9 @@ Python standard library only.
 --port 0 picks a free port; --port-file writes the chosen port there once listening.
 
 Endpoints: POST /v1/push, GET /v1/pull, GET /v1/events (Server-Sent Events),
-GET /v1/health. Test controls under /admin/ (no auth): POST /admin/faults sets fault
+GET /v1/health, and POST /oauth/token (the refresh_token grant of RFC 6749 section 6,
+when --refresh-token is given: each grant issues a new access token, which replaces the
+old one). Test controls under /admin/ (no auth): POST /admin/faults sets fault
 switches, GET /admin/applied lists every mutation applied, in order.
 """
 
@@ -257,6 +259,9 @@ class Handler(BaseHTTPRequestHandler):
             return True
         if self.headers.get("Authorization") == "Bearer " + token:
             return True
+        # Drain the body, or its bytes would be read as the next request on this
+        # keep-alive connection.
+        self.read_body()
         self.send_json(401, {"error": "missing or wrong bearer token"},
                        {"WWW-Authenticate": 'Bearer realm="syncd"'})
         return False
@@ -294,8 +299,26 @@ class Handler(BaseHTTPRequestHandler):
             self.serve_events()
         elif url.path == "/admin/applied":
             self.send_json(200, {"applied": self.server.store.applied_log()})
+        elif url.path == "/admin/grants":
+            self.send_json(200, {"grants": self.server.grants})
         else:
             self.send_json(404, {"error": "no such endpoint"})
+
+    def grant_token(self):
+        form = parse_qs(self.read_body().decode(errors="replace"))
+        if not self.server.refresh_token:
+            self.send_json(404, {"error": "no token endpoint"})
+            return
+        if form.get("grant_type", [""])[0] != "refresh_token":
+            self.send_json(400, {"error": "unsupported_grant_type"})
+            return
+        if form.get("refresh_token", [""])[0] != self.server.refresh_token:
+            self.send_json(400, {"error": "invalid_grant"})
+            return
+        self.server.grants += 1
+        self.server.token = "access-%d" % self.server.grants
+        self.send_json(200, {"access_token": self.server.token, "token_type": "Bearer",
+                             "expires_in": 3600})
 
     def serve_events(self):
         store = self.server.store
@@ -323,6 +346,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         url = urlparse(self.path)
+        if url.path == "/oauth/token":
+            self.grant_token()
+            return
         if url.path == "/admin/faults":
             try:
                 self.server.faults.update(json.loads(self.read_body() or b"{}"))
@@ -384,6 +410,7 @@ def main():
     parser.add_argument("--port", type=int, default=8787)
     parser.add_argument("--db", default=":memory:")
     parser.add_argument("--token", default="")
+    parser.add_argument("--refresh-token", default="")
     parser.add_argument("--port-file", default="")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
@@ -393,6 +420,8 @@ def main():
     server.store = Store(args.db)
     server.faults = Faults()
     server.token = args.token
+    server.refresh_token = args.refresh_token
+    server.grants = 0
     server.verbose = args.verbose
     server.stopping = False
     port = server.server_address[1]
