@@ -125,10 +125,10 @@ TEST(Sync, FiftyNetworkFlapsDuringReplayStillApplyEachMutationOnce) {
     "sync": {"batch_size": 10, "max_inflight": 2}})",
               {}, proxy.url());
   ASSERT_TRUE(syncd.start()) << syncd.log();
-  ASSERT_EQ(http_post(server.url() + "/admin/faults", R"({"delay_ms": 10})").status, 200);
+  ASSERT_EQ(http_post(server.url() + "/admin/faults", R"({"delay_ms": 20})").status, 200);
   Client client(syncd.socket());
   Written written;
-  for (int i = 0; i < 1500; ++i) {
+  for (int i = 0; i < 2000; ++i) {
     std::string id = "d" + std::to_string(i % 300);
     std::string mid = written.count(id)
                           ? put(client, "flap", id, R"({"i":)" + std::to_string(i) + "}", "patch")
@@ -203,8 +203,9 @@ TEST(Sync, RetryAfterIsHonoured) {
       },
       Millis(10000)));
   for (int status : {503, 429}) {
-    ASSERT_EQ(http_post(server.url() + "/admin/faults", R"({"status": )" + std::to_string(status) +
-                                                            R"(, "count": 1, "retry_after": "2"})")
+    ASSERT_EQ(http_post(server.url() + "/admin/faults",
+                        R"({"status": )" + std::to_string(status) +
+                            R"(, "count": 1, "retry_after": "2", "path": "/v1/push"})")
                   .status,
               200);
     const size_t before = applied_log(server).size();

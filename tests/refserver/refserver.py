@@ -72,6 +72,7 @@ class Faults:
     def reset(self):
         self.status = None  # answer this HTTP status to the next `status_count` requests
         self.status_count = 0
+        self.status_path = None  # only to requests for this path, when set
         self.retry_after = None
         self.delay_ms = 0  # before answering any /v1/ request
         self.drop_count = 0  # close the connection mid-body after applying a push
@@ -86,6 +87,7 @@ class Faults:
                 self.status = spec["status"]
                 self.status_count = spec.get("count", 1)
                 self.retry_after = spec.get("retry_after")
+                self.status_path = spec.get("path")
             if "delay_ms" in spec:
                 self.delay_ms = spec["delay_ms"]
             if "drop_mid_body" in spec:
@@ -95,9 +97,11 @@ class Faults:
             for mid, message in spec.get("refuse_push", {}).items():
                 self.reject_push_with_ids[mid] = message
 
-    def take_status(self):
+    def take_status(self, path):
         with self.lock:
             if self.status is None or self.status_count <= 0:
+                return None, None
+            if self.status_path is not None and self.status_path != path:
                 return None, None
             self.status_count -= 1
             status, retry_after = self.status, self.retry_after
@@ -270,7 +274,7 @@ class Handler(BaseHTTPRequestHandler):
         faults = self.server.faults
         if faults.delay_ms:
             time.sleep(faults.delay_ms / 1000.0)
-        status, retry_after = faults.take_status()
+        status, retry_after = faults.take_status(urlparse(self.path).path)
         if status is not None:
             self.read_body()
             headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
