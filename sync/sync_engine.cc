@@ -362,6 +362,7 @@ void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r, uin
       if (clock_.monotonic_ms() >= wait_until_ms_) replay();
       apply_results(batch, results);
       last_push_ms_ = clock_.now_ms();
+      pull_wanted_ = true;  // pull once the replay has drained (pushes in flight reach 0)
       if (batch_limit_ > 0) {
         batch_limit_ *= 2;
         if (batch_limit_ >= settings_.batch_size) batch_limit_ = 0;
