@@ -50,8 +50,6 @@ class IpcServer {
   // connection and handle, then calls `done`.
   void shutdown(uint64_t drain_ms, std::function<void()> done);
 
-  size_t connection_count() const { return connections_.size(); }
-
   struct Connection;
 
  private:

@@ -47,7 +47,6 @@ MutationQueue::MutationQueue(Database& db)
                      "UPDATE mutations SET state = 'inflight', attempts = attempts + 1 "
                      "WHERE seq IN (SELECT value FROM json_each(?1))"),
       delete_(db, "DELETE FROM mutations WHERE id = ?1"),
-      delete_seq_(db, "DELETE FROM mutations WHERE seq = ?1"),
       fail_(db,
             "UPDATE mutations SET state = 'pending', next_attempt_at_ms = ?2, last_error = ?3 "
             "WHERE id = ?1 AND state = 'inflight'"),
@@ -77,9 +76,6 @@ MutationQueue::MutationQueue(Database& db)
       for_document_(db, "SELECT " MUTATION_COLUMNS
                         " FROM mutations WHERE collection = ?1 AND doc_id = ?2 "
                         "AND state IN ('pending', 'inflight', 'conflict') ORDER BY seq"),
-      rebase_(db,
-              "UPDATE mutations SET base_version = ?4 WHERE collection = ?1 AND doc_id = ?2 "
-              "AND seq > ?3 AND state != 'failed'"),
       insert_at_(db,
                  "INSERT INTO mutations (seq, id, collection, doc_id, op, base_version, payload, "
                  "state, attempts, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', "
@@ -131,11 +127,6 @@ std::vector<Mutation> MutationQueue::unfinished_for_document(std::string_view co
   std::vector<Mutation> out;
   while (for_document_.step()) out.push_back(read_mutation(for_document_));
   return out;
-}
-
-void MutationQueue::rebase_later(std::string_view collection, std::string_view doc_id, int64_t seq,
-                                 std::string_view version) {
-  rebase_.bind(1, collection).bind(2, doc_id).bind(3, seq).bind(4, version).run();
 }
 
 void MutationQueue::replace(std::string_view old_id, const Mutation& fresh) {
@@ -196,11 +187,6 @@ std::vector<Mutation> MutationQueue::lease(int64_t now_ms, size_t max_count, siz
 
 bool MutationQueue::ack(std::string_view id) {
   delete_.bind(1, id).run();
-  return sqlite3_changes(db_.handle()) > 0;
-}
-
-bool MutationQueue::ack(int64_t seq) {
-  delete_seq_.bind(1, seq).run();
   return sqlite3_changes(db_.handle()) > 0;
 }
 

@@ -34,7 +34,6 @@ class MutationQueue {
 
   // The server applied it: the mutation leaves the queue. False when unknown.
   bool ack(std::string_view id);
-  bool ack(int64_t seq);  // the same by queue position (no id index lookup)
   // A retryable failure: back to pending, due again at `retry_at_ms`.
   bool fail(std::string_view id, int64_t retry_at_ms, std::string_view error);
   // The server rejected it for good: kept as a dead letter (state failed).
@@ -61,10 +60,6 @@ class MutationQueue {
   };
   void ack_applied(const std::vector<Applied>& applied);
 
-  // After the server applied the mutation at `seq` as `version`, the document's later
-  // mutations were made on top of it: they take `version` as their base.
-  void rebase_later(std::string_view collection, std::string_view doc_id, int64_t seq,
-                    std::string_view version);
   // Puts `fresh` (a new id) in place of the mutation `old_id`, keeping its queue position.
   void replace(std::string_view old_id, const Mutation& fresh);
 
@@ -87,7 +82,6 @@ class MutationQueue {
   Statement lease_scan_;
   Statement mark_inflight_;
   Statement delete_;
-  Statement delete_seq_;
   Statement fail_;
   Statement set_state_;
   Statement retry_;
@@ -99,7 +93,6 @@ class MutationQueue {
   Statement list_all_;
   Statement list_state_;
   Statement for_document_;
-  Statement rebase_;
   Statement insert_at_;
   Statement rebase_batch_;
   Statement delete_batch_;

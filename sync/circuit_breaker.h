@@ -27,7 +27,6 @@ class CircuitBreaker {
   void record_failure();
 
   BreakerState state() const { return state_; }
-  int64_t consecutive_failures() const { return failures_; }
   // When an open breaker admits its probe (monotonic ms); nullopt unless open.
   std::optional<int64_t> probe_at_ms() const;
 

@@ -46,10 +46,7 @@ void NetlinkMonitor::on_readable(uv_poll_t* handle, int status, int) {
   bool any = false;
   // Drain everything queued: one notification per burst is enough.
   while (::recv(self->fd_, buffer, sizeof buffer, 0) > 0) any = true;
-  if (any) {
-    ++self->changes_;
-    self->on_change_();
-  }
+  if (any) self->on_change_();
 }
 
 void NetlinkMonitor::close(std::function<void()> done) {

@@ -23,7 +23,6 @@ class NetlinkMonitor {
   std::optional<std::string> start();
   // Stops watching; `done` runs once the poll handle is closed (at once if never started).
   void close(std::function<void()> done);
-  uint64_t changes_seen() const { return changes_; }
 
  private:
   static void on_readable(uv_poll_t* handle, int status, int events);
@@ -34,7 +33,6 @@ class NetlinkMonitor {
   uv_poll_t poll_{};
   int fd_ = -1;
   bool polling_ = false;
-  uint64_t changes_ = 0;
 };
 
 }  // namespace syncd
