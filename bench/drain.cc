@@ -31,15 +31,6 @@ using namespace syncd;
 using namespace syncd::testing;
 using Clock = std::chrono::steady_clock;
 
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
 size_t discard(char*, size_t size, size_t count, void*) { return size * count; }
 
 double ceiling(long mutations, long batch) {

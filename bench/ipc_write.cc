@@ -107,15 +107,6 @@ Figures drive(const std::string& socket, int clients, double seconds, MakeReques
   return f;
 }
 
-long rss_kib(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
-  }
-  return -1;
-}
-
 void print_row(const char* target, int clients, const Figures& f) {
   std::printf("| %-28s | %7d | %10.0f | %9.0f | %9.0f | %8ld | %6ld |\n", target, clients,
               f.ops_per_s, f.p50_us, f.p99_us, f.ops, f.errors);

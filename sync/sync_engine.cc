@@ -303,17 +303,8 @@ bool SyncEngine::refresh_token_after_401() {
       }
     }
     // Retry at once with the new token (the event stream too).
-    wait_until_ms_ = 0;
     events_retry_ms_ = 0;
-    try {
-      Transaction tx(db_);
-      queue_.make_due(clock_.now_ms());
-      tx.commit();
-    } catch (const SqliteError& e) {
-      note_error(e.what());
-    }
-    pull_wanted_ = true;
-    schedule_tick(0);
+    sync_now();
   });
   return true;
 }

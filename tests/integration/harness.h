@@ -98,6 +98,9 @@ class Syncd {
   std::unique_ptr<Process> process_;
 };
 
+// A process's resident set size in KiB (VmRSS), -1 when unknown.
+long rss_kib(pid_t pid);
+
 // A loopback TCP port that was free a moment ago.
 int free_port();
 
