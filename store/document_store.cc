@@ -57,7 +57,7 @@ std::optional<StoredDocument> DocumentStore::find(std::string_view collection,
 }
 
 std::optional<DocumentStore::ServerState> DocumentStore::server_state(std::string_view collection,
-                                                                    std::string_view id) {
+                                                                      std::string_view id) {
   server_state_.bind(1, collection).bind(2, id);
   if (!server_state_.step()) return std::nullopt;
   ServerState state;
