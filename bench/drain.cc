@@ -164,7 +164,7 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
   long mutations = 100000;
   long batch = 500;
-  long inflight = 4;
+  long inflight = 8;  // the default of sync.max_inflight
   int runs = 3;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];

@@ -44,7 +44,7 @@ struct Config {
   struct Sync {
     int64_t batch_size = 500;
     int64_t batch_bytes = 4 << 20;
-    int64_t max_inflight = 4;
+    int64_t max_inflight = 8;
     int64_t pull_interval_s = 60;
     int64_t pull_limit = 500;
   } sync;

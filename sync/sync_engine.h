@@ -44,7 +44,7 @@ struct SyncSettings {
   std::string oauth_client_secret;
   int64_t batch_size = 500;
   int64_t batch_bytes = 4 << 20;
-  int64_t max_inflight = 4;
+  int64_t max_inflight = 8;
   int64_t pull_interval_ms = 60000;
   int64_t pull_limit = 500;
   BackoffPolicy backoff;

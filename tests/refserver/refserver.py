@@ -367,6 +367,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         if not self.authorized() or not self.fault_gate():
             return
+        # One push at a time from reading its body to writing its answer: threads
+        # parsing big bodies side by side only fight over the GIL.
+        with self.server.push_lock:
+            self.handle_push()
+
+    def handle_push(self):
         try:
             request = json.loads(self.read_body())
             client_id = request["client_id"]
@@ -424,6 +430,7 @@ def main():
     server.store = Store(args.db)
     server.faults = Faults()
     server.token = args.token
+    server.push_lock = threading.Lock()
     server.refresh_token = args.refresh_token
     server.grants = 0
     server.verbose = args.verbose
