@@ -240,9 +240,11 @@ class Daemon {
       std::vector<std::string> changes = describe_changes(options_.config, fresh);
       if (changes.empty()) log_info("SIGHUP: config unchanged");
       for (const auto& change : changes) {
-        bool needs_restart = change.rfind("state_dir:", 0) == 0 ||
-                             change.rfind("socket:", 0) == 0 ||
-                             change.rfind("store.synchronous:", 0) == 0;
+        // Applied at once: log_level, ipc.*, store.max_document_bytes. The sync
+        // engine's settings are read when it starts.
+        bool applied_now = change.rfind("log_level:", 0) == 0 || change.rfind("ipc.", 0) == 0 ||
+                           change.rfind("store.max_document_bytes:", 0) == 0;
+        bool needs_restart = !applied_now;
         log_info("SIGHUP: " + change + (needs_restart ? " (takes effect at restart)" : ""));
       }
       fresh.state_dir = options_.config.state_dir;
