@@ -247,13 +247,15 @@ class Daemon {
         bool needs_restart = !applied_now;
         log_info("SIGHUP: " + change + (needs_restart ? " (takes effect at restart)" : ""));
       }
-      fresh.state_dir = options_.config.state_dir;
-      fresh.socket = options_.config.socket;
-      fresh.store.synchronous = options_.config.store.synchronous;
-      options_.config = fresh;
-      apply_log_level(fresh);
-      server_->set_limits(limits_from(fresh));
-      writes_->set_max_document_bytes(static_cast<size_t>(fresh.store.max_document_bytes));
+      // The running config takes only what applies now, so a later SIGHUP still lists
+      // the changes that wait for a restart.
+      Config& running = options_.config;
+      running.log_level = fresh.log_level;
+      running.ipc = fresh.ipc;
+      running.store.max_document_bytes = fresh.store.max_document_bytes;
+      apply_log_level(running);
+      server_->set_limits(limits_from(running));
+      writes_->set_max_document_bytes(static_cast<size_t>(running.store.max_document_bytes));
     } catch (const std::exception& e) {
       log_error(std::string("SIGHUP: reload refused, keeping the running config: ") + e.what());
     }
