@@ -104,7 +104,14 @@ void SyncEngine::schedule_tick(int64_t delay_ms) {
 }
 
 void SyncEngine::kick() {
-  if (!stopped_ && connectivity_ != Connectivity::offline) schedule_tick(0);
+  if (stopped_ || connectivity_ == Connectivity::offline) return;
+  // Writes arrive in bursts of small commits: waiting a few milliseconds lets one push
+  // carry many of them instead of a lease and a request per commit.
+  constexpr uint64_t kGatherMs = 5;
+  if (!uv_is_active(reinterpret_cast<uv_handle_t*>(&tick_timer_)) ||
+      uv_timer_get_due_in(&tick_timer_) > kGatherMs) {
+    schedule_tick(kGatherMs);
+  }
 }
 
 void SyncEngine::sync_now() {

@@ -87,7 +87,7 @@ class SyncEngine {
   // Stops timers and drops requests in flight (their mutations stay inflight in the
   // database and return to pending at the next start). `done` runs once handles closed.
   void stop(std::function<void()> done);
-  // Local writes were committed: replay soon.
+  // Local writes were committed: replay within a few milliseconds.
   void kick();
   // Replay and pull now, skipping backoff waits (syncctl sync).
   void sync_now();

@@ -91,6 +91,12 @@ class SyncEngineTest : public ::testing::Test {
   void run() {
     for (int i = 0; i < 5; ++i) uv_run(&loop_, UV_RUN_NOWAIT);
   }
+  // kick() gathers writes for a few milliseconds: wait for its timer, then settle.
+  void kick_and_run() {
+    engine_->kick();
+    uv_run(&loop_, UV_RUN_ONCE);
+    run();
+  }
   std::string write(const std::string& id) {
     JsonDocument data;
     EXPECT_FALSE(parse_json(R"({"v":1})", data));
@@ -133,8 +139,7 @@ class SyncEngineTest : public ::testing::Test {
 TEST_F(SyncEngineTest, RetriesFollowTheSeededBackoffAndRetryAfterWinsWhenLonger) {
   go_online();
   write("a");
-  engine_->kick();
-  run();
+  kick_and_run();
   Xoshiro256 expected_random(kSeed);
   Backoff expected(settings_.backoff, expected_random);
 
@@ -151,8 +156,7 @@ TEST_F(SyncEngineTest, RetriesFollowTheSeededBackoffAndRetryAfterWinsWhenLonger)
 
   // Failure 2: 429 with Retry-After: 120 s, longer than any jitter of the second attempt.
   clock_.advance_ms(delay1);
-  engine_->kick();
-  run();
+  kick_and_run();
   push = http_.take("/v1/push");
   ASSERT_TRUE(push);
   push->done(status(429, "slow down", {{"retry-after", "120"}}));
@@ -162,8 +166,7 @@ TEST_F(SyncEngineTest, RetriesFollowTheSeededBackoffAndRetryAfterWinsWhenLonger)
 
   // Failure 3 opens the breaker (threshold 3).
   clock_.advance_ms(120000);
-  engine_->kick();
-  run();
+  kick_and_run();
   push = http_.take("/v1/push");
   ASSERT_TRUE(push);
   HttpResponse refused;
@@ -212,8 +215,7 @@ TEST_F(SyncEngineTest, ABatchTheServerRefusesIsHalvedUntilTheBadMutationIsADeadL
   const std::string bad = ids[5];
   std::vector<size_t> sizes;
   int version = 0;
-  engine_->kick();
-  run();
+  kick_and_run();
   for (int round = 0; round < 20; ++round) {
     auto push = http_.take("/v1/push");
     if (!push) break;
