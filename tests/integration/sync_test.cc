@@ -463,3 +463,41 @@ TEST(Sync, AFailedRefreshShowsAuthFailedAndKeepsTheWrites) {
 
 }  // namespace
 }  // namespace syncd::testing
+
+namespace syncd::testing {
+namespace {
+
+TEST(Sync, AGarbledServerAnswerIsRetriedAndNamedInStatus) {
+  TempDir dir;
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  Syncd syncd(dir, kFastConfig, {}, server.url());
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return std::string(client.call("status")["result"]["connectivity"].GetString()) == "online";
+      },
+      Millis(10000)));
+  // The server applies the next three pushes but answers them with HTML.
+  ASSERT_EQ(http_post(server.url() + "/admin/faults", R"({"garbage": 3})").status, 200);
+  Written written;
+  for (int i = 0; i < 30; ++i) {
+    std::string id = "g" + std::to_string(i % 7);
+    const char* method = written.count(id) ? "patch" : "put";
+    std::string mid = put(client, "garbled", id, R"({"i":)" + std::to_string(i) + "}", method);
+    ASSERT_FALSE(mid.empty());
+    written[id].push_back(mid);
+  }
+  ASSERT_TRUE(wait_until([&] { return pending(client) == 0; }, Millis(20000))) << syncd.log();
+  expect_exactly_once_in_order(applied_log(server), written);
+  // A garbled answer is a retryable failure, not a verdict on the mutations.
+  JsonDocument status = client.call("status");
+  EXPECT_EQ(status["result"]["queue"]["failed"].GetInt(), 0);
+  JsonDocument got = client.call("get", R"({"collection":"garbled","id":"g3"})");
+  EXPECT_FALSE(got["result"]["pending"].GetBool());
+  EXPECT_FALSE(got["result"]["version"].IsNull());
+}
+
+}  // namespace
+}  // namespace syncd::testing

@@ -76,6 +76,7 @@ class Faults:
         self.retry_after = None
         self.delay_ms = 0  # before answering any /v1/ request
         self.drop_count = 0  # close the connection mid-body after applying a push
+        self.garbage_count = 0  # answer 200 with a body that is not JSON after applying
         self.reject_ids = {}  # mutation id -> error message, answered "rejected"
         self.reject_push_with_ids = {}  # mutation id -> message: refuse the whole push 400
 
@@ -92,6 +93,8 @@ class Faults:
                 self.delay_ms = spec["delay_ms"]
             if "drop_mid_body" in spec:
                 self.drop_count = spec["drop_mid_body"]
+            if "garbage" in spec:
+                self.garbage_count = spec["garbage"]
             for mid, message in spec.get("reject", {}).items():
                 self.reject_ids[mid] = message
             for mid, message in spec.get("refuse_push", {}).items():
@@ -108,6 +111,13 @@ class Faults:
             if self.status_count == 0:
                 self.status = None
             return status, retry_after
+
+    def take_garbage(self):
+        with self.lock:
+            if self.garbage_count > 0:
+                self.garbage_count -= 1
+                return True
+            return False
 
     def take_drop(self):
         with self.lock:
@@ -404,6 +414,14 @@ class Handler(BaseHTTPRequestHandler):
             # An abortive close (RST), as a crashed server or a cut link would leave.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self.close_connection = True
+            return
+        if faults.take_garbage():
+            body = b"<html>502 proxy says hello</html>"
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
             return
         self.send_json(200, {"results": results})
 

@@ -1,0 +1,100 @@
+#include "sync/push_protocol.h"
+
+#include <gtest/gtest.h>
+
+namespace syncd {
+namespace {
+
+TEST(PushProtocol, BuildsTheV1BodyWithPayloadsAsTheyAre) {
+  Mutation put;
+  put.id = "m1";
+  put.collection = "notes";
+  put.doc_id = "a";
+  put.op = MutationOp::put;
+  put.payload = R"({"t":1})";
+  Mutation del = put;
+  del.id = "m2";
+  del.op = MutationOp::del;
+  del.base_version = "7";
+  del.payload.reset();
+  EXPECT_EQ(
+      build_push_body("c1", {put, del}),
+      R"({"client_id":"c1","mutations":[)"
+      R"({"id":"m1","collection":"notes","doc_id":"a","op":"put","base_version":null,"data":{"t":1}},)"
+      R"({"id":"m2","collection":"notes","doc_id":"a","op":"delete","base_version":"7","data":null}]})");
+}
+
+TEST(PushProtocol, ParsesTheThreeKindsOfResult) {
+  std::vector<PushResult> out;
+  ASSERT_FALSE(parse_push_response(
+      R"({"results":[{"id":"a","status":"applied","version":17},)"
+      R"({"id":"b","status":"conflict","current":{"version":"5","data":{"x":1},"deleted":false}},)"
+      R"({"id":"c","status":"conflict","current":{"version":"6","data":null,"deleted":true}},)"
+      R"({"id":"d","status":"rejected","error":"no"}]})",
+      out));
+  ASSERT_EQ(out.size(), 4u);
+  EXPECT_EQ(out[0].version, "17") << "numeric versions become strings";
+  EXPECT_EQ(*out[1].current_data, R"({"x":1})");
+  EXPECT_EQ(*out[1].current_version, "5");
+  EXPECT_FALSE(out[2].current_data);
+  EXPECT_EQ(out[3].error, "no");
+}
+
+TEST(PushProtocol, EveryMalformedPushAnswerIsNamed) {
+  struct Case {
+    const char* body;
+    const char* error;
+  } cases[] = {
+      {"<html>", "push answer is not JSON"},
+      {"[]", "push answer is not an object"},
+      {"{}", "push answer has no results array"},
+      {R"({"results":[5]})", "a push result is not an object"},
+      {R"({"results":[{"status":"applied"}]})", "a push result has no string id"},
+      {R"({"results":[{"id":"a"}]})", "push result a has no status"},
+      {R"({"results":[{"id":"a","status":"applied"}]})", "applied result a has no version"},
+      {R"({"results":[{"id":"a","status":"conflict"}]})",
+       "conflict result a has no current document"},
+      {R"({"results":[{"id":"a","status":"conflict","current":{"version":"1","data":[1]}}]})",
+       "conflict result a has non-object data"},
+      {R"({"results":[{"id":"a","status":"maybe"}]})", "push result a has unknown status maybe"},
+  };
+  for (const auto& c : cases) {
+    std::vector<PushResult> out;
+    auto error = parse_push_response(c.body, out);
+    ASSERT_TRUE(error) << c.body;
+    EXPECT_NE(error->find(c.error), std::string::npos) << *error;
+  }
+}
+
+TEST(PushProtocol, PullAnswersAreCheckedToo) {
+  PullPage page;
+  ASSERT_FALSE(parse_pull_response(
+      R"({"changes":[{"collection":"c","doc_id":"a","version":"3","data":{"v":1},"deleted":false},)"
+      R"({"collection":"c","doc_id":"b","version":4,"data":null,"deleted":true}],"cursor":4,"has_more":true})",
+      page));
+  ASSERT_EQ(page.changes.size(), 2u);
+  EXPECT_EQ(*page.changes[0].data, R"({"v":1})");
+  EXPECT_FALSE(page.changes[1].data);
+  EXPECT_EQ(page.cursor, "4");
+  EXPECT_TRUE(page.has_more);
+  for (
+      const char* bad :
+      {"nope", R"({"cursor":"1","has_more":false})", R"({"changes":[],"has_more":false})",
+       R"({"changes":[],"cursor":"1"})",
+       R"({"changes":[{"doc_id":"a","version":"1"}],"cursor":"1","has_more":false})",
+       R"({"changes":[{"collection":"c","doc_id":"a"}],"cursor":"1","has_more":false})",
+       R"({"changes":[{"collection":"c","doc_id":"a","version":"1","data":"x"}],"cursor":"1","has_more":false})"}) {
+    PullPage p;
+    EXPECT_TRUE(parse_pull_response(bad, p)) << bad;
+  }
+}
+
+TEST(PushProtocol, VersionOrder) {
+  EXPECT_TRUE(version_newer("10", "9"));
+  EXPECT_FALSE(version_newer("9", "10"));
+  EXPECT_FALSE(version_newer("5", "5"));
+  EXPECT_TRUE(version_newer("etag-b", "etag-a")) << "opaque versions: any difference is news";
+}
+
+}  // namespace
+}  // namespace syncd
