@@ -181,3 +181,61 @@ TEST(Lifecycle, PeerCredentialsAreCheckedAgainstTheAllowedLists) {
 
 }  // namespace
 }  // namespace syncd::testing
+
+namespace syncd::testing {
+namespace {
+
+// A full disk: writes get storage_full, nothing acknowledged is lost, reads go on, and
+// writes work again once there is room. Needs root for a small tmpfs.
+TEST(Lifecycle, AFullDiskRefusesWritesCleanlyAndRecovers) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  TempDir dir;
+  const std::string mount_point = dir.file("small");
+  ::mkdir(mount_point.c_str(), 0755);
+  if (std::system(("mount -t tmpfs -o size=3m tmpfs " + mount_point + " 2>/dev/null").c_str()) !=
+      0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here";
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { std::system(("umount -l " + path + " 2>/dev/null").c_str()); }
+  } unmount{mount_point};
+  // Room that can be given back later.
+  write_file(mount_point + "/filler", std::string(1 << 20, 'f'));
+  Syncd syncd(dir, "", {"--state-dir", mount_point + "/state"});
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  const std::string body = R"({"pad":")" + std::string(20000, 'p') + R"("})";
+  std::vector<std::string> acked;
+  std::string reason;
+  for (int i = 0; i < 400 && reason.empty(); ++i) {
+    std::string id = "d" + std::to_string(i);
+    JsonDocument r =
+        client.call("put", R"({"collection":"full","id":")" + id + R"(","data":)" + body + "}");
+    ASSERT_TRUE(r.IsObject()) << "syncd stopped answering at " << i << "\n" << syncd.log();
+    if (r.HasMember("result")) {
+      acked.push_back(id);
+    } else {
+      reason = r["error"]["data"]["reason"].GetString();
+    }
+  }
+  EXPECT_EQ(reason, "storage_full") << syncd.log();
+  ASSERT_FALSE(acked.empty());
+  // Everything acknowledged is still there, and the daemon still serves.
+  for (const auto& id : acked) {
+    JsonDocument got = client.call("get", R"({"collection":"full","id":")" + id + "\"}");
+    ASSERT_TRUE(got.HasMember("result")) << id;
+  }
+  JsonDocument status = client.call("status");
+  EXPECT_EQ(status["result"]["queue"]["pending"].GetInt(), static_cast<int>(acked.size()));
+  EXPECT_GE(client.call("metrics")["result"]["storage_errors"].GetInt(), 1);
+  // Room again: writes succeed.
+  ::unlink((mount_point + "/filler").c_str());
+  JsonDocument again =
+      client.call("put", R"({"collection":"full","id":"after","data":{"ok":true}})");
+  EXPECT_TRUE(again.HasMember("result")) << to_json(again);
+  EXPECT_EQ(exit_code(syncd.stop()), 0);
+}
+
+}  // namespace
+}  // namespace syncd::testing
