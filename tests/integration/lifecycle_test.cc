@@ -239,3 +239,54 @@ TEST(Lifecycle, AFullDiskRefusesWritesCleanlyAndRecovers) {
 
 }  // namespace
 }  // namespace syncd::testing
+
+namespace syncd::testing {
+namespace {
+
+// What syncd tells systemd, read from a NOTIFY_SOCKET of our own.
+TEST(Lifecycle, TellsSystemdReadyWatchdogAndStopping) {
+  TempDir dir;
+  const std::string notify_path = dir.file("notify.sock");
+  int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, notify_path.c_str(), sizeof addr.sun_path - 1);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string messages;
+  auto receive_until = [&](const std::string& needle, Millis timeout) {
+    return wait_until(
+        [&] {
+          char buffer[4096];
+          ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+          if (n > 0) messages.append(buffer, static_cast<size_t>(n)).append("\n");
+          return messages.find(needle) != std::string::npos;
+        },
+        timeout);
+  };
+  Process syncd({syncd_bin(), "--state-dir", dir.file("state"), "--socket", dir.file("s.sock"),
+                 "--remote", "http://127.0.0.1:1"},
+                dir.file("log"), dir.file("log"),
+                {{"NOTIFY_SOCKET", notify_path}, {"WATCHDOG_USEC", "200000"}});
+  EXPECT_TRUE(receive_until("READY=1", Millis(20000))) << messages << read_file(dir.file("log"));
+  // Pings at half the watchdog interval: several within a second.
+  const size_t ready_at = messages.size();
+  EXPECT_TRUE(wait_until(
+      [&] {
+        receive_until("WATCHDOG=1", Millis(10));
+        size_t count = 0;
+        for (size_t at = messages.find("WATCHDOG=1", ready_at); at != std::string::npos;
+             at = messages.find("WATCHDOG=1", at + 1)) {
+          ++count;
+        }
+        return count >= 3;
+      },
+      Millis(10000)))
+      << messages;
+  syncd.signal(SIGTERM);
+  EXPECT_TRUE(receive_until("STOPPING=1", Millis(10000))) << messages;
+  EXPECT_EQ(exit_code(syncd.wait_exit(Millis(10000))), 0);
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace syncd::testing
