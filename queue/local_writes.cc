@@ -12,8 +12,8 @@ void LocalWrites::check_size(const std::string& json, const LocalWrite& write) c
 }
 
 LocalWriteResult LocalWrites::apply(const LocalWrite& write) {
-  std::optional<StoredDocument> doc = documents_.find(write.collection, write.id);
-  const bool visible = doc && doc->visible();
+  std::optional<DocumentStore::WriteBase> doc = documents_.write_base(write.collection, write.id);
+  const bool visible = doc && doc->local_data.has_value();
   Mutation m;
   m.collection = write.collection;
   m.doc_id = write.id;

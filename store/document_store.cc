@@ -18,6 +18,9 @@ DocumentStore::DocumentStore(Database& db)
       server_state_(db,
                     "SELECT server_data, server_version, server_deleted FROM documents "
                     "WHERE collection = ?1 AND id = ?2"),
+      write_base_(db,
+                  "SELECT local_data, server_version FROM documents "
+                  "WHERE collection = ?1 AND id = ?2"),
       list_(db, select_sql("WHERE collection = ?1 AND id >= ?2 AND id > ?3 AND local_data IS NOT "
                            "NULL ORDER BY id LIMIT ?4")
                     .c_str()),
@@ -65,6 +68,15 @@ std::optional<DocumentStore::ServerState> DocumentStore::server_state(std::strin
   state.version = server_state_.column_optional_text(1);
   server_state_.reset();
   return state;
+}
+
+std::optional<DocumentStore::WriteBase> DocumentStore::write_base(std::string_view collection,
+                                                                  std::string_view id) {
+  write_base_.bind(1, collection).bind(2, id);
+  if (!write_base_.step()) return std::nullopt;
+  WriteBase base{write_base_.column_optional_text(0), write_base_.column_optional_text(1)};
+  write_base_.reset();
+  return base;
 }
 
 DocumentPage DocumentStore::list(std::string_view collection, std::string_view prefix,

@@ -43,6 +43,14 @@ class DocumentStore {
   };
   std::optional<ServerState> server_state(std::string_view collection, std::string_view id);
 
+  // What a local write builds on: the local view and the server version (no pending
+  // lookup: the hot path of every put).
+  struct WriteBase {
+    std::optional<std::string> local_data;
+    std::optional<std::string> server_version;
+  };
+  std::optional<WriteBase> write_base(std::string_view collection, std::string_view id);
+
   // Visible documents of a collection in id (byte) order, ids starting with `prefix`,
   // strictly after `after`.
   DocumentPage list(std::string_view collection, std::string_view prefix,
@@ -63,6 +71,7 @@ class DocumentStore {
   Database& db_;
   Statement find_;
   Statement server_state_;
+  Statement write_base_;
   Statement list_;
   Statement upsert_local_;
   Statement upsert_server_;
