@@ -137,12 +137,6 @@ TEST(Lifecycle, CheckConfigReportsErrorsAndVersionAndHelpWork) {
   EXPECT_EQ(run_command({syncd_bin(), "--log-level", "loud", "--check-config"}).exit_code, 1);
 }
 
-}  // namespace
-}  // namespace syncd::testing
-
-namespace syncd::testing {
-namespace {
-
 // Connects as uid/gid in a child process and returns the first line syncd sends after
 // a `status` request (or "" when the connection is refused or closed silently).
 std::string first_line_as(const std::string& socket, uid_t uid, gid_t gid, const TempDir& dir) {
@@ -178,12 +172,6 @@ TEST(Lifecycle, PeerCredentialsAreCheckedAgainstTheAllowedLists) {
   Client root(syncd.socket());
   EXPECT_EQ(root.call("metrics")["result"]["connections_refused"].GetInt(), 1);
 }
-
-}  // namespace
-}  // namespace syncd::testing
-
-namespace syncd::testing {
-namespace {
 
 // A full disk: writes get storage_full, nothing acknowledged is lost, reads go on, and
 // writes work again once there is room. Needs root for a small tmpfs.
@@ -236,12 +224,6 @@ TEST(Lifecycle, AFullDiskRefusesWritesCleanlyAndRecovers) {
   EXPECT_TRUE(again.HasMember("result")) << to_json(again);
   EXPECT_EQ(exit_code(syncd.stop()), 0);
 }
-
-}  // namespace
-}  // namespace syncd::testing
-
-namespace syncd::testing {
-namespace {
 
 // What syncd tells systemd, read from a NOTIFY_SOCKET of our own.
 TEST(Lifecycle, TellsSystemdReadyWatchdogAndStopping) {

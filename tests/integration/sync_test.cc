@@ -64,6 +64,12 @@ std::string put(Client& client, const std::string& collection, const std::string
   return r["result"]["mutation_id"].GetString();
 }
 
+std::string connectivity(Client& client) {
+  JsonDocument s = client.call("status");
+  if (!s.IsObject() || !s.HasMember("result")) return "";
+  return s["result"]["connectivity"].GetString();
+}
+
 int64_t pending(Client& client) {
   JsonDocument s = client.call("status");
   if (!s.IsObject() || !s.HasMember("result")) return -1;
@@ -205,11 +211,7 @@ TEST(Sync, RetryAfterIsHonoured) {
   Syncd syncd(dir, kFastConfig, {}, server.url());
   ASSERT_TRUE(syncd.start()) << syncd.log();
   Client client(syncd.socket());
-  ASSERT_TRUE(wait_until(
-      [&] {
-        return std::string(client.call("status")["result"]["connectivity"].GetString()) == "online";
-      },
-      Millis(10000)));
+  ASSERT_TRUE(wait_until([&] { return connectivity(client) == "online"; }, Millis(10000)));
   for (int status : {503, 429}) {
     ASSERT_EQ(http_post(server.url() + "/admin/faults",
                         R"({"status": )" + std::to_string(status) +
@@ -343,12 +345,6 @@ TEST(Sync, ConflictStrategiesBetweenTwoDaemons) {
   EXPECT_NE(table.out.find("manual_resolved"), std::string::npos) << table.out;
 }
 
-}  // namespace
-}  // namespace syncd::testing
-
-namespace syncd::testing {
-namespace {
-
 TEST(Sync, ANetlinkEventEndsTheOfflineWaitAtOnce) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to change a loopback address";
   TempDir dir;
@@ -369,20 +365,10 @@ TEST(Sync, ANetlinkEventEndsTheOfflineWaitAtOnce) {
     GTEST_SKIP() << "cannot change addresses here";
   }
   std::system("ip addr del 127.0.0.78/32 dev lo 2>/dev/null");
-  EXPECT_TRUE(wait_until(
-      [&] {
-        return std::string(client.call("status")["result"]["connectivity"].GetString()) == "online";
-      },
-      Millis(5000)))
+  EXPECT_TRUE(wait_until([&] { return connectivity(client) == "online"; }, Millis(5000)))
       << "still offline: the route event did not trigger a probe\n"
       << syncd.log();
 }
-
-}  // namespace
-}  // namespace syncd::testing
-
-namespace syncd::testing {
-namespace {
 
 TEST(Sync, ServerSentEventsBringRemoteChangesWithoutWaitingForThePullInterval) {
   TempDir dir;
@@ -412,12 +398,6 @@ TEST(Sync, ServerSentEventsBringRemoteChangesWithoutWaitingForThePullInterval) {
   JsonDocument got = cb.call("get", R"({"collection":"live","id":"d1"})");
   EXPECT_EQ(to_json(got["result"]["data"]), R"({"hello":"b"})");
 }
-
-}  // namespace
-}  // namespace syncd::testing
-
-namespace syncd::testing {
-namespace {
 
 std::string auth_config(const RefServer& server, const std::string& token,
                         const std::string& refresh_token) {
@@ -469,12 +449,6 @@ TEST(Sync, AFailedRefreshShowsAuthFailedAndKeepsTheWrites) {
   EXPECT_EQ(pending(client), 1) << "the write waits in the queue";
 }
 
-}  // namespace
-}  // namespace syncd::testing
-
-namespace syncd::testing {
-namespace {
-
 TEST(Sync, AGarbledServerAnswerIsRetriedAndNamedInStatus) {
   TempDir dir;
   RefServer server(dir);
@@ -482,11 +456,7 @@ TEST(Sync, AGarbledServerAnswerIsRetriedAndNamedInStatus) {
   Syncd syncd(dir, kFastConfig, {}, server.url());
   ASSERT_TRUE(syncd.start()) << syncd.log();
   Client client(syncd.socket());
-  ASSERT_TRUE(wait_until(
-      [&] {
-        return std::string(client.call("status")["result"]["connectivity"].GetString()) == "online";
-      },
-      Millis(10000)));
+  ASSERT_TRUE(wait_until([&] { return connectivity(client) == "online"; }, Millis(10000)));
   // The server applies the next three pushes but answers them with HTML.
   ASSERT_EQ(http_post(server.url() + "/admin/faults", R"({"garbage": 3})").status, 200);
   Written written;
