@@ -575,8 +575,13 @@ void SyncEngine::on_pull_answer(HttpResponse r, uint64_t token_used) {
       }
       documents_.set_server_state(c.collection, c.doc_id, c.data, c.version, now);
       std::optional<std::string> before = doc ? doc->local_data : std::nullopt;
-      std::optional<std::string> view =
-          rebuild_local_view(documents_, queue_, c.collection, c.doc_id, now);
+      std::optional<std::string> view = c.data;
+      if (doc && doc->pending) {
+        // Rebase: the new server state with the pending mutations applied on top.
+        view = rebuild_local_view(documents_, queue_, c.collection, c.doc_id, now);
+      } else {
+        documents_.set_local_view(c.collection, c.doc_id, view, now);
+      }
       if (view != before) changes.push_back({c.collection, c.doc_id, view});
     }
     meta_.set("pull_cursor", page.cursor);

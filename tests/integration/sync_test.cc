@@ -64,6 +64,14 @@ std::string put(Client& client, const std::string& collection, const std::string
   return r["result"]["mutation_id"].GetString();
 }
 
+// Puts the document the first time and patches it after; records the mutation id.
+std::string write(Client& client, const std::string& collection, const std::string& id,
+                  const std::string& data, Written& written) {
+  std::string mid = put(client, collection, id, data, written.count(id) ? "patch" : "put");
+  if (!mid.empty()) written[id].push_back(mid);
+  return mid;
+}
+
 std::string connectivity(Client& client) {
   JsonDocument s = client.call("status");
   if (!s.IsObject() || !s.HasMember("result")) return "";
@@ -136,11 +144,7 @@ TEST(Sync, FiftyNetworkFlapsDuringReplayStillApplyEachMutationOnce) {
   Written written;
   for (int i = 0; i < 3000; ++i) {
     std::string id = "d" + std::to_string(i % 300);
-    std::string mid = written.count(id)
-                          ? put(client, "flap", id, R"({"i":)" + std::to_string(i) + "}", "patch")
-                          : put(client, "flap", id, R"({"i":)" + std::to_string(i) + "}");
-    ASSERT_FALSE(mid.empty());
-    written[id].push_back(mid);
+    ASSERT_FALSE(write(client, "flap", id, R"({"i":)" + std::to_string(i) + "}", written).empty());
   }
   // Lost answers are the interesting case: the server applied a push whose answer the
   // client never saw, so the resend must be answered from the dedupe table.
@@ -185,12 +189,8 @@ TEST(Sync, KillNineDuringReplayTwentyTimesStillAppliesEachMutationOnce) {
     Client client(syncd.socket());
     for (int i = 0; i < 60; ++i) {
       std::string id = "k" + std::to_string((round * 60 + i) % 97);
-      std::string mid =
-          written.count(id)
-              ? put(client, "kill", id, R"({"r":)" + std::to_string(round) + "}", "patch")
-              : put(client, "kill", id, R"({"r":)" + std::to_string(round) + "}");
-      ASSERT_FALSE(mid.empty());
-      written[id].push_back(mid);
+      ASSERT_FALSE(
+          write(client, "kill", id, R"({"r":)" + std::to_string(round) + "}", written).empty());
     }
     // Kill once replay is under way (something applied since this round began).
     const size_t before = applied_log(server).size();
@@ -462,10 +462,8 @@ TEST(Sync, AGarbledServerAnswerIsRetriedAndNamedInStatus) {
   Written written;
   for (int i = 0; i < 30; ++i) {
     std::string id = "g" + std::to_string(i % 7);
-    const char* method = written.count(id) ? "patch" : "put";
-    std::string mid = put(client, "garbled", id, R"({"i":)" + std::to_string(i) + "}", method);
-    ASSERT_FALSE(mid.empty());
-    written[id].push_back(mid);
+    ASSERT_FALSE(
+        write(client, "garbled", id, R"({"i":)" + std::to_string(i) + "}", written).empty());
   }
   ASSERT_TRUE(wait_until([&] { return pending(client) == 0; }, Millis(20000))) << syncd.log();
   expect_exactly_once_in_order(applied_log(server), written);
