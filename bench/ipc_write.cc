@@ -9,6 +9,7 @@
 // usage: ipc_write [--clients 1,16,64] [--seconds 5] [--rss-mutations 1000000]
 //                  [--redis-server PATH] [--no-redis]
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -39,7 +41,32 @@ struct Figures {
   double p99_us = 0;
   long ops = 0;
   long errors = 0;
+  double server_cpu_us_per_op = 0;  // the server's user+system CPU per acknowledged op
+  double client_cpu_us_per_op = 0;  // this driver's CPU per op (the same for both targets)
 };
+
+// User+system CPU time of `pid` in microseconds, from /proc/PID/stat.
+double process_cpu_us(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto close = text.rfind(')');
+  if (close == std::string::npos) return 0;
+  std::stringstream fields(text.substr(close + 2));
+  std::string field;
+  double ticks = 0;
+  // Fields after the command: state(3) ... utime(14) stime(15).
+  for (int n = 3; n <= 15 && fields >> field; ++n) {
+    if (n == 14 || n == 15) ticks += std::stod(field);
+  }
+  return ticks * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+double self_cpu_us() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto us = [](const timeval& t) { return static_cast<double>(t.tv_sec) * 1e6 + t.tv_usec; };
+  return us(usage.ru_utime) + us(usage.ru_stime);
+}
 
 // A request for client `c`'s i-th write, and how its answer starts.
 using MakeRequest = std::string (*)(int client, long i);
@@ -61,7 +88,9 @@ std::string redis_set(int client, long i) {
 }
 
 Figures drive(const std::string& socket, int clients, double seconds, MakeRequest make,
-              const char* ok_token) {
+              const char* ok_token, pid_t server = -1) {
+  double server_cpu0 = server > 0 ? process_cpu_us(server) : 0;
+  double self_cpu0 = self_cpu_us();
   std::vector<std::vector<double>> latencies(static_cast<size_t>(clients));
   std::atomic<long> errors{0};
   auto start = Clock::now();
@@ -93,6 +122,8 @@ Figures drive(const std::string& socket, int clients, double seconds, MakeReques
   }
   for (auto& t : threads) t.join();
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
+  double server_cpu = server > 0 ? process_cpu_us(server) - server_cpu0 : 0;
+  double self_cpu = self_cpu_us() - self_cpu0;
   std::vector<double> all;
   for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());
   std::sort(all.begin(), all.end());
@@ -103,13 +134,16 @@ Figures drive(const std::string& socket, int clients, double seconds, MakeReques
   if (!all.empty()) {
     f.p50_us = all[all.size() / 2];
     f.p99_us = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+    f.server_cpu_us_per_op = server_cpu / static_cast<double>(all.size());
+    f.client_cpu_us_per_op = self_cpu / static_cast<double>(all.size());
   }
   return f;
 }
 
 void print_row(const char* target, int clients, const Figures& f) {
-  std::printf("| %-28s | %7d | %10.0f | %9.0f | %9.0f | %8ld | %6ld |\n", target, clients,
-              f.ops_per_s, f.p50_us, f.p99_us, f.ops, f.errors);
+  std::printf("| %-28s | %7d | %10.0f | %9.0f | %9.0f | %10.1f | %10.1f | %8ld | %6ld |\n", target,
+              clients, f.ops_per_s, f.p50_us, f.p99_us, f.server_cpu_us_per_op,
+              f.client_cpu_us_per_op, f.ops, f.errors);
   std::fflush(stdout);
 }
 
@@ -232,11 +266,11 @@ int main(int argc, char** argv) {
       "redis: appendonly yes, appendfsync always\n\n",
       seconds);
   std::printf(
-      "| target                       | clients |      ops/s |  p50 (us) |  p99 (us) |      ops | "
-      "errors |\n");
+      "| target                       | clients |      ops/s |  p50 (us) |  p99 (us) | server CPU "
+      "| client CPU |      ops | errors |\n");
   std::printf(
-      "|------------------------------|--------:|-----------:|----------:|----------:|---------:|--"
-      "-----:|\n");
+      "|------------------------------|--------:|-----------:|----------:|----------:|-----------:"
+      "|-----------:|---------:|-------:|\n");
   if (!external_socket.empty()) {
     for (int clients : client_counts) {
       print_row("syncd put (external)", clients,
@@ -255,7 +289,8 @@ int main(int argc, char** argv) {
         std::fprintf(stderr, "syncd did not start:\n%s\n", syncd.log().c_str());
         return 1;
       }
-      ours = drive(syncd.socket(), clients, seconds, syncd_put, "\"result\"");
+      ours =
+          drive(syncd.socket(), clients, seconds, syncd_put, "\"result\"", syncd.process()->pid());
       Client probe(syncd.socket());
       JsonDocument metrics = probe.call("metrics");
       if (metrics.IsObject() && metrics.HasMember("result")) {
@@ -275,7 +310,8 @@ int main(int argc, char** argv) {
                      read_file(dir.file("redis.log")).c_str());
         return 1;
       }
-      Figures theirs = drive(dir.file("redis.sock"), clients, seconds, redis_set, "+OK");
+      Figures theirs =
+          drive(dir.file("redis.sock"), clients, seconds, redis_set, "+OK", server->pid());
       server->signal(SIGTERM);
       server->wait_exit(Millis(10000));
       print_row("redis SET (AOF always)", clients, theirs);
