@@ -102,9 +102,16 @@ DocumentPage DocumentStore::list(std::string_view collection, std::string_view p
   return page;
 }
 
+void DocumentStore::for_each_key(
+    const std::function<void(std::string_view, std::string_view)>& visit) {
+  Statement keys(db_, "SELECT collection, id FROM documents");
+  while (keys.step()) visit(keys.column_text(0), keys.column_text(1));
+}
+
 void DocumentStore::set_server_state(std::string_view collection, std::string_view id,
                                      const std::optional<std::string>& data,
                                      const std::string& version, int64_t now_ms) {
+  if (filter_) filter_->add(collection, id);
   upsert_server_.bind(1, collection)
       .bind(2, id)
       .bind(3, data)
@@ -116,6 +123,7 @@ void DocumentStore::set_server_state(std::string_view collection, std::string_vi
 
 void DocumentStore::set_local_view(std::string_view collection, std::string_view id,
                                    const std::optional<std::string>& local_data, int64_t now_ms) {
+  if (filter_) filter_->add(collection, id);
   upsert_local_.bind(1, collection).bind(2, id).bind(3, local_data).bind(4, now_ms).run();
 }
 

@@ -3,11 +3,13 @@
 // local view, which is that state with every pending local mutation applied
 // (local view = server state + pending mutations). Reads see the local view. Writes
 // here never commit: callers wrap them in a Transaction with the matching queue change.
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "store/key_filter.h"
 #include "store/sqlite.h"
 
 namespace syncd {
@@ -59,6 +61,11 @@ class DocumentStore {
   // Sets the local view of a document, creating the row when needed.
   void set_local_view(std::string_view collection, std::string_view id,
                       const std::optional<std::string>& local_data, int64_t now_ms);
+  // Every key in the table, tombstones included (to fill a KeyFilter).
+  void for_each_key(const std::function<void(std::string_view, std::string_view)>& visit);
+  // Keys this store writes are added to `filter` (null: none) before their rows.
+  void set_key_filter(KeyFilter* filter) { filter_ = filter; }
+
   // Records the server's state of a document (data nullopt when deleted), creating the
   // row when needed; the local view is left alone.
   void set_server_state(std::string_view collection, std::string_view id,
@@ -69,6 +76,7 @@ class DocumentStore {
   StoredDocument read_row(const Statement& stmt) const;
 
   Database& db_;
+  KeyFilter* filter_ = nullptr;
   Statement find_;
   Statement server_state_;
   Statement write_base_;

@@ -22,7 +22,20 @@ Database::~Database() {
   sqlite3_close(db_);
 }
 
+void Database::settle() {
+  if (!settle_hook_ || skip_settle_ > 0 || settling_) return;
+  settling_ = true;  // the hook itself uses this connection
+  try {
+    settle_hook_();
+  } catch (...) {
+    settling_ = false;
+    throw;
+  }
+  settling_ = false;
+}
+
 void Database::begin() {
+  settle();
   if (!begin_) begin_ = std::make_unique<Statement>(*this, "BEGIN IMMEDIATE");
   begin_->run();
 }
@@ -43,6 +56,7 @@ void Database::fail(int code, const std::string& doing) {
 }
 
 void Database::exec(const char* sql) {
+  if (!in_transaction()) settle();
   char* error = nullptr;
   int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &error);
   if (rc != SQLITE_OK) {
@@ -92,6 +106,7 @@ Statement& Statement::bind_null(int index) {
 }
 
 bool Statement::step() {
+  if (!sqlite3_stmt_busy(stmt_) && !db_.in_transaction()) db_.settle();
   int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
   if (rc == SQLITE_DONE) {

@@ -5,6 +5,7 @@
 #include <sqlite3.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -51,7 +52,27 @@ class Database {
   void commit();
   void rollback() noexcept;
 
+  // A hook run before a transaction, or a statement outside one, starts on this
+  // connection: JournaledWrites applies the acknowledged writes still in its journal, so
+  // that whoever reads or writes the tables sees them. Reads that account for those
+  // writes themselves (the write path, get, status) pass it with SkipSettle.
+  void set_settle_hook(std::function<void()> hook) { settle_hook_ = std::move(hook); }
+  void settle();
+  class SkipSettle {
+   public:
+    explicit SkipSettle(Database& db) : db_(db) { ++db_.skip_settle_; }
+    ~SkipSettle() { --db_.skip_settle_; }
+    SkipSettle(const SkipSettle&) = delete;
+    SkipSettle& operator=(const SkipSettle&) = delete;
+
+   private:
+    Database& db_;
+  };
+
  private:
+  std::function<void()> settle_hook_;
+  int skip_settle_ = 0;
+  bool settling_ = false;
   sqlite3* db_ = nullptr;
   std::string path_;
   std::unique_ptr<Statement> begin_;

@@ -1,0 +1,152 @@
+#include "store/journal.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+#include "store/sqlite.h"
+#include "util/crc32c.h"
+
+namespace syncd {
+namespace {
+
+void put_u32(char* out, uint32_t v) {
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+void put_u64(char* out, uint64_t v) {
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
+}
+uint32_t get_u32(const char* in) {
+  uint32_t v = 0;
+  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+  return v;
+}
+uint64_t get_u64(const char* in) {
+  uint64_t v = 0;
+  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(in[i]);
+  return v;
+}
+
+// The checksum covers the length and lsn as well as the payload, so a stale or torn
+// header cannot pass for a record.
+uint32_t record_crc(uint32_t length, uint64_t lsn, const char* payload) {
+  char fields[12];
+  put_u32(fields, length);
+  put_u64(fields + 4, lsn);
+  return crc32c(crc32c(0, fields, sizeof fields), payload, length);
+}
+
+bool read_exact(int fd, char* out, size_t size, uint64_t offset) {
+  size_t done = 0;
+  while (done < size) {
+    ssize_t n = ::pread(fd, out + done, size - done, static_cast<off_t>(offset + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
+[[noreturn]] void fail(const std::string& path, const std::string& doing, int err) {
+  throw SqliteError(err == ENOSPC || err == EDQUOT ? SQLITE_FULL : SQLITE_IOERR,
+                    "journal " + path + ": " + doing + ": " + std::strerror(err));
+}
+
+}  // namespace
+
+std::vector<JournalRecord> Journal::read(const std::string& path) {
+  std::vector<JournalRecord> records;
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return records;
+    fail(path, "open", errno);
+  }
+  uint64_t offset = 0;
+  char header[kHeaderBytes];
+  while (read_exact(fd, header, sizeof header, offset)) {
+    uint32_t length = get_u32(header);
+    uint32_t crc = get_u32(header + 4);
+    uint64_t lsn = get_u64(header + 8);
+    if (length == 0 || length > kMaxPayloadBytes) break;
+    if (!records.empty() && lsn != records.back().lsn + 1) break;
+    std::string payload(length, '\0');
+    if (!read_exact(fd, payload.data(), length, offset + sizeof header)) break;
+    if (record_crc(length, lsn, payload.data()) != crc) break;
+    records.push_back(JournalRecord{lsn, std::move(payload)});
+    offset += sizeof header + length;
+  }
+  ::close(fd);
+  return records;
+}
+
+Journal::Journal(std::string path, size_t preallocate_bytes, bool fdatasync)
+    : path_(std::move(path)), fdatasync_(fdatasync) {
+  fd_ = ::open(path_.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd_ < 0) fail(path_, "open", errno);
+  struct stat st {};
+  if (::fstat(fd_, &st) != 0) fail(path_, "stat", errno);
+  const auto original = static_cast<uint64_t>(st.st_size);
+  if (original >= preallocate_bytes) {
+    preallocated_ = true;
+    return;
+  }
+  const std::string zeros(1 << 20, '\0');
+  uint64_t at = original;
+  while (at < preallocate_bytes) {
+    size_t n = static_cast<size_t>(std::min<uint64_t>(zeros.size(), preallocate_bytes - at));
+    ssize_t written = ::pwrite(fd_, zeros.data(), n, static_cast<off_t>(at));
+    if (written < 0 && errno == EINTR) continue;
+    if (written <= 0) break;
+    at += static_cast<uint64_t>(written);
+  }
+  if (at >= preallocate_bytes && ::fsync(fd_) == 0) {
+    preallocated_ = true;
+    return;
+  }
+  // No room for it: leave the disk as it was; records extend the file instead.
+  if (::ftruncate(fd_, static_cast<off_t>(original)) != 0) fail(path_, "truncate", errno);
+}
+
+Journal::~Journal() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void Journal::append(uint64_t lsn, std::string_view payload) {
+  const auto length = static_cast<uint32_t>(payload.size());
+  char header[kHeaderBytes];
+  put_u32(header, length);
+  put_u32(header + 4, record_crc(length, lsn, payload.data()));
+  put_u64(header + 8, lsn);
+  buffer_.append(header, sizeof header);
+  buffer_.append(payload);
+}
+
+void Journal::sync() {
+  if (buffer_.empty()) return;
+  size_t done = 0;
+  while (done < buffer_.size()) {
+    ssize_t n = ::pwrite(fd_, buffer_.data() + done, buffer_.size() - done,
+                         static_cast<off_t>(offset_ + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      int err = errno;
+      buffer_.clear();
+      fail(path_, "write", err);
+    }
+    done += static_cast<size_t>(n);
+  }
+  if (fdatasync_ && ::fdatasync(fd_) != 0) {
+    int err = errno;
+    buffer_.clear();
+    fail(path_, "fdatasync", err);
+  }
+  offset_ += buffer_.size();
+  buffer_.clear();
+}
+
+}  // namespace syncd
