@@ -14,6 +14,7 @@
 #include "daemon/metrics.h"
 #include "daemon/rpc_handler.h"
 #include "daemon/state_dir.h"
+#include "queue/journaled_writes.h"
 #include "queue/local_writes.h"
 #include "queue/mutation_queue.h"
 #include "store/document_store.h"
@@ -125,12 +126,15 @@ class Daemon {
 
     uv_loop_init(&loop_);
     handler_ = std::make_unique<RpcHandler>(*methods_, metrics_);
-    server_ = std::make_unique<IpcServer>(&loop_, *db_, *handler_, metrics_, limits_from(config));
+    journaled_->start(&loop_, db_->path(), wal_write_batching_vfs(),
+                      [](const std::string& error) { log_error(error); });
+    server_ =
+        std::make_unique<IpcServer>(&loop_, *journaled_, *handler_, metrics_, limits_from(config));
     try {
       server_->listen(config.socket_path());
     } catch (const std::exception& e) {
       log_error(e.what());
-      server_->shutdown(0, [] {});
+      server_->shutdown(0, [this] { journaled_->stop(); });
       uv_run(&loop_, UV_RUN_DEFAULT);
       uv_loop_close(&loop_);
       return 1;
@@ -177,6 +181,16 @@ class Daemon {
     queue_ = std::make_unique<MutationQueue>(*db_);
     info_.client_id = load_client_id(*db_, random_);
     info_.started_monotonic_ms = clock_.monotonic_ms();
+    writes_ = std::make_unique<LocalWrites>(*documents_, *queue_, ids_, clock_,
+                                            static_cast<size_t>(config.store.max_document_bytes));
+    JournaledWritesOptions journal;
+    journal.journal_path = config.state_dir + "/journal";
+    journal.fsync = full_sync;
+    journaled_ = std::make_unique<JournaledWrites>(*db_, *documents_, *queue_, *writes_, journal);
+    if (journaled_->recovered() > 0) {
+      log_info("applied " + std::to_string(journaled_->recovered()) +
+               " acknowledged writes from the journal");
+    }
     {
       Transaction tx(*db_);
       int64_t recovered = queue_->recover_inflight();
@@ -185,10 +199,8 @@ class Daemon {
         log_info("returned " + std::to_string(recovered) + " inflight mutations to pending");
       }
     }
-    writes_ = std::make_unique<LocalWrites>(*documents_, *queue_, ids_, clock_,
-                                            static_cast<size_t>(config.store.max_document_bytes));
     resolutions_ = std::make_unique<ResolutionLog>(*db_);
-    methods_ = std::make_unique<Methods>(*documents_, *queue_, *writes_, clock_, info_, metrics_,
+    methods_ = std::make_unique<Methods>(*documents_, *queue_, *journaled_, clock_, info_, metrics_,
                                          resolutions_.get());
   }
 
@@ -220,7 +232,7 @@ class Daemon {
     }
     if (uv_is_active(reinterpret_cast<uv_handle_t*>(&watchdog_))) uv_timer_stop(&watchdog_);
     if (watchdog_started_) uv_close(reinterpret_cast<uv_handle_t*>(&watchdog_), nullptr);
-    server_->shutdown(kShutdownDrainMs, [] {});
+    server_->shutdown(kShutdownDrainMs, [this] { journaled_->stop(); });
     // Requests in flight are dropped: their mutations stay inflight on disk, return to
     // pending at the next start and are resent with the same ids (dedupe keeps them once).
     sync_->stop([this] { transport_->close([] {}); });
@@ -283,6 +295,7 @@ class Daemon {
   std::unique_ptr<DocumentStore> documents_;
   std::unique_ptr<MutationQueue> queue_;
   std::unique_ptr<LocalWrites> writes_;
+  std::unique_ptr<JournaledWrites> journaled_;
   std::unique_ptr<ResolutionLog> resolutions_;
   std::unique_ptr<Methods> methods_;
   std::unique_ptr<RpcHandler> handler_;

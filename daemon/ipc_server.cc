@@ -57,9 +57,13 @@ bool socket_is_live(const std::string& path) {
 }
 }  // namespace
 
-IpcServer::IpcServer(uv_loop_t* loop, Database& db, RpcHandler& handler, Metrics& metrics,
-                     IpcLimits limits)
-    : loop_(loop), db_(db), handler_(handler), metrics_(metrics), limits_(std::move(limits)) {
+IpcServer::IpcServer(uv_loop_t* loop, JournaledWrites& writes, RpcHandler& handler,
+                     Metrics& metrics, IpcLimits limits)
+    : loop_(loop),
+      writes_(writes),
+      handler_(handler),
+      metrics_(metrics),
+      limits_(std::move(limits)) {
   uv_check_init(loop_, &turn_check_);
   turn_check_.data = this;
   uv_check_start(&turn_check_, on_check);
@@ -233,7 +237,6 @@ void IpcServer::run_turn() {
   std::string storage_error;
   bool storage_full = false;
   try {
-    Transaction tx(db_);
     for (Connection* conn : staged) {
       conn->staged = false;
       if (conn->closing) continue;
@@ -251,12 +254,12 @@ void IpcServer::run_turn() {
       }
       conn->inbox.erase(conn->inbox.begin(), conn->inbox.begin() + static_cast<long>(handled));
       if (!conn->inbox.empty()) {
-        // Left for the next turn, after this one's rollback.
+        // Left for the next turn, after this one's writes are undone.
         conn->staged = true;
         staged_.push_back(conn);
       }
     }
-    if (!storage_failed) tx.commit();
+    if (!storage_failed) writes_.commit_turn();
   } catch (const SqliteError& e) {
     ++metrics_.storage_errors;
     storage_failed = true;
@@ -264,7 +267,8 @@ void IpcServer::run_turn() {
     storage_full = e.is_full();
   }
   if (storage_failed) {
-    log_error("transaction rolled back, " + std::to_string(answers.size()) +
+    writes_.abort_turn();
+    log_error("writes of the turn undone, " + std::to_string(answers.size()) +
               " frames answered with an error: " + storage_error);
     changes.clear();
     for (auto& a : answers) {

@@ -1,8 +1,8 @@
 #pragma once
 // The Unix-socket JSON-RPC server on the libuv loop. It owns the listening socket and
-// the client connections, and runs group commit: every frame that arrives during one
-// loop turn is handled in one SQLite transaction (in the turn's check phase), and no
-// answer or notification leaves before that transaction has committed. Answers keep
+// the client connections, and runs group commit: the frames that arrive during one loop
+// turn are handled together (in the turn's check phase), their writes made durable by
+// one journal sync, and no answer or notification leaves before that sync. Answers keep
 // request order per connection. A client whose unsent output passes
 // ipc.max_output_bytes is disconnected so it cannot hold memory or stall anyone.
 #include <uv.h>
@@ -17,7 +17,7 @@
 #include "daemon/methods.h"
 #include "daemon/metrics.h"
 #include "daemon/rpc_handler.h"
-#include "store/sqlite.h"
+#include "queue/journaled_writes.h"
 
 namespace syncd {
 
@@ -31,7 +31,8 @@ struct IpcLimits {
 
 class IpcServer {
  public:
-  IpcServer(uv_loop_t* loop, Database& db, RpcHandler& handler, Metrics& metrics, IpcLimits limits);
+  IpcServer(uv_loop_t* loop, JournaledWrites& writes, RpcHandler& handler, Metrics& metrics,
+            IpcLimits limits);
   ~IpcServer();
   IpcServer(const IpcServer&) = delete;
   IpcServer& operator=(const IpcServer&) = delete;
@@ -70,7 +71,7 @@ class IpcServer {
   void notify_subscribers(const std::vector<ChangeEvent>& changes);
 
   uv_loop_t* loop_;
-  Database& db_;
+  JournaledWrites& writes_;
   RpcHandler& handler_;
   Metrics& metrics_;
   IpcLimits limits_;

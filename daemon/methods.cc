@@ -169,7 +169,7 @@ void Methods::write(MutationOp op, const JsonValue& params, CallContext& ctx, Js
 void Methods::get(const JsonValue& params, JsonValue& result, JsonAllocator& alloc) {
   std::string collection = require_key(params, "collection");
   std::string id = require_key(params, "id");
-  std::optional<StoredDocument> doc = documents_.find(collection, id);
+  std::optional<StoredDocument> doc = writes_.find(collection, id);
   if (!doc || !doc->visible()) {
     throw RpcError(rpc_code::kNotFound, "not_found", "no document " + collection + "/" + id);
   }
@@ -194,7 +194,7 @@ void Methods::list(const JsonValue& params, JsonValue& result, JsonAllocator& al
 }
 
 void Methods::status(JsonValue& result, JsonAllocator& alloc) {
-  QueueCounts counts = queue_.counts();
+  QueueCounts counts = writes_.counts();
   result.SetObject();
   result.AddMember("version", SYNCD_VERSION, alloc);
   result.AddMember("client_id", json_string(info_.client_id, alloc), alloc);
@@ -210,7 +210,7 @@ void Methods::status(JsonValue& result, JsonAllocator& alloc) {
   queue.AddMember("failed", JsonValue(counts.failed), alloc);
   queue.AddMember("conflict", JsonValue(counts.conflict), alloc);
   result.AddMember("queue", queue, alloc);
-  std::optional<int64_t> oldest = queue_.oldest_pending_created_ms();
+  std::optional<int64_t> oldest = writes_.oldest_pending_created_ms();
   if (oldest) {
     result.AddMember("oldest_pending_age_s",
                      JsonValue(std::max<int64_t>(0, (clock_.now_ms() - *oldest) / 1000)), alloc);

@@ -48,7 +48,7 @@ struct DaemonInfo {
 class Methods {
  public:
   // `sync` may be null (tests, or before the engine starts): syncd reports itself offline.
-  Methods(DocumentStore& documents, MutationQueue& queue, LocalWrites& writes, const Clock& clock,
+  Methods(DocumentStore& documents, MutationQueue& queue, LocalWriter& writes, const Clock& clock,
           const DaemonInfo& info, const Metrics& metrics, ResolutionLog* resolutions = nullptr,
           SyncEngine* sync = nullptr)
       : documents_(documents),
@@ -85,7 +85,7 @@ class Methods {
 
   DocumentStore& documents_;
   MutationQueue& queue_;
-  LocalWrites& writes_;
+  LocalWriter& writes_;
   const Clock& clock_;
   const DaemonInfo& info_;
   const Metrics& metrics_;

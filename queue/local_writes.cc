@@ -12,7 +12,20 @@ void LocalWrites::check_size(const std::string& json, const LocalWrite& write) c
 }
 
 LocalWriteResult LocalWrites::apply(const LocalWrite& write) {
-  std::optional<DocumentStore::WriteBase> doc = documents_.write_base(write.collection, write.id);
+  PreparedWrite prepared = prepare(write, documents_.write_base(write.collection, write.id));
+  store(documents_, queue_, prepared);
+  return LocalWriteResult{prepared.mutation.id, prepared.local_data};
+}
+
+void LocalWrites::store(DocumentStore& documents, MutationQueue& queue,
+                        const PreparedWrite& write) {
+  const Mutation& m = write.mutation;
+  documents.set_local_view(m.collection, m.doc_id, write.local_data, m.created_at_ms);
+  queue.enqueue(m);
+}
+
+PreparedWrite LocalWrites::prepare(const LocalWrite& write,
+                                   const std::optional<DocumentStore::WriteBase>& doc) {
   const bool visible = doc && doc->local_data.has_value();
   Mutation m;
   m.collection = write.collection;
@@ -20,7 +33,7 @@ LocalWriteResult LocalWrites::apply(const LocalWrite& write) {
   m.op = write.op;
   m.base_version = doc ? doc->server_version : std::nullopt;
 
-  LocalWriteResult result;
+  PreparedWrite result;
   switch (write.op) {
     case MutationOp::put: {
       if (write.data == nullptr || !write.data->IsObject()) {
@@ -57,12 +70,9 @@ LocalWriteResult LocalWrites::apply(const LocalWrite& write) {
       }
       break;
   }
-  const int64_t now = clock_.now_ms();
   m.id = ids_.next();
-  m.created_at_ms = now;
-  documents_.set_local_view(write.collection, write.id, result.local_data, now);
-  queue_.enqueue(m);
-  result.mutation_id = m.id;
+  m.created_at_ms = clock_.now_ms();
+  result.mutation = std::move(m);
   return result;
 }
 

@@ -37,7 +37,29 @@ struct LocalWriteResult {
   std::optional<std::string> local_data;  // the new local view, nullopt after a delete
 };
 
-class LocalWrites {
+// A local write worked out but not stored yet: its mutation and the local view it leaves.
+struct PreparedWrite {
+  Mutation mutation;
+  std::optional<std::string> local_data;
+};
+
+// Where local writes go, and the reads that must see them: straight into the tables
+// (LocalWrites), or through the journal (JournaledWrites), which also answers for the
+// writes it has acknowledged but not yet applied.
+class LocalWriter {
+ public:
+  virtual ~LocalWriter() = default;
+  // Throws WriteRejected for a write that cannot apply, SqliteError on storage failure.
+  virtual LocalWriteResult apply(const LocalWrite& write) = 0;
+  // The document as local reads see it (its newest local view); tombstones included.
+  virtual std::optional<StoredDocument> find(std::string_view collection, std::string_view id) = 0;
+  // Queue counts and the oldest pending write's creation time, every acknowledged
+  // write included.
+  virtual QueueCounts counts() = 0;
+  virtual std::optional<int64_t> oldest_pending_created_ms() = 0;
+};
+
+class LocalWrites final : public LocalWriter {
  public:
   LocalWrites(DocumentStore& documents, MutationQueue& queue, Uuid7Generator& ids,
               const Clock& clock, size_t max_document_bytes)
@@ -49,8 +71,21 @@ class LocalWrites {
 
   void set_max_document_bytes(size_t bytes) { max_document_bytes_ = bytes; }
 
-  // Throws WriteRejected for a write that cannot apply, SqliteError on storage failure.
-  LocalWriteResult apply(const LocalWrite& write);
+  // Reads what the write builds on, prepares it and stores it in the caller's transaction.
+  LocalWriteResult apply(const LocalWrite& write) override;
+  std::optional<StoredDocument> find(std::string_view collection, std::string_view id) override {
+    return documents_.find(collection, id);
+  }
+  QueueCounts counts() override { return queue_.counts(); }
+  std::optional<int64_t> oldest_pending_created_ms() override {
+    return queue_.oldest_pending_created_ms();
+  }
+  // Works out `write` on `base` (the document as it is now; nullopt when never seen):
+  // no storage is touched. Throws WriteRejected.
+  PreparedWrite prepare(const LocalWrite& write,
+                        const std::optional<DocumentStore::WriteBase>& base);
+  // Stores a prepared write: the local view and the queued mutation.
+  static void store(DocumentStore& documents, MutationQueue& queue, const PreparedWrite& write);
 
  private:
   void check_size(const std::string& json, const LocalWrite& write) const;

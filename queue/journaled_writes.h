@@ -1,0 +1,150 @@
+#pragma once
+// The hot path of local writes. A write is worked out on the newest local view of its
+// document (the documents table, or an earlier write not applied yet), appended to the
+// journal and kept in an in-memory overlay. commit_turn() makes a turn's writes durable
+// with one journal sync; then they are acknowledged and handed to a background thread
+// that applies them to the tables (documents and mutations) on its own connection, many
+// per transaction. Everything else that uses the tables first settles (waits for that
+// thread and applies what is left itself), so it sees every acknowledged write. Journal
+// records not yet in the tables at start-up are applied before anything else runs.
+//
+// Threads: all public methods are for the loop thread. The applier thread only takes
+// handed-over writes, applies them and reports the last applied lsn through a uv_async.
+#include <uv.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "queue/local_writes.h"
+#include "store/journal.h"
+#include "store/key_filter.h"
+#include "store/meta_store.h"
+
+namespace syncd {
+
+struct JournaledWritesOptions {
+  std::string journal_path;
+  size_t preallocate_bytes = 16 << 20;
+  // Past this many unapplied writes the write path settles before taking more, which
+  // bounds the overlay's memory and the journal's length.
+  size_t max_unapplied = 50000;
+  size_t max_batch = 4096;  // writes per applier transaction
+  // How long the applier waits for more writes before a transaction.
+  std::chrono::milliseconds gather{10};
+  bool fsync = true;  // false with store.synchronous=normal
+};
+
+class JournaledWrites final : public LocalWriter {
+ public:
+  // Applies what the journal holds beyond the tables (a crash), then opens it for
+  // writing. `db` is the loop's connection; its settle hook is set here.
+  JournaledWrites(Database& db, DocumentStore& documents, MutationQueue& queue, LocalWrites& writes,
+                  JournaledWritesOptions options);
+  ~JournaledWrites() override;
+  JournaledWrites(const JournaledWrites&) = delete;
+  JournaledWrites& operator=(const JournaledWrites&) = delete;
+
+  // How many journal records the constructor applied.
+  int64_t recovered() const { return recovered_; }
+
+  // Starts the applier thread on its own connection (`db_path`, `vfs`); before this,
+  // settle() applies everything itself. `on_error` is told (on the loop) when the
+  // applier fails; it retries on the next write or after a second.
+  void start(uv_loop_t* loop, const std::string& db_path, const char* vfs,
+             std::function<void(const std::string&)> on_error);
+  // Settles and stops the thread; then closes its loop handle.
+  void stop();
+
+  // Stages a write in the current turn. Throws WriteRejected or SqliteError.
+  LocalWriteResult apply(const LocalWrite& write) override;
+  // Makes the turn's writes durable (journal sync) and hands them to the applier.
+  // Throws SqliteError; the turn's writes are then undone.
+  void commit_turn();
+  // Undoes the turn's staged writes (after a failure elsewhere in the turn).
+  void abort_turn() noexcept;
+  // Commits the turn so far, then brings the tables up to date with every write.
+  void settle();
+
+  // These read the tables as committed (no settling) and add the unapplied writes.
+  std::optional<StoredDocument> find(std::string_view collection, std::string_view id) override;
+  QueueCounts counts() override;
+  std::optional<int64_t> oldest_pending_created_ms() override;
+  int64_t unapplied_count() const { return static_cast<int64_t>(next_lsn_ - 1 - applied_lsn_); }
+
+ private:
+  struct Key {
+    std::string collection;
+    std::string id;
+    bool operator<(const Key& o) const {
+      return collection != o.collection ? collection < o.collection : id < o.id;
+    }
+  };
+  struct OverlayEntry {
+    std::optional<std::string> local_data;
+    std::optional<std::string> server_version;
+    int64_t updated_at_ms = 0;
+    uint64_t lsn = 0;
+  };
+  struct Handed {
+    uint64_t lsn = 0;
+    PreparedWrite write;
+  };
+
+  static void apply_batch(Database& db, DocumentStore& documents, MutationQueue& queue,
+                          MetaStore& meta, const std::vector<Handed>& batch);
+  void settle_now();
+  void drain();
+  void run_applier();
+  void on_progress();
+  void forget_applied(uint64_t applied_lsn);
+  void maybe_rewind();
+  void rebuild_key_filter(size_t capacity);
+
+  Database& db_;
+  DocumentStore& documents_;
+  MutationQueue& queue_;
+  LocalWrites& writes_;
+  JournaledWritesOptions options_;
+  MetaStore meta_;
+  std::unique_ptr<Journal> journal_;
+  std::unique_ptr<KeyFilter> keys_;  // which documents may have a row (loop thread)
+  int64_t recovered_ = 0;
+
+  // Loop thread only.
+  std::map<Key, OverlayEntry> overlay_;
+  std::deque<std::tuple<uint64_t, Key, int64_t>> unapplied_order_;  // lsn, key, created
+  std::vector<Handed> staged_;                                      // this turn's writes
+  std::vector<std::pair<Key, std::optional<OverlayEntry>>> undo_;   // overlay before them
+  uint64_t next_lsn_ = 1;
+  uint64_t applied_lsn_ = 0;  // durable in the tables, as last seen by the loop
+
+  // Shared with the applier thread, under mutex_.
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  std::deque<Handed> handed_;
+  bool busy_ = false;
+  bool stopping_ = false;
+  uint64_t thread_applied_lsn_ = 0;
+  std::string thread_error_;
+  bool fresh_ = false;  // handed over since the applier last failed
+
+  struct ApplierStore;
+  std::unique_ptr<ApplierStore> applier_store_;
+  std::thread applier_;
+  uv_async_t progress_{};
+  bool started_ = false;
+  std::function<void(const std::string&)> on_error_;
+};
+
+}  // namespace syncd
