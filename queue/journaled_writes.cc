@@ -12,6 +12,12 @@
 namespace syncd {
 namespace {
 constexpr const char* kAppliedLsnKey = "journal_applied_lsn";
+
+size_t record_bytes(const PreparedWrite& write) {
+  const Mutation& m = write.mutation;
+  return 128 + m.collection.size() + m.doc_id.size() + (m.payload ? m.payload->size() : 0) +
+         (write.local_data ? write.local_data->size() : 0);
+}
 }  // namespace
 
 // The applier thread's own connection and statements.
@@ -75,6 +81,7 @@ void JournaledWrites::rebuild_key_filter(size_t capacity) {
 
 JournaledWrites::~JournaledWrites() {
   db_.set_settle_hook(nullptr);
+  documents_.set_key_filter(nullptr);
   if (applier_.joinable()) {
     {
       std::lock_guard lock(mutex_);
@@ -126,7 +133,10 @@ void JournaledWrites::stop() {
 }
 
 LocalWriteResult JournaledWrites::apply(const LocalWrite& write) {
-  if (static_cast<size_t>(unapplied_count()) >= options_.max_unapplied) db_.settle();
+  if (static_cast<size_t>(unapplied_count()) >= options_.max_unapplied ||
+      unapplied_bytes_ >= options_.max_unapplied_bytes) {
+    db_.settle();
+  }
   if (keys_->added() > keys_->capacity()) {
     db_.settle();  // the table then holds every key
     rebuild_key_filter(2 * keys_->capacity());
@@ -155,6 +165,7 @@ LocalWriteResult JournaledWrites::apply(const LocalWrite& write) {
     overlay_.emplace(std::move(key), std::move(entry));
   }
   LocalWriteResult result{prepared.mutation.id, prepared.local_data};
+  unapplied_bytes_ += record_bytes(prepared);
   staged_.push_back(Handed{lsn, std::move(prepared)});
   return result;
 }
@@ -178,7 +189,8 @@ void JournaledWrites::commit_turn() {
            (before < options_.max_batch && before + staged_.size() >= options_.max_batch);
     for (Handed& h : staged_) {
       const Mutation& m = h.write.mutation;
-      unapplied_order_.emplace_back(h.lsn, Key{m.collection, m.doc_id}, m.created_at_ms);
+      unapplied_order_.push_back(
+          Unapplied{h.lsn, Key{m.collection, m.doc_id}, m.created_at_ms, record_bytes(h.write)});
       handed_.push_back(std::move(h));
     }
     fresh_ = true;
@@ -197,6 +209,7 @@ void JournaledWrites::abort_turn() noexcept {
     }
   }
   next_lsn_ -= staged_.size();
+  for (const Handed& h : staged_) unapplied_bytes_ -= record_bytes(h.write);
   staged_.clear();
   undo_.clear();
   journal_->discard();
@@ -249,10 +262,11 @@ void JournaledWrites::maybe_rewind() {
 }
 
 void JournaledWrites::forget_applied(uint64_t applied_lsn) {
-  while (!unapplied_order_.empty() && std::get<0>(unapplied_order_.front()) <= applied_lsn) {
-    auto& [lsn, key, created] = unapplied_order_.front();
-    auto it = overlay_.find(key);
-    if (it != overlay_.end() && it->second.lsn == lsn) overlay_.erase(it);
+  while (!unapplied_order_.empty() && unapplied_order_.front().lsn <= applied_lsn) {
+    const Unapplied& done = unapplied_order_.front();
+    auto it = overlay_.find(done.key);
+    if (it != overlay_.end() && it->second.lsn == done.lsn) overlay_.erase(it);
+    unapplied_bytes_ -= done.bytes;
     unapplied_order_.pop_front();
   }
 }
@@ -340,12 +354,22 @@ std::optional<StoredDocument> JournaledWrites::find(std::string_view collection,
 }
 
 QueueCounts JournaledWrites::counts() {
+  // The counts and the last applied lsn from one snapshot, so a batch the applier has
+  // just committed is counted once, whether or not the loop has heard of it yet.
+  Database::SkipSettle committed_only(db_);
+  const bool own_snapshot = !db_.in_transaction();
+  if (own_snapshot) db_.exec("BEGIN");
   QueueCounts counts;
-  {
-    Database::SkipSettle committed_only(db_);
+  uint64_t applied = 0;
+  try {
     counts = queue_.counts();
+    if (auto stored = meta_.get(kAppliedLsnKey)) applied = std::stoull(*stored);
+  } catch (...) {
+    if (own_snapshot) db_.rollback();
+    throw;
   }
-  counts.pending += unapplied_count();
+  if (own_snapshot) db_.exec("COMMIT");
+  counts.pending += static_cast<int64_t>(next_lsn_ - 1 - std::max(applied, applied_lsn_));
   return counts;
 }
 
@@ -356,7 +380,7 @@ std::optional<int64_t> JournaledWrites::oldest_pending_created_ms() {
     oldest = queue_.oldest_pending_created_ms();
   }
   if (oldest) return oldest;  // anything in the tables is older than the unapplied writes
-  if (!unapplied_order_.empty()) return std::get<2>(unapplied_order_.front());
+  if (!unapplied_order_.empty()) return unapplied_order_.front().created_at_ms;
   if (!staged_.empty()) return staged_.front().write.mutation.created_at_ms;
   return std::nullopt;
 }

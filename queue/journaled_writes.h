@@ -38,6 +38,7 @@ struct JournaledWritesOptions {
   // Past this many unapplied writes the write path settles before taking more, which
   // bounds the overlay's memory and the journal's length.
   size_t max_unapplied = 50000;
+  size_t max_unapplied_bytes = 32 << 20;
   size_t max_batch = 4096;  // writes per applier transaction
   // How long the applier waits for more writes before a transaction.
   std::chrono::milliseconds gather{10};
@@ -122,11 +123,18 @@ class JournaledWrites final : public LocalWriter {
 
   // Loop thread only.
   std::map<Key, OverlayEntry> overlay_;
-  std::deque<std::tuple<uint64_t, Key, int64_t>> unapplied_order_;  // lsn, key, created
-  std::vector<Handed> staged_;                                      // this turn's writes
-  std::vector<std::pair<Key, std::optional<OverlayEntry>>> undo_;   // overlay before them
+  struct Unapplied {
+    uint64_t lsn;
+    Key key;
+    int64_t created_at_ms;
+    size_t bytes;
+  };
+  std::deque<Unapplied> unapplied_order_;                          // handed over, in lsn order
+  std::vector<Handed> staged_;                                     // this turn's writes
+  std::vector<std::pair<Key, std::optional<OverlayEntry>>> undo_;  // overlay before them
   uint64_t next_lsn_ = 1;
-  uint64_t applied_lsn_ = 0;  // durable in the tables, as last seen by the loop
+  uint64_t applied_lsn_ = 0;    // durable in the tables, as last seen by the loop
+  size_t unapplied_bytes_ = 0;  // memory held for unapplied writes (about)
 
   // Shared with the applier thread, under mutex_.
   std::mutex mutex_;

@@ -92,7 +92,7 @@ Journal::Journal(std::string path, size_t preallocate_bytes, bool fdatasync)
   if (::fstat(fd_, &st) != 0) fail(path_, "stat", errno);
   const auto original = static_cast<uint64_t>(st.st_size);
   if (original >= preallocate_bytes) {
-    preallocated_ = true;
+    preallocated_ = preallocate_bytes > 0;
     return;
   }
   const std::string zeros(1 << 20, '\0');

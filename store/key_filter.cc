@@ -39,11 +39,15 @@ KeyFilter::KeyFilter(size_t capacity) : capacity_(std::max<size_t>(capacity, 102
 
 void KeyFilter::add(std::string_view collection, std::string_view id) {
   Hashes h = hash_key(collection, id);
+  bool fresh = false;
   for (int i = 0; i < kHashes; ++i) {
     uint64_t bit = (h.first + static_cast<uint64_t>(i) * h.step) % bits_;
-    words_[bit / 64] |= uint64_t{1} << (bit % 64);
+    uint64_t& word = words_[bit / 64];
+    const uint64_t mask = uint64_t{1} << (bit % 64);
+    fresh = fresh || (word & mask) == 0;
+    word |= mask;
   }
-  ++added_;
+  if (fresh) ++added_;  // a key added again (or a false positive) does not fill it further
 }
 
 bool KeyFilter::may_contain(std::string_view collection, std::string_view id) const {

@@ -16,6 +16,7 @@ class KeyFilter {
   explicit KeyFilter(size_t capacity);
   void add(std::string_view collection, std::string_view id);
   bool may_contain(std::string_view collection, std::string_view id) const;
+  // Keys that set at least one new bit: about the distinct keys added.
   size_t added() const { return added_; }
   size_t capacity() const { return capacity_; }
 

@@ -1,0 +1,195 @@
+#include "queue/journaled_writes.h"
+
+#include <gtest/gtest.h>
+
+#include <sys/stat.h>
+
+#include <chrono>
+#include <thread>
+
+#include "tests/test_support.h"
+
+namespace syncd {
+namespace {
+
+class JournaledWritesTest : public ::testing::Test {
+ protected:
+  testing::TempDir dir_;
+  std::unique_ptr<Database> db_ = testing::open_test_database(dir_.file("w.db"));
+  DocumentStore docs_{*db_};
+  MutationQueue queue_{*db_};
+  FakeClock clock_{1'800'000'000'000};
+  Xoshiro256 random_{9};
+  Uuid7Generator ids_{clock_, random_};
+  LocalWrites writes_{docs_, queue_, ids_, clock_, 1 << 20};
+
+  JournaledWritesOptions options(size_t preallocate = 1 << 20) {
+    JournaledWritesOptions o;
+    o.journal_path = dir_.file("journal");
+    o.preallocate_bytes = preallocate;
+    return o;
+  }
+  std::unique_ptr<JournaledWrites> open(size_t preallocate = 1 << 20) {
+    return std::make_unique<JournaledWrites>(*db_, docs_, queue_, writes_, options(preallocate));
+  }
+
+  static LocalWriteResult stage(JournaledWrites& j, MutationOp op, const std::string& id,
+                                const char* json = nullptr) {
+    JsonDocument data;
+    if (json) {
+      EXPECT_FALSE(parse_json(json, data));
+    }
+    return j.apply(LocalWrite{op, "notes", id, json ? &data : nullptr});
+  }
+  // What the documents table holds, read without settling.
+  std::optional<std::string> in_table(const std::string& id) {
+    Database::SkipSettle as_it_is(*db_);
+    auto doc = docs_.find("notes", id);
+    return doc ? doc->local_data : std::nullopt;
+  }
+  int64_t mutations_in_table() {
+    Database::SkipSettle as_it_is(*db_);
+    return db_->query_int("SELECT COUNT(*) FROM mutations");
+  }
+};
+
+TEST_F(JournaledWritesTest, AWriteIsReadableAtOnceAndReachesTheTablesWhenSettled) {
+  auto j = open();
+  auto put = stage(*j, MutationOp::put, "a", R"({"t":1})");
+  auto patch = stage(*j, MutationOp::patch, "a", R"({"u":2})");  // builds on the staged put
+  EXPECT_EQ(*patch.local_data, R"({"t":1,"u":2})");
+  j->commit_turn();
+  EXPECT_EQ(*j->find("notes", "a")->local_data, R"({"t":1,"u":2})");
+  EXPECT_TRUE(j->find("notes", "a")->pending);
+  EXPECT_FALSE(in_table("a"));
+  EXPECT_EQ(j->counts().pending, 2);
+  EXPECT_EQ(j->oldest_pending_created_ms(), clock_.now_ms());
+
+  j->settle();
+  EXPECT_EQ(*in_table("a"), R"({"t":1,"u":2})");
+  EXPECT_EQ(mutations_in_table(), 2);
+  EXPECT_EQ(j->unapplied_count(), 0);
+  EXPECT_EQ(j->counts().pending, 2);  // counted once
+  EXPECT_EQ(queue_.find(put.mutation_id)->op, MutationOp::put);
+  EXPECT_EQ(*queue_.find(patch.mutation_id)->payload, R"({"u":2})");
+}
+
+TEST_F(JournaledWritesTest, AnyOtherUseOfTheConnectionSettlesFirst) {
+  auto j = open();
+  stage(*j, MutationOp::put, "b", R"({"x":true})");  // staged, not even committed
+  // A list (as the list method, the sync engine or syncctl would do) sees it.
+  DocumentPage page = docs_.list("notes", "", std::nullopt, 10);
+  ASSERT_EQ(page.items.size(), 1u);
+  EXPECT_EQ(page.items[0].id, "b");
+  EXPECT_EQ(j->unapplied_count(), 0);
+  EXPECT_EQ(Journal::read(dir_.file("journal")).size(), 1u);  // made durable on the way
+}
+
+TEST_F(JournaledWritesTest, AnAbortedTurnLeavesNoTrace) {
+  auto j = open();
+  stage(*j, MutationOp::put, "c", R"({"v":1})");
+  j->commit_turn();
+  stage(*j, MutationOp::patch, "c", R"({"v":2})");
+  stage(*j, MutationOp::put, "d", R"({"v":3})");
+  j->abort_turn();
+  EXPECT_EQ(*j->find("notes", "c")->local_data, R"({"v":1})");
+  EXPECT_FALSE(j->find("notes", "d"));
+  EXPECT_EQ(j->unapplied_count(), 1);
+  stage(*j, MutationOp::put, "e", R"({"v":4})");
+  j->commit_turn();
+  auto records = Journal::read(dir_.file("journal"));
+  ASSERT_EQ(records.size(), 2u);
+  EXPECT_EQ(records[1].lsn, records[0].lsn + 1);  // the aborted lsns were given out again
+}
+
+TEST_F(JournaledWritesTest, RejectedWritesAreRejectedAsBefore) {
+  auto j = open();
+  EXPECT_THROW(stage(*j, MutationOp::patch, "nothing", R"({"a":1})"), WriteRejected);
+  EXPECT_THROW(stage(*j, MutationOp::del, "nothing"), WriteRejected);
+  stage(*j, MutationOp::put, "f", R"({"a":1})");
+  stage(*j, MutationOp::del, "f");
+  EXPECT_THROW(stage(*j, MutationOp::patch, "f", R"({"a":2})"), WriteRejected);
+  EXPECT_FALSE(j->find("notes", "f")->visible());
+}
+
+TEST_F(JournaledWritesTest, ACrashLeavesTheJournalAndTheNextStartAppliesItOnce) {
+  std::vector<std::string> ids;
+  {
+    auto j = open();
+    for (int i = 0; i < 5; ++i) {
+      ids.push_back(stage(*j, MutationOp::put, "k" + std::to_string(i), R"({"n":1})").mutation_id);
+    }
+    j->commit_turn();
+    stage(*j, MutationOp::put, "unacknowledged", R"({"n":2})");  // never synced
+    // Destroyed without settling: as if the process died here.
+  }
+  EXPECT_EQ(mutations_in_table(), 0);
+  {
+    auto j = open();
+    EXPECT_EQ(j->recovered(), 5);
+    EXPECT_EQ(mutations_in_table(), 5);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      EXPECT_EQ(*in_table("k" + std::to_string(i)), R"({"n":1})");
+      EXPECT_EQ(queue_.find(ids[i])->state, MutationState::pending);
+    }
+    EXPECT_FALSE(in_table("unacknowledged"));
+    stage(*j, MutationOp::patch, "k0", R"({"m":3})");  // new lsns after the recovered ones
+    j->commit_turn();
+  }
+  auto j = open();
+  EXPECT_EQ(j->recovered(), 1);  // only the patch: the first five were applied already
+  EXPECT_EQ(mutations_in_table(), 6);
+  EXPECT_EQ(*in_table("k0"), R"({"n":1,"m":3})");
+}
+
+TEST_F(JournaledWritesTest, TheJournalIsReusedFromTheStartOnceEverythingIsApplied) {
+  auto j = open(4096);
+  for (int i = 0; i < 200; ++i) {
+    stage(*j, MutationOp::put, "r" + std::to_string(i), R"({"pad":"0123456789012345678901"})");
+    j->commit_turn();
+  }
+  struct stat st {};
+  ASSERT_EQ(::stat(dir_.file("journal").c_str(), &st), 0);
+  EXPECT_LT(st.st_size, 8192);                                        // rewound instead of growing
+  EXPECT_EQ(*in_table("r0"), R"({"pad":"0123456789012345678901"})");  // applied to allow it
+  j.reset();
+  auto again = open(4096);
+  EXPECT_EQ(mutations_in_table(), 200);
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(in_table("r" + std::to_string(i)));
+}
+
+TEST_F(JournaledWritesTest, TheApplierThreadCatchesUpOnItsOwn) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  auto j = open();
+  std::vector<std::string> errors;
+  j->start(&loop, db_->path(), nullptr, [&](const std::string& e) { errors.push_back(e); });
+  for (int i = 0; i < 50; ++i) {
+    stage(*j, MutationOp::put, "t" + std::to_string(i), R"({"i":1})");
+    j->commit_turn();
+  }
+  // The thread's progress handle does not keep a loop alive; the daemon's other handles
+  // do, this one stands in for them.
+  uv_idle_t keep_alive;
+  uv_idle_init(&loop, &keep_alive);
+  uv_idle_start(&keep_alive, [](uv_idle_t*) {});
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (j->unapplied_count() > 0 && std::chrono::steady_clock::now() < deadline) {
+    uv_run(&loop, UV_RUN_NOWAIT);
+    std::this_thread::yield();
+  }
+  uv_close(reinterpret_cast<uv_handle_t*>(&keep_alive), nullptr);
+  EXPECT_EQ(j->unapplied_count(), 0);  // told by the thread, through the loop
+  EXPECT_EQ(mutations_in_table(), 50);
+  EXPECT_EQ(*in_table("t49"), R"({"i":1})");
+  EXPECT_TRUE(errors.empty());
+  stage(*j, MutationOp::put, "last", R"({"i":2})");
+  j->commit_turn();
+  j->stop();  // settles: nothing is left behind
+  EXPECT_EQ(*in_table("last"), R"({"i":2})");
+  uv_run(&loop, UV_RUN_DEFAULT);
+  EXPECT_EQ(uv_loop_close(&loop), 0);
+}
+
+}  // namespace
+}  // namespace syncd
