@@ -187,6 +187,7 @@ class Daemon {
     journal.journal_path = config.state_dir + "/journal";
     journal.fsync = full_sync;
     journaled_ = std::make_unique<JournaledWrites>(*db_, *documents_, *queue_, *writes_, journal);
+    if (!journaled_->recovery_warning().empty()) log_error(journaled_->recovery_warning());
     if (journaled_->recovered() > 0) {
       log_info("applied " + std::to_string(journaled_->recovered()) +
                " acknowledged writes from the journal");

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iterator>
 #include <stdexcept>
@@ -41,12 +42,23 @@ JournaledWrites::JournaledWrites(Database& db, DocumentStore& documents, Mutatio
   if (auto stored = meta_.get(kAppliedLsnKey)) applied_lsn_ = std::stoull(*stored);
   std::vector<Handed> missing;
   uint64_t last = applied_lsn_;
-  for (JournalRecord& record : Journal::read(options_.journal_path)) {
-    last = std::max(last, record.lsn);
-    if (record.lsn <= applied_lsn_) continue;
+  std::vector<JournalRecord> records;
+  for (int i = 0; i < 2; ++i) {
+    for (JournalRecord& record : Journal::read(journal_file(i)))
+      records.push_back(std::move(record));
+  }
+  std::sort(records.begin(), records.end(),
+            [](const JournalRecord& a, const JournalRecord& b) { return a.lsn < b.lsn; });
+  for (JournalRecord& record : records) {
+    if (record.lsn <= last) continue;  // in the tables already
+    if (record.lsn != last + 1) {
+      recovery_warning_ += "journal records " + std::to_string(last + 1) + " to " +
+                           std::to_string(record.lsn - 1) + " are missing (a damaged file?); ";
+    }
+    last = record.lsn;
     std::optional<PreparedWrite> write = decode_write_record(record.payload);
     if (!write) {
-      throw std::runtime_error("journal " + options_.journal_path + ": record " +
+      throw std::runtime_error("journal " + options_.journal_path + ".*: record " +
                                std::to_string(record.lsn) +
                                " passes its checksum but is not a write this syncd knows; "
                                "refusing to start rather than drop it");
@@ -62,18 +74,19 @@ JournaledWrites::JournaledWrites(Database& db, DocumentStore& documents, Mutatio
   applied_lsn_ = last;
   thread_applied_lsn_ = last;
   next_lsn_ = last + 1;
-  journal_ =
-      std::make_unique<Journal>(options_.journal_path, options_.preallocate_bytes, options_.fsync);
-  rebuild_key_filter(0);
+  for (int i = 0; i < 2; ++i) {
+    journals_[i] =
+        std::make_unique<Journal>(journal_file(i), options_.preallocate_bytes, options_.fsync);
+  }
+  build_key_filter();
   db_.set_settle_hook([this] { settle_now(); });
 }
 
-void JournaledWrites::rebuild_key_filter(size_t capacity) {
-  // Counted first so the filter is sized for the table as it is, with room to grow.
+void JournaledWrites::build_key_filter() {
+  // Sized for the table as it is, with room to grow before a second layer.
   Database::SkipSettle every_write_is_applied(db_);
-  size_t rows = static_cast<size_t>(db_.query_int("SELECT COUNT(*) FROM documents"));
-  documents_.set_key_filter(nullptr);
-  keys_ = std::make_unique<KeyFilter>(std::max({capacity, 2 * rows, size_t{1} << 16}));
+  const auto rows = static_cast<size_t>(db_.query_int("SELECT COUNT(*) FROM documents"));
+  keys_ = std::make_unique<KeyFilter>(std::max(2 * rows, size_t{1} << 16));
   documents_.for_each_key(
       [this](std::string_view collection, std::string_view id) { keys_->add(collection, id); });
   documents_.set_key_filter(keys_.get());
@@ -137,10 +150,7 @@ LocalWriteResult JournaledWrites::apply(const LocalWrite& write) {
       unapplied_bytes_ >= options_.max_unapplied_bytes) {
     db_.settle();
   }
-  if (keys_->added() > keys_->capacity()) {
-    db_.settle();  // the table then holds every key
-    rebuild_key_filter(2 * keys_->capacity());
-  }
+  if (staged_.empty()) maybe_switch_journal();
   Key key{write.collection, write.id};
   std::optional<DocumentStore::WriteBase> base;
   auto it = overlay_.find(key);
@@ -153,7 +163,7 @@ LocalWriteResult JournaledWrites::apply(const LocalWrite& write) {
   PreparedWrite prepared = writes_.prepare(write, base);
   keys_->add(write.collection, write.id);
   const uint64_t lsn = next_lsn_;
-  journal_->append(lsn, encode_write_record(prepared));
+  journals_[current_]->append(lsn, encode_write_record(prepared));
   ++next_lsn_;
   OverlayEntry entry{prepared.local_data, base ? base->server_version : std::nullopt,
                      prepared.mutation.created_at_ms, lsn};
@@ -172,13 +182,13 @@ LocalWriteResult JournaledWrites::apply(const LocalWrite& write) {
 
 void JournaledWrites::commit_turn() {
   if (staged_.empty()) return;
-  if (journal_->offset() >= options_.preallocate_bytes) maybe_rewind();
   try {
-    journal_->sync();
+    journals_[current_]->sync();
   } catch (...) {
     abort_turn();
     throw;
   }
+  last_lsn_in_[current_] = staged_.back().lsn;
   bool wake = false;
   {
     std::lock_guard lock(mutex_);
@@ -212,7 +222,7 @@ void JournaledWrites::abort_turn() noexcept {
   for (const Handed& h : staged_) unapplied_bytes_ -= record_bytes(h.write);
   staged_.clear();
   undo_.clear();
-  journal_->discard();
+  journals_[current_]->discard();
 }
 
 void JournaledWrites::settle() { db_.settle(); }
@@ -250,15 +260,30 @@ void JournaledWrites::drain() {
   forget_applied(applied_lsn_);
 }
 
-void JournaledWrites::maybe_rewind() {
-  // Every synced record must be in the tables, durably, before the journal is
-  // overwritten; when they cannot be applied now the file grows instead.
-  try {
-    drain();
-  } catch (const std::exception&) {
-    return;
+std::string JournaledWrites::journal_file(int i) const {
+  return options_.journal_path + "." + std::to_string(i);
+}
+
+void JournaledWrites::maybe_switch_journal() {
+  if (journals_[current_]->offset() < options_.preallocate_bytes) return;
+  // The other file may be overwritten once every record in it is in the tables, durably.
+  // Filling a file takes long enough that the applier has always caught up by then; if
+  // not, it is waited for, and if the tables cannot take the writes the file grows.
+  const int other = 1 - current_;
+  {
+    std::lock_guard lock(mutex_);
+    applied_lsn_ = std::max(applied_lsn_, thread_applied_lsn_);
   }
-  if (applied_lsn_ + 1 + staged_.size() == next_lsn_) journal_->rewind();
+  if (last_lsn_in_[other] > applied_lsn_) {
+    try {
+      drain();
+    } catch (const std::exception&) {
+      return;
+    }
+  }
+  if (last_lsn_in_[other] > applied_lsn_) return;
+  current_ = other;
+  journals_[current_]->rewind();
 }
 
 void JournaledWrites::forget_applied(uint64_t applied_lsn) {

@@ -33,8 +33,8 @@
 namespace syncd {
 
 struct JournaledWritesOptions {
-  std::string journal_path;
-  size_t preallocate_bytes = 16 << 20;
+  std::string journal_path;            // the files are this with ".0" and ".1"
+  size_t preallocate_bytes = 8 << 20;  // each file
   // Past this many unapplied writes the write path settles before taking more, which
   // bounds the overlay's memory and the journal's length.
   size_t max_unapplied = 50000;
@@ -57,6 +57,8 @@ class JournaledWrites final : public LocalWriter {
 
   // How many journal records the constructor applied.
   int64_t recovered() const { return recovered_; }
+  // Set when the journal had a hole in it: writes lost to a damaged file.
+  const std::string& recovery_warning() const { return recovery_warning_; }
 
   // Starts the applier thread on its own connection (`db_path`, `vfs`); before this,
   // settle() applies everything itself. `on_error` is told (on the loop) when the
@@ -108,8 +110,9 @@ class JournaledWrites final : public LocalWriter {
   void run_applier();
   void on_progress();
   void forget_applied(uint64_t applied_lsn);
-  void maybe_rewind();
-  void rebuild_key_filter(size_t capacity);
+  void maybe_switch_journal();
+  std::string journal_file(int i) const;
+  void build_key_filter();
 
   Database& db_;
   DocumentStore& documents_;
@@ -117,9 +120,13 @@ class JournaledWrites final : public LocalWriter {
   LocalWrites& writes_;
   JournaledWritesOptions options_;
   MetaStore meta_;
-  std::unique_ptr<Journal> journal_;
-  std::unique_ptr<KeyFilter> keys_;  // which documents may have a row (loop thread)
+  // Two files, written in turn: while one fills, the other's records reach the tables.
+  std::unique_ptr<Journal> journals_[2];
+  int current_ = 0;
+  uint64_t last_lsn_in_[2] = {0, 0};  // the last record synced to each since start
+  std::unique_ptr<KeyFilter> keys_;   // which documents may have a row (loop thread)
   int64_t recovered_ = 0;
+  std::string recovery_warning_;
 
   // Loop thread only.
   std::map<Key, OverlayEntry> overlay_;

@@ -5,11 +5,6 @@
 namespace syncd {
 namespace {
 
-struct Hashes {
-  uint64_t first;
-  uint64_t step;
-};
-
 uint64_t mix(uint64_t x) {  // splitmix64's finalizer
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ULL;
@@ -18,7 +13,9 @@ uint64_t mix(uint64_t x) {  // splitmix64's finalizer
   return x ^ (x >> 31);
 }
 
-Hashes hash_key(std::string_view collection, std::string_view id) {
+}  // namespace
+
+KeyFilter::Hashes KeyFilter::hash_key(std::string_view collection, std::string_view id) {
   uint64_t h = 0xcbf29ce484222325ULL;  // FNV-1a over collection, a 0 byte, id
   auto feed = [&h](std::string_view text) {
     for (unsigned char c : text) h = (h ^ c) * 0x100000001b3ULL;
@@ -30,33 +27,63 @@ Hashes hash_key(std::string_view collection, std::string_view id) {
   return Hashes{first, mix(first ^ 0x9e3779b97f4a7c15ULL) | 1};
 }
 
-}  // namespace
-
-KeyFilter::KeyFilter(size_t capacity) : capacity_(std::max<size_t>(capacity, 1024)) {
-  bits_ = static_cast<uint64_t>(capacity_) * 10;  // ~1% at 7 hashes
-  words_.assign(static_cast<size_t>((bits_ + 63) / 64), 0);
+KeyFilter::Layer::Layer(size_t layer_capacity) : capacity(std::max<size_t>(layer_capacity, 1024)) {
+  bits = static_cast<uint64_t>(capacity) * 10;  // ~1% at 7 hashes
+  words.assign(static_cast<size_t>((bits + 63) / 64), 0);
 }
 
-void KeyFilter::add(std::string_view collection, std::string_view id) {
-  Hashes h = hash_key(collection, id);
+bool KeyFilter::Layer::add(const Hashes& h) {
   bool fresh = false;
   for (int i = 0; i < kHashes; ++i) {
-    uint64_t bit = (h.first + static_cast<uint64_t>(i) * h.step) % bits_;
-    uint64_t& word = words_[bit / 64];
+    uint64_t bit = (h.first + static_cast<uint64_t>(i) * h.step) % bits;
+    uint64_t& word = words[bit / 64];
     const uint64_t mask = uint64_t{1} << (bit % 64);
     fresh = fresh || (word & mask) == 0;
     word |= mask;
   }
-  if (fresh) ++added_;  // a key added again (or a false positive) does not fill it further
+  if (fresh) ++added;  // a key added again (or a false positive) does not fill it further
+  return fresh;
+}
+
+bool KeyFilter::Layer::may_contain(const Hashes& h) const {
+  for (int i = 0; i < kHashes; ++i) {
+    uint64_t bit = (h.first + static_cast<uint64_t>(i) * h.step) % bits;
+    if ((words[bit / 64] & (uint64_t{1} << (bit % 64))) == 0) return false;
+  }
+  return true;
+}
+
+KeyFilter::KeyFilter(size_t capacity) { layers_.emplace_back(capacity); }
+
+void KeyFilter::add(std::string_view collection, std::string_view id) {
+  Hashes h = hash_key(collection, id);
+  for (const Layer& layer : layers_) {
+    if (layer.may_contain(h)) return;
+  }
+  if (layers_.back().added >= layers_.back().capacity) {
+    layers_.emplace_back(2 * layers_.back().capacity);
+  }
+  layers_.back().add(h);
 }
 
 bool KeyFilter::may_contain(std::string_view collection, std::string_view id) const {
   Hashes h = hash_key(collection, id);
-  for (int i = 0; i < kHashes; ++i) {
-    uint64_t bit = (h.first + static_cast<uint64_t>(i) * h.step) % bits_;
-    if ((words_[bit / 64] & (uint64_t{1} << (bit % 64))) == 0) return false;
+  for (const Layer& layer : layers_) {
+    if (layer.may_contain(h)) return true;
   }
-  return true;
+  return false;
+}
+
+size_t KeyFilter::added() const {
+  size_t total = 0;
+  for (const Layer& layer : layers_) total += layer.added;
+  return total;
+}
+
+size_t KeyFilter::memory_bytes() const {
+  size_t total = 0;
+  for (const Layer& layer : layers_) total += layer.words.size() * sizeof(uint64_t);
+  return total;
 }
 
 }  // namespace syncd

@@ -3,6 +3,8 @@
 // stored" for almost every new key, so the write path can skip reading the documents
 // table for it. It must never wrongly say absent: every key is added before its row is
 // inserted (DocumentStore adds the keys it writes; JournaledWrites those it journals).
+// It grows without a rescan: when a layer is full a twice larger one takes new keys,
+// and a key may be in any layer.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -12,20 +14,32 @@ namespace syncd {
 
 class KeyFilter {
  public:
-  // About 1% false "maybe" answers up to `capacity` keys; more past it.
+  // About 1% false "maybe" answers per layer; the first layer holds `capacity` keys.
   explicit KeyFilter(size_t capacity);
   void add(std::string_view collection, std::string_view id);
   bool may_contain(std::string_view collection, std::string_view id) const;
   // Keys that set at least one new bit: about the distinct keys added.
-  size_t added() const { return added_; }
-  size_t capacity() const { return capacity_; }
+  size_t added() const;
+  size_t layers() const { return layers_.size(); }
+  size_t memory_bytes() const;
 
  private:
+  struct Hashes {
+    uint64_t first;
+    uint64_t step;
+  };
+  struct Layer {
+    explicit Layer(size_t capacity);
+    bool add(const Hashes& h);  // true when a new bit was set
+    bool may_contain(const Hashes& h) const;
+    std::vector<uint64_t> words;
+    uint64_t bits = 0;
+    size_t capacity = 0;
+    size_t added = 0;
+  };
+  static Hashes hash_key(std::string_view collection, std::string_view id);
   static constexpr int kHashes = 7;
-  std::vector<uint64_t> words_;
-  uint64_t bits_ = 0;
-  size_t capacity_ = 0;
-  size_t added_ = 0;
+  std::vector<Layer> layers_;
 };
 
 }  // namespace syncd
