@@ -16,12 +16,12 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -88,8 +88,11 @@ class JournaledWrites final : public LocalWriter {
   struct Key {
     std::string collection;
     std::string id;
-    bool operator<(const Key& o) const {
-      return collection != o.collection ? collection < o.collection : id < o.id;
+    bool operator==(const Key& o) const { return id == o.id && collection == o.collection; }
+  };
+  struct KeyHash {
+    size_t operator()(const Key& k) const {
+      return std::hash<std::string>()(k.id) * 31 + std::hash<std::string>()(k.collection);
     }
   };
   struct OverlayEntry {
@@ -108,6 +111,7 @@ class JournaledWrites final : public LocalWriter {
   void settle_now();
   void drain();
   void run_applier();
+  void set_applier_priority(bool urgent);
   void on_progress();
   void forget_applied(uint64_t applied_lsn);
   void maybe_switch_journal();
@@ -129,7 +133,7 @@ class JournaledWrites final : public LocalWriter {
   std::string recovery_warning_;
 
   // Loop thread only.
-  std::map<Key, OverlayEntry> overlay_;
+  std::unordered_map<Key, OverlayEntry, KeyHash> overlay_;
   struct Unapplied {
     uint64_t lsn;
     Key key;

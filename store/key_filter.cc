@@ -28,14 +28,17 @@ KeyFilter::Hashes KeyFilter::hash_key(std::string_view collection, std::string_v
 }
 
 KeyFilter::Layer::Layer(size_t layer_capacity) : capacity(std::max<size_t>(layer_capacity, 1024)) {
-  bits = static_cast<uint64_t>(capacity) * 10;  // ~1% at 7 hashes
-  words.assign(static_cast<size_t>((bits + 63) / 64), 0);
+  // At least 10 bits per key (~1% at 7 hashes), rounded up to a power of two so that a
+  // mask, not a division, picks the bit.
+  bits = 1024;
+  while (bits < static_cast<uint64_t>(capacity) * 10) bits *= 2;
+  words.assign(static_cast<size_t>(bits / 64), 0);
 }
 
 bool KeyFilter::Layer::add(const Hashes& h) {
   bool fresh = false;
   for (int i = 0; i < kHashes; ++i) {
-    uint64_t bit = (h.first + static_cast<uint64_t>(i) * h.step) % bits;
+    uint64_t bit = (h.first + static_cast<uint64_t>(i) * h.step) & (bits - 1);
     uint64_t& word = words[bit / 64];
     const uint64_t mask = uint64_t{1} << (bit % 64);
     fresh = fresh || (word & mask) == 0;
@@ -47,7 +50,7 @@ bool KeyFilter::Layer::add(const Hashes& h) {
 
 bool KeyFilter::Layer::may_contain(const Hashes& h) const {
   for (int i = 0; i < kHashes; ++i) {
-    uint64_t bit = (h.first + static_cast<uint64_t>(i) * h.step) % bits;
+    uint64_t bit = (h.first + static_cast<uint64_t>(i) * h.step) & (bits - 1);
     if ((words[bit / 64] & (uint64_t{1} << (bit % 64))) == 0) return false;
   }
   return true;
@@ -55,15 +58,16 @@ bool KeyFilter::Layer::may_contain(const Hashes& h) const {
 
 KeyFilter::KeyFilter(size_t capacity) { layers_.emplace_back(capacity); }
 
-void KeyFilter::add(std::string_view collection, std::string_view id) {
+bool KeyFilter::add(std::string_view collection, std::string_view id) {
   Hashes h = hash_key(collection, id);
   for (const Layer& layer : layers_) {
-    if (layer.may_contain(h)) return;
+    if (layer.may_contain(h)) return true;
   }
   if (layers_.back().added >= layers_.back().capacity) {
     layers_.emplace_back(2 * layers_.back().capacity);
   }
   layers_.back().add(h);
+  return false;
 }
 
 bool KeyFilter::may_contain(std::string_view collection, std::string_view id) const {

@@ -16,7 +16,8 @@ class KeyFilter {
  public:
   // About 1% false "maybe" answers per layer; the first layer holds `capacity` keys.
   explicit KeyFilter(size_t capacity);
-  void add(std::string_view collection, std::string_view id);
+  // Adds the key; returns whether it may have been there before (may_contain, at once).
+  bool add(std::string_view collection, std::string_view id);
   bool may_contain(std::string_view collection, std::string_view id) const;
   // Keys that set at least one new bit: about the distinct keys added.
   size_t added() const;
