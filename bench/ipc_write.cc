@@ -3,10 +3,11 @@
 // For each client count (default 1, 16, 64) every client does sequential puts (send one,
 // wait for its answer) for a fixed time; reports ops/s and p50/p99 latency. The same
 // client pattern then runs against redis-server on a Unix socket with appendonly yes and
-// appendfsync always (SET of the same JSON), and the ratio is printed. Finally syncd's
+// appendfsync always (SET of the same JSON), the two in turn `runs` times, and the
+// median ratio is printed. Finally syncd's
 // RSS is sampled while 1M mutations are queued by pipelining clients.
 //
-// usage: ipc_write [--clients 1,16,64] [--seconds 5] [--rss-mutations 1000000]
+// usage: ipc_write [--clients 1,16,64] [--seconds 5] [--runs 3] [--rss-mutations 1000000]
 //                  [--redis-server PATH] [--no-redis]
 #include <signal.h>
 #include <sys/resource.h>
@@ -226,6 +227,7 @@ std::vector<int> parse_list(const std::string& text) {
 int main(int argc, char** argv) {
   std::vector<int> client_counts = {1, 16, 64};
   double seconds = 5;
+  int runs = 3;
   long rss_mutations = 1'000'000;
   std::string redis_bin = "/usr/bin/redis-server";
   bool redis = true;
@@ -238,6 +240,8 @@ int main(int argc, char** argv) {
       client_counts = parse_list(next());
     else if (a == "--seconds")
       seconds = std::stod(next());
+    else if (a == "--runs")
+      runs = std::max(1, std::stoi(next()));
     else if (a == "--rss-mutations")
       rss_mutations = std::stol(next());
     else if (a == "--redis-server")
@@ -250,7 +254,7 @@ int main(int argc, char** argv) {
       external_socket = next();
     else {
       std::fprintf(stderr,
-                   "usage: ipc_write [--clients 1,16,64] [--seconds S] "
+                   "usage: ipc_write [--clients 1,16,64] [--seconds S] [--runs N] "
                    "[--rss-mutations N] [--redis-server PATH] [--no-redis]\n");
       return 2;
     }
@@ -262,9 +266,9 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::printf(
-      "durable writes, %.0f s per row; syncd: WAL synchronous=FULL, group commit; "
-      "redis: appendonly yes, appendfsync always\n\n",
-      seconds);
+      "durable writes, %.0f s per run, median of %d runs; syncd: journal fdatasync per turn "
+      "(group commit); redis: appendonly yes, appendfsync always\n\n",
+      seconds, runs);
   std::printf(
       "| target                       | clients |      ops/s |  p50 (us) |  p99 (us) | server CPU "
       "| client CPU |      ops | errors |\n");
@@ -280,47 +284,73 @@ int main(int argc, char** argv) {
   }
   std::vector<std::pair<int, double>> ratios;
   std::vector<std::pair<int, double>> writes_per_commit;
-  for (int clients : client_counts) {
-    Figures ours;
-    {
-      TempDir dir;
-      Syncd syncd(dir, syncd_config);
-      if (!syncd.start()) {
-        std::fprintf(stderr, "syncd did not start:\n%s\n", syncd.log().c_str());
-        return 1;
-      }
-      ours =
-          drive(syncd.socket(), clients, seconds, syncd_put, "\"result\"", syncd.process()->pid());
-      Client probe(syncd.socket());
-      JsonDocument metrics = probe.call("metrics");
-      if (metrics.IsObject() && metrics.HasMember("result")) {
-        const auto& m = metrics["result"];
-        writes_per_commit.emplace_back(
-            clients, static_cast<double>(m["writes"].GetUint64()) /
-                         static_cast<double>(std::max<uint64_t>(1, m["commits"].GetUint64())));
-      }
-      syncd.stop();
+  auto run_syncd = [&](int clients, Figures& out) {
+    TempDir dir;
+    Syncd syncd(dir, syncd_config);
+    if (!syncd.start()) {
+      std::fprintf(stderr, "syncd did not start:\n%s\n", syncd.log().c_str());
+      return false;
     }
-    print_row("syncd put", clients, ours);
-    if (redis) {
-      TempDir dir;
-      std::unique_ptr<Process> server;
-      if (!start_redis(redis_bin, dir, server)) {
-        std::fprintf(stderr, "redis-server did not start:\n%s\n",
-                     read_file(dir.file("redis.log")).c_str());
-        return 1;
+    out = drive(syncd.socket(), clients, seconds, syncd_put, "\"result\"", syncd.process()->pid());
+    Client probe(syncd.socket());
+    JsonDocument metrics = probe.call("metrics");
+    if (metrics.IsObject() && metrics.HasMember("result")) {
+      const auto& m = metrics["result"];
+      writes_per_commit.emplace_back(
+          clients, static_cast<double>(m["writes"].GetUint64()) /
+                       static_cast<double>(std::max<uint64_t>(1, m["commits"].GetUint64())));
+    }
+    syncd.stop();
+    return true;
+  };
+  auto run_redis = [&](int clients, Figures& out) {
+    TempDir dir;
+    std::unique_ptr<Process> server;
+    if (!start_redis(redis_bin, dir, server)) {
+      std::fprintf(stderr, "redis-server did not start:\n%s\n",
+                   read_file(dir.file("redis.log")).c_str());
+      return false;
+    }
+    out = drive(dir.file("redis.sock"), clients, seconds, redis_set, "+OK", server->pid());
+    server->signal(SIGTERM);
+    server->wait_exit(Millis(10000));
+    return true;
+  };
+  // The machine's speed drifts over seconds, so the two run in turn, `runs` times, and
+  // the ratio is the median of each adjacent pair's; the rows are each side's median run.
+  auto median_run = [](std::vector<Figures> runs) {
+    std::sort(runs.begin(), runs.end(),
+              [](const Figures& a, const Figures& b) { return a.ops_per_s < b.ops_per_s; });
+    return runs[runs.size() / 2];
+  };
+  for (int clients : client_counts) {
+    std::vector<Figures> ours(static_cast<size_t>(runs)), theirs;
+    std::vector<double> pair_ratios;
+    for (int r = 0; r < runs; ++r) {
+      if (!run_syncd(clients, ours[static_cast<size_t>(r)])) return 1;
+      if (redis) {
+        theirs.emplace_back();
+        if (!run_redis(clients, theirs.back())) return 1;
+        pair_ratios.push_back(theirs.back().ops_per_s > 0
+                                  ? ours[static_cast<size_t>(r)].ops_per_s / theirs.back().ops_per_s
+                                  : 0);
       }
-      Figures theirs =
-          drive(dir.file("redis.sock"), clients, seconds, redis_set, "+OK", server->pid());
-      server->signal(SIGTERM);
-      server->wait_exit(Millis(10000));
-      print_row("redis SET (AOF always)", clients, theirs);
-      ratios.emplace_back(clients, theirs.ops_per_s > 0 ? ours.ops_per_s / theirs.ops_per_s : 0);
+    }
+    print_row("syncd put", clients, median_run(ours));
+    if (redis) {
+      print_row("redis SET (AOF always)", clients, median_run(theirs));
+      std::sort(pair_ratios.begin(), pair_ratios.end());
+      ratios.emplace_back(clients, pair_ratios[pair_ratios.size() / 2]);
     }
   }
   std::printf("\n");
-  for (auto [clients, per_commit] : writes_per_commit) {
-    std::printf("syncd writes per commit at %d clients: %.1f\n", clients, per_commit);
+  for (int clients : client_counts) {
+    double sum = 0;
+    int n = 0;
+    for (auto [c, per_commit] : writes_per_commit) {
+      if (c == clients) sum += per_commit, ++n;
+    }
+    if (n > 0) std::printf("syncd writes per commit at %d clients: %.1f\n", clients, sum / n);
   }
   if (!ratios.empty()) {
     std::printf("\n");
