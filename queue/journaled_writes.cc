@@ -118,6 +118,8 @@ void JournaledWrites::start(uv_loop_t* loop, const std::string& db_path, const c
                             std::function<void(const std::string&)> on_error) {
   applier_store_ = std::make_unique<ApplierStore>(db_path, vfs);
   applier_store_->db.exec(options_.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  // Its writes go to pages it has just touched; a small cache does (bounded memory).
+  applier_store_->db.exec("PRAGMA cache_size=-512");
   on_error_ = std::move(on_error);
   uv_async_init(loop, &progress_, [](uv_async_t* handle) {
     static_cast<JournaledWrites*>(handle->data)->on_progress();

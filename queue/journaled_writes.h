@@ -37,8 +37,8 @@ struct JournaledWritesOptions {
   size_t preallocate_bytes = 8 << 20;  // each file
   // Past this many unapplied writes the write path settles before taking more, which
   // bounds the overlay's memory and the journal's length.
-  size_t max_unapplied = 50000;
-  size_t max_unapplied_bytes = 32 << 20;
+  size_t max_unapplied = 2048;
+  size_t max_unapplied_bytes = 2 << 20;
   size_t max_batch = 4096;  // writes per applier transaction
   // How long the applier waits for more writes before a transaction.
   std::chrono::milliseconds gather{10};

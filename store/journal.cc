@@ -147,6 +147,7 @@ void Journal::sync() {
   }
   offset_ += buffer_.size();
   buffer_.clear();
+  if (buffer_.capacity() > (256 << 10)) buffer_.shrink_to_fit();  // a burst's buffer goes back
 }
 
 }  // namespace syncd
