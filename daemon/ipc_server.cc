@@ -227,56 +227,63 @@ void IpcServer::run_turn() {
   struct Answer {
     Connection* conn;
     HandledFrame frame;
+    size_t writes = 0;
+    size_t changes_from = 0, changes_to = 0;  // its entries in `changes`
   };
   std::vector<Connection*> staged;
   staged.swap(staged_);
   std::vector<Answer> answers;
   std::vector<ChangeEvent> changes;
-  size_t writes = 0;
-  bool storage_failed = false;
-  std::string storage_error;
-  bool storage_full = false;
-  try {
-    for (Connection* conn : staged) {
-      conn->staged = false;
-      if (conn->closing) continue;
-      size_t handled = 0;
-      for (; handled < conn->inbox.size() && !storage_failed; ++handled) {
-        CallContext ctx{conn->subscriptions, changes};
-        HandledFrame frame = handler_.handle_frame(conn->inbox[handled], ctx);
-        writes += ctx.writes;
-        if (frame.storage_failed) {
-          storage_failed = true;
-          storage_error = frame.storage_error;
-          storage_full = frame.response.find("storage_full") != std::string::npos;
-        }
-        answers.push_back(Answer{conn, std::move(frame)});
-      }
-      conn->inbox.erase(conn->inbox.begin(), conn->inbox.begin() + static_cast<long>(handled));
-      if (!conn->inbox.empty()) {
-        // Left for the next turn, after this one's writes are undone.
-        conn->staged = true;
-        staged_.push_back(conn);
-      }
+  // Answers before this index hold only durable writes: the journal was synced after
+  // them (at the end of the turn, or earlier when a frame needed the tables settled).
+  size_t durable_upto = 0;
+  for (Connection* conn : staged) {
+    conn->staged = false;
+    if (conn->closing) continue;
+    for (const std::string& text : conn->inbox) {
+      CallContext ctx{conn->subscriptions, changes};
+      const size_t changes_from = changes.size();
+      HandledFrame frame = handler_.handle_frame(text, ctx);
+      if (frame.storage_failed) log_error("storage error: " + frame.storage_error);
+      answers.push_back(Answer{conn, std::move(frame), ctx.writes, changes_from, changes.size()});
+      if (!writes_.has_staged()) durable_upto = answers.size();
     }
-    if (!storage_failed) writes_.commit_turn();
+    conn->inbox.clear();
+  }
+  std::string failure;
+  bool full = false;
+  try {
+    writes_.commit_turn();
+    durable_upto = answers.size();
   } catch (const SqliteError& e) {
     ++metrics_.storage_errors;
-    storage_failed = true;
-    storage_error = e.what();
-    storage_full = e.is_full();
-  }
-  if (storage_failed) {
     writes_.abort_turn();
-    log_error("writes of the turn undone, " + std::to_string(answers.size()) +
-              " frames answered with an error: " + storage_error);
-    changes.clear();
-    for (auto& a : answers) {
-      a.frame.response = RpcHandler::failure_response(
-          a.frame, rpc_code::kStorage, storage_full ? "storage_full" : "storage_error",
-          "not stored: " + storage_error);
+    failure = e.what();
+    full = e.is_full();
+  }
+  size_t writes = 0;
+  if (!failure.empty()) {
+    // The writes the failed sync would have made durable are undone; so are their
+    // answers and notifications. Earlier frames stand.
+    std::vector<ChangeEvent> kept(
+        std::make_move_iterator(changes.begin()),
+        std::make_move_iterator(changes.begin()) +
+            static_cast<long>(durable_upto < answers.size() ? answers[durable_upto].changes_from
+                                                            : changes.size()));
+    changes.swap(kept);
+    size_t undone = 0;
+    for (size_t i = durable_upto; i < answers.size(); ++i) {
+      if (answers[i].writes == 0) continue;
+      ++undone;
+      answers[i].frame.response = RpcHandler::failure_response(
+          answers[i].frame, rpc_code::kStorage, full ? "storage_full" : "storage_error",
+          "not stored: " + failure);
     }
-  } else if (writes > 0) {
+    log_error("journal sync failed, " + std::to_string(undone) +
+              " frames with writes answered with an error: " + failure);
+  }
+  for (size_t i = 0; i < std::min(durable_upto, answers.size()); ++i) writes += answers[i].writes;
+  if (writes > 0) {
     metrics_.writes += writes;
     ++metrics_.commits;
     metrics_.commit_batch_max = std::max<uint64_t>(metrics_.commit_batch_max, writes);

@@ -15,7 +15,7 @@ struct HandledFrame {
   std::string response;          // the answer line without "\n"; empty when none is due
   std::vector<std::string> ids;  // ids (as JSON) of the requests that expect an answer
   bool batch = false;
-  bool storage_failed = false;  // a storage error happened: the turn must roll back
+  bool storage_failed = false;  // a storage error happened (the frame's answer says so)
   std::string storage_error;
 };
 

@@ -75,6 +75,8 @@ class JournaledWrites final : public LocalWriter {
   void commit_turn();
   // Undoes the turn's staged writes (after a failure elsewhere in the turn).
   void abort_turn() noexcept;
+  // Writes staged in this turn and not yet synced.
+  bool has_staged() const { return !staged_.empty(); }
   // Commits the turn so far, then brings the tables up to date with every write.
   void settle();
 
