@@ -50,14 +50,22 @@ std::string RpcHandler::failure_response(const HandledFrame& frame, int code,
 
 HandledFrame RpcHandler::handle_frame(std::string_view frame, CallContext& ctx) {
   HandledFrame handled;
-  JsonDocument request;
+  // A typical frame fits in these; without them each document took a 64 KiB pool chunk
+  // from malloc and gave it back (about 5 % of the write path's CPU time). The parse
+  // stack starts below glibc's large-request size, which would consolidate its free
+  // lists on every request; it grows for deep documents.
+  char request_space[4096];
+  char answer_space[2048];
+  rapidjson::MemoryPoolAllocator<> request_pool(request_space, sizeof request_space);
+  rapidjson::MemoryPoolAllocator<> answer_pool(answer_space, sizeof answer_space);
+  JsonDocument request(&request_pool, 512);
   if (auto error = parse_json(frame, request)) {
     ++metrics_.request_errors;
     handled.response = error_line(rpc_code::kParseError, "invalid_json", *error);
     handled.ids.push_back("null");
     return handled;
   }
-  JsonDocument answer;
+  JsonDocument answer(&answer_pool);
   auto& alloc = answer.GetAllocator();
   if (request.IsArray()) {
     handled.batch = true;

@@ -81,6 +81,7 @@ JournaledWrites::JournaledWrites(Database& db, DocumentStore& documents, Mutatio
         std::make_unique<Journal>(journal_file(i), options_.preallocate_bytes, options_.fsync);
   }
   build_key_filter();
+  overlay_.reserve(options_.max_unapplied * 2);
   db_.set_settle_hook([this] { settle_now(); });
 }
 
