@@ -14,6 +14,7 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -35,11 +36,12 @@ namespace syncd {
 struct JournaledWritesOptions {
   std::string journal_path;            // the files are this with ".0" and ".1"
   size_t preallocate_bytes = 8 << 20;  // each file
-  // Past this many unapplied writes the write path settles before taking more, which
-  // bounds the overlay's memory and the journal's length.
-  size_t max_unapplied = 2048;
+  // Past this many unapplied writes the applier runs at normal priority; past twice as
+  // many (or the bytes) the loop applies a slice itself, which bounds the overlay's
+  // memory.
+  size_t max_unapplied = 1024;
   size_t max_unapplied_bytes = 2 << 20;
-  size_t max_batch = 4096;  // writes per applier transaction
+  size_t max_batch = 512;  // writes per applier transaction
   // How long the applier waits for more writes before a transaction.
   std::chrono::milliseconds gather{10};
   bool fsync = true;  // false with store.synchronous=normal
@@ -111,7 +113,9 @@ class JournaledWrites final : public LocalWriter {
   static void apply_batch(Database& db, DocumentStore& documents, MutationQueue& queue,
                           MetaStore& meta, const std::vector<Handed>& batch);
   void settle_now();
-  void drain();
+  // Waits for the applier's transaction, then applies up to `at_most` of the writes
+  // handed to it, oldest first, on the loop's connection.
+  void drain(size_t at_most = SIZE_MAX);
   void run_applier();
   void set_applier_priority(bool urgent);
   void on_progress();
@@ -165,6 +169,8 @@ class JournaledWrites final : public LocalWriter {
   std::thread applier_;
   uv_async_t progress_{};
   bool started_ = false;
+  bool applier_idle_class_ = false;  // SCHED_IDLE, raised while the loop waits for it
+  bool applier_raised_ = false;      // at normal priority until a backlog is worked off
   std::function<void(const std::string&)> on_error_;
 };
 
