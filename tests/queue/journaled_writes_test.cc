@@ -7,6 +7,7 @@
 #include <chrono>
 #include <thread>
 
+#include "queue/write_record.h"
 #include "tests/test_support.h"
 
 namespace syncd {
@@ -158,6 +159,54 @@ TEST_F(JournaledWritesTest, TheJournalIsReusedFromTheStartOnceEverythingIsApplie
   auto again = open(4096);
   EXPECT_EQ(mutations_in_table(), 200);
   for (int i = 0; i < 200; ++i) ASSERT_TRUE(in_table("r" + std::to_string(i)));
+}
+
+TEST_F(JournaledWritesTest, AWriterFarAheadOfTheApplierAppliesSlicesItself) {
+  JournaledWritesOptions o = options();
+  o.max_unapplied = 8;
+  o.max_batch = 4;
+  auto j = std::make_unique<JournaledWrites>(*db_, docs_, queue_, writes_, o);
+  int64_t most = 0;
+  for (int i = 0; i < 100; ++i) {
+    stage(*j, MutationOp::put, "m" + std::to_string(i), R"({"i":1})");
+    j->commit_turn();
+    most = std::max(most, j->unapplied_count());
+  }
+  EXPECT_LE(most, 2 * 8 + 1);  // bounded without any applier thread running
+  EXPECT_GE(mutations_in_table(), 100 - 2 * 8 - 1);
+  j->settle();
+  EXPECT_EQ(mutations_in_table(), 100);
+}
+
+TEST_F(JournaledWritesTest, AHoleInTheJournalIsReportedAndTheRestApplied) {
+  {
+    auto j = open();  // creates the files; nothing written
+  }
+  auto record = [&](const std::string& id) {
+    PreparedWrite w;
+    w.mutation.id = "0190b4a0-0000-7000-8000-00000000000" + id;
+    w.mutation.collection = "notes";
+    w.mutation.doc_id = id;
+    w.mutation.payload = R"({"v":1})";
+    w.local_data = R"({"v":1})";
+    return encode_write_record(w);
+  };
+  {
+    Journal first(dir_.file("journal.0"), 0);
+    for (uint64_t lsn : {1, 2, 3}) first.append(lsn, record(std::to_string(lsn)));
+    first.sync();
+    Journal second(dir_.file("journal.1"), 0);
+    for (uint64_t lsn : {6, 7}) second.append(lsn, record(std::to_string(lsn)));
+    second.sync();
+  }
+  auto j = open();
+  EXPECT_EQ(j->recovered(), 5);
+  EXPECT_NE(j->recovery_warning().find("records 4 to 5 are missing"), std::string::npos)
+      << j->recovery_warning();
+  EXPECT_TRUE(in_table("7"));
+  stage(*j, MutationOp::put, "after", R"({"v":2})");
+  j->commit_turn();
+  EXPECT_EQ(Journal::read(dir_.file("journal.0")).front().lsn, 8u);  // numbering goes on
 }
 
 TEST_F(JournaledWritesTest, TheApplierThreadCatchesUpOnItsOwn) {
