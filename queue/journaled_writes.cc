@@ -137,8 +137,9 @@ void JournaledWrites::start(uv_loop_t* loop, const std::string& db_path, const c
                             std::function<void(const std::string&)> on_error) {
   applier_store_ = std::make_unique<ApplierStore>(db_path, vfs);
   applier_store_->db.exec(options_.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
-  // Its writes go to pages it has just touched; a small cache does (bounded memory).
-  applier_store_->db.exec("PRAGMA cache_size=-512");
+  // 1 MiB of page cache: half of SQLite's default (memory), enough that the pages its
+  // writes go to stay cached (at 512 KiB it re-read pages, seen in its profile).
+  applier_store_->db.exec("PRAGMA cache_size=-1024");
   on_error_ = std::move(on_error);
   uv_async_init(loop, &progress_, [](uv_async_t* handle) {
     static_cast<JournaledWrites*>(handle->data)->on_progress();

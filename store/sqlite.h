@@ -30,6 +30,9 @@ class SqliteError : public std::runtime_error {
 
 class Statement;
 
+// Process-wide SQLite settings; call before anything else uses SQLite (Database does).
+void configure_sqlite_library();
+
 class Database {
  public:
   // Opens (creating if needed) the file at `path` through `vfs` (null: SQLite's default).

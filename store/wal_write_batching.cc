@@ -7,6 +7,8 @@
 #include <cstring>
 #include <mutex>
 
+#include "store/sqlite.h"
+
 namespace syncd {
 namespace {
 
@@ -211,6 +213,7 @@ int x_open(sqlite3_vfs*, sqlite3_filename name, sqlite3_file* file, int flags, i
 const char* wal_write_batching_vfs() {
   static std::once_flag once;
   std::call_once(once, [] {
+    configure_sqlite_library();  // sqlite3_vfs_find initialises SQLite
     g_base = sqlite3_vfs_find(nullptr);
     g_vfs = *g_base;
     g_vfs.zName = kVfsName;
