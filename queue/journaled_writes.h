@@ -41,7 +41,7 @@ struct JournaledWritesOptions {
   // memory.
   size_t max_unapplied = 1024;
   size_t max_unapplied_bytes = 2 << 20;
-  size_t max_batch = 512;  // writes per applier transaction
+  size_t max_batch = 256;  // writes per applier transaction
   // How long the applier waits for more writes before a transaction.
   std::chrono::milliseconds gather{10};
   bool fsync = true;  // false with store.synchronous=normal
