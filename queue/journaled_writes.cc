@@ -38,10 +38,14 @@ struct JournaledWrites::ApplierStore {
         },
         &wal_pages);  // replaces (turns off) SQLite's automatic checkpoint on this connection
   }
-  void checkpoint_if_due() {
-    if (wal_pages < kCheckpointPages) return;
-    sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+  // True when it checkpointed: the WAL was synced first, so every transaction
+  // committed before is durable (the applier commits at synchronous=NORMAL).
+  bool checkpoint_if_due() {
+    if (wal_pages < kCheckpointPages) return false;
+    int rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                       nullptr);
     wal_pages = 0;
+    return rc == SQLITE_OK;
   }
   static constexpr int kCheckpointPages = 1000;  // SQLite's default autocheckpoint
   Database db;
@@ -85,14 +89,21 @@ JournaledWrites::JournaledWrites(Database& db, DocumentStore& documents, Mutatio
     }
     missing.push_back(Handed{record.lsn, std::move(*write)});
   }
-  if (!missing.empty()) {
+  {
+    // Also when nothing is missing: the applier of the last run committed without syncing,
+    // and the journal files are about to be reused, so this commit (which syncs the WAL)
+    // makes what the tables hold durable first.
     Transaction tx(db_);
-    apply_batch(db_, documents_, queue_, meta_, missing);
+    if (!missing.empty()) apply_batch(db_, documents_, queue_, meta_, missing);
+    meta_.set(kAppliedLsnKey,
+              std::to_string(
+                  std::max(applied_lsn_, missing.empty() ? applied_lsn_ : missing.back().lsn)));
     tx.commit();
   }
   recovered_ = static_cast<int64_t>(missing.size());
   applied_lsn_ = last;
   thread_applied_lsn_ = last;
+  thread_durable_lsn_ = last;
   next_lsn_ = last + 1;
   for (int i = 0; i < 2; ++i) {
     journals_[i] =
@@ -136,7 +147,10 @@ void JournaledWrites::apply_batch(Database& db, DocumentStore& documents, Mutati
 void JournaledWrites::start(uv_loop_t* loop, const std::string& db_path, const char* vfs,
                             std::function<void(const std::string&)> on_error) {
   applier_store_ = std::make_unique<ApplierStore>(db_path, vfs);
-  applier_store_->db.exec(options_.fsync ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  // Its commits need not be durable one by one: the journal holds the writes until a
+  // checkpoint (which syncs the WAL) or a commit of the loop's connection (FULL) has made
+  // them durable in the database; only then is a journal file reused.
+  applier_store_->db.exec("PRAGMA synchronous=NORMAL");
   // 1 MiB of page cache: half of SQLite's default (memory), enough that the pages its
   // writes go to stay cached (at 512 KiB it re-read pages, seen in its profile).
   applier_store_->db.exec("PRAGMA cache_size=-1024");
@@ -304,6 +318,8 @@ void JournaledWrites::drain(size_t at_most) {
     applied_lsn_ = rest.back().lsn;
     std::lock_guard lock(mutex_);
     thread_applied_lsn_ = std::max(thread_applied_lsn_, applied_lsn_);
+    // A commit of this connection syncs the WAL: the applier's earlier commits with it.
+    thread_durable_lsn_ = std::max(thread_durable_lsn_, applied_lsn_);
   }
   forget_applied(applied_lsn_);
 }
@@ -315,21 +331,31 @@ std::string JournaledWrites::journal_file(int i) const {
 void JournaledWrites::maybe_switch_journal() {
   if (journals_[current_]->offset() < options_.preallocate_bytes) return;
   // The other file may be overwritten once every record in it is in the tables, durably.
-  // Filling a file takes long enough that the applier has always caught up by then; if
-  // not, it is waited for, and if the tables cannot take the writes the file grows.
+  // Filling a file takes long enough that the applier has always caught up (and a
+  // checkpoint made it durable) by then; if not, the loop finishes the job; if the tables
+  // cannot take the writes now, the file grows instead.
   const int other = 1 - current_;
-  {
+  auto durable = [&] {
     std::lock_guard lock(mutex_);
-    applied_lsn_ = std::max(applied_lsn_, thread_applied_lsn_);
-  }
-  if (last_lsn_in_[other] > applied_lsn_) {
+    return thread_durable_lsn_;
+  };
+  if (last_lsn_in_[other] > durable()) {
     try {
       drain();
+      if (last_lsn_in_[other] > durable()) {
+        // Applied, not yet synced: one small commit here syncs the WAL.
+        Database::SkipSettle applied_already(db_);
+        Transaction tx(db_);
+        meta_.set(kAppliedLsnKey, std::to_string(applied_lsn_));
+        tx.commit();
+        std::lock_guard lock(mutex_);
+        thread_durable_lsn_ = std::max(thread_durable_lsn_, applied_lsn_);
+      }
     } catch (const std::exception&) {
       return;
     }
   }
-  if (last_lsn_in_[other] > applied_lsn_) return;
+  if (last_lsn_in_[other] > durable()) return;
   current_ = other;
   journals_[current_]->rewind();
 }
@@ -419,9 +445,11 @@ void JournaledWrites::run_applier() {
     }
     idle_.notify_all();
     uv_async_send(&progress_);
+    const uint64_t committed = thread_applied_lsn_;
     lock.unlock();
-    store.checkpoint_if_due();
+    const bool durable = store.checkpoint_if_due();
     lock.lock();
+    if (durable) thread_durable_lsn_ = std::max(thread_durable_lsn_, committed);
   }
 }
 

@@ -161,6 +161,7 @@ class JournaledWrites final : public LocalWriter {
   bool busy_ = false;
   bool stopping_ = false;
   uint64_t thread_applied_lsn_ = 0;
+  uint64_t thread_durable_lsn_ = 0;  // applied and synced to disk
   std::string thread_error_;
   bool fresh_ = false;  // handed over since the applier last failed
 

@@ -209,6 +209,32 @@ TEST_F(JournaledWritesTest, AHoleInTheJournalIsReportedAndTheRestApplied) {
   EXPECT_EQ(Journal::read(dir_.file("journal.0")).front().lsn, 8u);  // numbering goes on
 }
 
+TEST_F(JournaledWritesTest, FilesAreReusedWhileTheApplierRuns) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  {
+    auto j = open(4096);  // a few dozen records per file: many switches
+    j->start(&loop, db_->path(), nullptr, [](const std::string&) {});
+    for (int i = 0; i < 300; ++i) {
+      stage(*j, MutationOp::put, "s" + std::to_string(i), R"({"pad":"0123456789012345678901"})");
+      j->commit_turn();
+      uv_run(&loop, UV_RUN_NOWAIT);
+    }
+    j->stop();
+    uv_run(&loop, UV_RUN_DEFAULT);
+  }
+  EXPECT_EQ(uv_loop_close(&loop), 0);
+  for (const char* file : {"journal.0", "journal.1"}) {
+    struct stat st {};
+    ASSERT_EQ(::stat(dir_.file(file).c_str(), &st), 0);
+    EXPECT_LT(st.st_size, 8192) << file;  // reused, not grown
+  }
+  auto again = open(4096);
+  EXPECT_EQ(again->recovered(), 0);
+  EXPECT_EQ(mutations_in_table(), 300);
+  for (int i = 0; i < 300; ++i) ASSERT_TRUE(in_table("s" + std::to_string(i))) << i;
+}
+
 TEST_F(JournaledWritesTest, TheApplierThreadCatchesUpOnItsOwn) {
   uv_loop_t loop;
   uv_loop_init(&loop);
