@@ -6,7 +6,8 @@
 // that applies them to the tables (documents and mutations) on its own connection, many
 // per transaction. Everything else that uses the tables first settles (waits for that
 // thread and applies what is left itself), so it sees every acknowledged write. Journal
-// records not yet in the tables at start-up are applied before anything else runs.
+// records not yet in the tables at start-up are applied before anything else runs; a
+// journal file is reused only once its records are durable in the tables.
 //
 // Threads: all public methods are for the loop thread. The applier thread only takes
 // handed-over writes, applies them and reports the last applied lsn through a uv_async.
@@ -17,6 +18,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -150,7 +152,7 @@ class JournaledWrites final : public LocalWriter {
   std::vector<Handed> staged_;                                     // this turn's writes
   std::vector<std::pair<Key, std::optional<OverlayEntry>>> undo_;  // overlay before them
   uint64_t next_lsn_ = 1;
-  uint64_t applied_lsn_ = 0;    // durable in the tables, as last seen by the loop
+  uint64_t applied_lsn_ = 0;    // committed to the tables, as last seen by the loop
   size_t unapplied_bytes_ = 0;  // memory held for unapplied writes (about)
 
   // Shared with the applier thread, under mutex_.
