@@ -94,7 +94,7 @@ JournaledWrites::JournaledWrites(Database& db, DocumentStore& documents, Mutatio
     // and the journal files are about to be reused, so this commit (which syncs the WAL)
     // makes what the tables hold durable first.
     Transaction tx(db_);
-    if (!missing.empty()) apply_batch(db_, documents_, queue_, meta_, missing);
+    if (!missing.empty()) apply_batch(documents_, queue_, meta_, missing);
     meta_.set(kAppliedLsnKey,
               std::to_string(
                   std::max(applied_lsn_, missing.empty() ? applied_lsn_ : missing.back().lsn)));
@@ -137,9 +137,8 @@ JournaledWrites::~JournaledWrites() {
   }
 }
 
-void JournaledWrites::apply_batch(Database& db, DocumentStore& documents, MutationQueue& queue,
-                                  MetaStore& meta, const std::vector<Handed>& batch) {
-  (void)db;
+void JournaledWrites::apply_batch(DocumentStore& documents, MutationQueue& queue, MetaStore& meta,
+                                  const std::vector<Handed>& batch) {
   for (const Handed& h : batch) LocalWrites::store(documents, queue, h.write);
   meta.set(kAppliedLsnKey, std::to_string(batch.back().lsn));
 }
@@ -307,7 +306,7 @@ void JournaledWrites::drain(size_t at_most) {
     try {
       Database::SkipSettle applying_them(db_);
       Transaction tx(db_);
-      apply_batch(db_, documents_, queue_, meta_, rest);
+      apply_batch(documents_, queue_, meta_, rest);
       tx.commit();
     } catch (...) {
       std::lock_guard lock(mutex_);
@@ -427,7 +426,7 @@ void JournaledWrites::run_applier() {
     std::string error;
     try {
       Transaction tx(store.db);
-      apply_batch(store.db, store.documents, store.queue, store.meta, batch);
+      apply_batch(store.documents, store.queue, store.meta, batch);
       tx.commit();
     } catch (const std::exception& e) {
       error = e.what();

@@ -112,8 +112,9 @@ class JournaledWrites final : public LocalWriter {
     PreparedWrite write;
   };
 
-  static void apply_batch(Database& db, DocumentStore& documents, MutationQueue& queue,
-                          MetaStore& meta, const std::vector<Handed>& batch);
+  // Stores `batch` and records its last lsn as applied, in the caller's transaction.
+  static void apply_batch(DocumentStore& documents, MutationQueue& queue, MetaStore& meta,
+                          const std::vector<Handed>& batch);
   void settle_now();
   // Waits for the applier's transaction, then applies up to `at_most` of the writes
   // handed to it, oldest first, on the loop's connection.
