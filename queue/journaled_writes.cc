@@ -301,6 +301,8 @@ void JournaledWrites::drain(size_t at_most) {
                 std::make_move_iterator(handed_.begin() + n));
     handed_.erase(handed_.begin(), handed_.begin() + n);
     applied_lsn_ = std::max(applied_lsn_, thread_applied_lsn_);
+    // The applier must not commit newer writes before these older ones: it waits.
+    loop_applying_ = !rest.empty();
   }
   if (!rest.empty()) {
     try {
@@ -309,16 +311,24 @@ void JournaledWrites::drain(size_t at_most) {
       apply_batch(documents_, queue_, meta_, rest);
       tx.commit();
     } catch (...) {
-      std::lock_guard lock(mutex_);
-      handed_.insert(handed_.begin(), std::make_move_iterator(rest.begin()),
-                     std::make_move_iterator(rest.end()));
+      {
+        std::lock_guard lock(mutex_);
+        handed_.insert(handed_.begin(), std::make_move_iterator(rest.begin()),
+                       std::make_move_iterator(rest.end()));
+        loop_applying_ = false;
+      }
+      wake_.notify_one();
       throw;
     }
     applied_lsn_ = rest.back().lsn;
-    std::lock_guard lock(mutex_);
-    thread_applied_lsn_ = std::max(thread_applied_lsn_, applied_lsn_);
-    // A commit of this connection syncs the WAL: the applier's earlier commits with it.
-    thread_durable_lsn_ = std::max(thread_durable_lsn_, applied_lsn_);
+    {
+      std::lock_guard lock(mutex_);
+      thread_applied_lsn_ = std::max(thread_applied_lsn_, applied_lsn_);
+      // A commit of this connection syncs the WAL: the applier's earlier commits with it.
+      thread_durable_lsn_ = std::max(thread_durable_lsn_, applied_lsn_);
+      loop_applying_ = false;
+    }
+    wake_.notify_one();
   }
   forget_applied(applied_lsn_);
 }
@@ -409,14 +419,14 @@ void JournaledWrites::run_applier() {
     if (failed) {
       wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || fresh_; });
     } else {
-      wake_.wait(lock, [&] { return stopping_ || !handed_.empty(); });
+      wake_.wait(lock, [&] { return stopping_ || (!handed_.empty() && !loop_applying_); });
       // Gather: one transaction (and one fsync) for many turns is what makes this cheap.
       wake_.wait_for(lock, options_.gather,
                      [&] { return stopping_ || handed_.size() >= options_.max_batch; });
     }
     if (stopping_) break;
     fresh_ = false;
-    if (handed_.empty()) continue;
+    if (handed_.empty() || loop_applying_) continue;
     const size_t n = std::min(handed_.size(), options_.max_batch);
     std::vector<Handed> batch(std::make_move_iterator(handed_.begin()),
                               std::make_move_iterator(handed_.begin() + static_cast<long>(n)));

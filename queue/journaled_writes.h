@@ -161,7 +161,8 @@ class JournaledWrites final : public LocalWriter {
   std::condition_variable wake_;
   std::condition_variable idle_;
   std::deque<Handed> handed_;
-  bool busy_ = false;
+  bool busy_ = false;           // the applier is in a transaction
+  bool loop_applying_ = false;  // the loop is applying the oldest handed writes itself
   bool stopping_ = false;
   uint64_t thread_applied_lsn_ = 0;
   uint64_t thread_durable_lsn_ = 0;  // applied and synced to disk

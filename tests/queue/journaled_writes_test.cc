@@ -235,6 +235,36 @@ TEST_F(JournaledWritesTest, FilesAreReusedWhileTheApplierRuns) {
   for (int i = 0; i < 300; ++i) ASSERT_TRUE(in_table("s" + std::to_string(i))) << i;
 }
 
+TEST_F(JournaledWritesTest, WritesReachTheQueueInOrderWhenTheLoopAndTheApplierShareTheWork) {
+  uv_loop_t loop;
+  uv_loop_init(&loop);
+  JournaledWritesOptions o = options();
+  o.max_unapplied = 4;  // the loop applies slices often, while the applier runs
+  o.max_batch = 3;
+  o.gather = std::chrono::milliseconds(0);
+  auto j = std::make_unique<JournaledWrites>(*db_, docs_, queue_, writes_, o);
+  j->start(&loop, db_->path(), nullptr, [](const std::string&) {});
+  for (int i = 0; i < 600; ++i) {
+    const std::string body = R"({"n":)" + std::to_string(i) + "}";
+    stage(*j, MutationOp::put, "d" + std::to_string(i % 3), body.c_str());
+    j->commit_turn();
+    if (i % 7 == 0) uv_run(&loop, UV_RUN_NOWAIT);
+  }
+  j->stop();
+  uv_run(&loop, UV_RUN_DEFAULT);
+  EXPECT_EQ(uv_loop_close(&loop), 0);
+  // The queue's order (seq) is the order of the writes, and each document shows its last.
+  Statement in_order(*db_, "SELECT payload FROM mutations ORDER BY seq");
+  int expected = 0;
+  while (in_order.step()) {
+    ASSERT_EQ(in_order.column_text(0), R"({"n":)" + std::to_string(expected) + "}");
+    ++expected;
+  }
+  EXPECT_EQ(expected, 600);
+  EXPECT_EQ(*in_table("d0"), R"({"n":597})");
+  EXPECT_EQ(*in_table("d2"), R"({"n":599})");
+}
+
 TEST_F(JournaledWritesTest, TheApplierThreadCatchesUpOnItsOwn) {
   uv_loop_t loop;
   uv_loop_init(&loop);
