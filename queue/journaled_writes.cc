@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <iterator>
 #include <stdexcept>
 
@@ -63,7 +64,14 @@ JournaledWrites::JournaledWrites(Database& db, DocumentStore& documents, Mutatio
       writes_(writes),
       options_(std::move(options)),
       meta_(db) {
-  if (auto stored = meta_.get(kAppliedLsnKey)) applied_lsn_ = std::stoull(*stored);
+  if (auto stored = meta_.get(kAppliedLsnKey)) {
+    char* end = nullptr;
+    applied_lsn_ = std::strtoull(stored->c_str(), &end, 10);
+    if (stored->empty() || *end != '\0') {
+      throw std::runtime_error("database " + db_.path() + ": meta " + kAppliedLsnKey + " is '" +
+                               stored->substr(0, 40) + "', not a number; refusing to start");
+    }
+  }
   std::vector<Handed> missing;
   uint64_t last = applied_lsn_;
   std::vector<JournalRecord> records;
