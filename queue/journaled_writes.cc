@@ -200,7 +200,7 @@ LocalWriteResult JournaledWrites::apply(const LocalWrite& write) {
     // Far behind even at full priority: the loop takes a slice of the applier's work,
     // so memory stays bounded and no single wait is long.
     commit_turn();
-    drain(options_.max_batch);
+    drain(options_.max_slice);
   } else if (backlog >= options_.max_unapplied && !applier_raised_) {
     // Behind in idle time (both cores busy): it runs beside the loop until it catches up.
     applier_raised_ = true;

@@ -43,9 +43,10 @@ struct JournaledWritesOptions {
   // memory.
   size_t max_unapplied = 1024;
   size_t max_unapplied_bytes = 2 << 20;
-  size_t max_batch = 256;  // writes per applier transaction
+  size_t max_batch = 1024;  // writes per applier transaction
+  size_t max_slice = 256;   // writes the loop applies itself when far behind
   // How long the applier waits for more writes before a transaction.
-  std::chrono::milliseconds gather{10};
+  std::chrono::milliseconds gather{30};
   bool fsync = true;  // false with store.synchronous=normal
 };
 

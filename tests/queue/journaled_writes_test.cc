@@ -164,7 +164,7 @@ TEST_F(JournaledWritesTest, TheJournalIsReusedFromTheStartOnceEverythingIsApplie
 TEST_F(JournaledWritesTest, AWriterFarAheadOfTheApplierAppliesSlicesItself) {
   JournaledWritesOptions o = options();
   o.max_unapplied = 8;
-  o.max_batch = 4;
+  o.max_slice = 4;
   auto j = std::make_unique<JournaledWrites>(*db_, docs_, queue_, writes_, o);
   int64_t most = 0;
   for (int i = 0; i < 100; ++i) {
@@ -241,6 +241,7 @@ TEST_F(JournaledWritesTest, WritesReachTheQueueInOrderWhenTheLoopAndTheApplierSh
   JournaledWritesOptions o = options();
   o.max_unapplied = 4;  // the loop applies slices often, while the applier runs
   o.max_batch = 3;
+  o.max_slice = 2;
   o.gather = std::chrono::milliseconds(0);
   auto j = std::make_unique<JournaledWrites>(*db_, docs_, queue_, writes_, o);
   j->start(&loop, db_->path(), nullptr, [](const std::string&) {});
