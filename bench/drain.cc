@@ -14,10 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <fstream>
-#include <iterator>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -80,18 +77,6 @@ struct DrainFigures {
   double server_cpu = 0;
 };
 
-long cpu_ticks(pid_t p) {
-  std::ifstream in("/proc/" + std::to_string(p) + "/stat");
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-  std::string f;
-  long ticks = 0;
-  for (int i = 3; i <= 15 && fields >> f; ++i) {
-    if (i == 14 || i == 15) ticks += std::stol(f);
-  }
-  return ticks;
-}
-
 std::optional<DrainFigures> drain(long mutations, long batch, long inflight) {
   TempDir dir;
   RefServer server(dir);
@@ -135,8 +120,8 @@ std::optional<DrainFigures> drain(long mutations, long batch, long inflight) {
   // From the moment the server listens: syncd's next probe (backoff at most 100 ms here)
   // finds it, then the replay runs.
   auto t0 = Clock::now();
-  const long syncd_cpu0 = cpu_ticks(pid);
-  const long server_cpu0 = cpu_ticks(server.pid());
+  const double syncd_cpu0 = cpu_seconds(pid);
+  const double server_cpu0 = cpu_seconds(server.pid());
   std::vector<long> samples;
   while (pending() > 0) {
     samples.push_back(rss_kib(pid));
@@ -144,13 +129,12 @@ std::optional<DrainFigures> drain(long mutations, long batch, long inflight) {
     if (Clock::now() - t0 > std::chrono::minutes(10)) return std::nullopt;
   }
   const double seconds = std::chrono::duration<double>(Clock::now() - t0).count();
-  const double hz = static_cast<double>(sysconf(_SC_CLK_TCK));
   DrainFigures f;
   f.rate = static_cast<double>(mutations) / seconds;
   f.rss_min_mib = static_cast<double>(*std::min_element(samples.begin(), samples.end())) / 1024;
   f.rss_max_mib = static_cast<double>(*std::max_element(samples.begin(), samples.end())) / 1024;
-  f.syncd_cpu = 100.0 * static_cast<double>(cpu_ticks(pid) - syncd_cpu0) / hz / seconds;
-  f.server_cpu = 100.0 * static_cast<double>(cpu_ticks(server.pid()) - server_cpu0) / hz / seconds;
+  f.syncd_cpu = 100.0 * (cpu_seconds(pid) - syncd_cpu0) / seconds;
+  f.server_cpu = 100.0 * (cpu_seconds(server.pid()) - server_cpu0) / seconds;
   return f;
 }
 

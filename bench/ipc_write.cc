@@ -20,8 +20,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -45,22 +43,6 @@ struct Figures {
   double server_cpu_us_per_op = 0;  // the server's user+system CPU per acknowledged op
   double client_cpu_us_per_op = 0;  // this driver's CPU per op (the same for both targets)
 };
-
-// User+system CPU time of `pid` in microseconds, from /proc/PID/stat.
-double process_cpu_us(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  auto close = text.rfind(')');
-  if (close == std::string::npos) return 0;
-  std::stringstream fields(text.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  // Fields after the command: state(3) ... utime(14) stime(15).
-  for (int n = 3; n <= 15 && fields >> field; ++n) {
-    if (n == 14 || n == 15) ticks += std::stod(field);
-  }
-  return ticks * 1e6 / static_cast<double>(sysconf(_SC_CLK_TCK));
-}
 
 double self_cpu_us() {
   rusage usage{};
@@ -90,7 +72,7 @@ std::string redis_set(int client, long i) {
 
 Figures drive(const std::string& socket, int clients, double seconds, MakeRequest make,
               const char* ok_token, pid_t server = -1) {
-  double server_cpu0 = server > 0 ? process_cpu_us(server) : 0;
+  double server_cpu0 = server > 0 ? cpu_seconds(server) * 1e6 : 0;
   double self_cpu0 = self_cpu_us();
   std::vector<std::vector<double>> latencies(static_cast<size_t>(clients));
   std::atomic<long> errors{0};
@@ -123,7 +105,7 @@ Figures drive(const std::string& socket, int clients, double seconds, MakeReques
   }
   for (auto& t : threads) t.join();
   double elapsed = std::chrono::duration<double>(Clock::now() - start).count();
-  double server_cpu = server > 0 ? process_cpu_us(server) - server_cpu0 : 0;
+  double server_cpu = server > 0 ? cpu_seconds(server) * 1e6 - server_cpu0 : 0;
   double self_cpu = self_cpu_us() - self_cpu0;
   std::vector<double> all;
   for (auto& v : latencies) all.insert(all.end(), v.begin(), v.end());

@@ -228,7 +228,7 @@ void IpcServer::run_turn() {
     Connection* conn;
     HandledFrame frame;
     size_t writes = 0;
-    size_t changes_from = 0, changes_to = 0;  // its entries in `changes`
+    size_t changes_from = 0;  // where its entries in `changes` begin
   };
   std::vector<Connection*> staged;
   staged.swap(staged_);
@@ -245,7 +245,7 @@ void IpcServer::run_turn() {
       const size_t changes_from = changes.size();
       HandledFrame frame = handler_.handle_frame(text, ctx);
       if (frame.storage_failed) log_error("storage error: " + frame.storage_error);
-      answers.push_back(Answer{conn, std::move(frame), ctx.writes, changes_from, changes.size()});
+      answers.push_back(Answer{conn, std::move(frame), ctx.writes, changes_from});
       if (!writes_.has_staged()) durable_upto = answers.size();
     }
     conn->inbox.clear();
@@ -265,12 +265,10 @@ void IpcServer::run_turn() {
   if (!failure.empty()) {
     // The writes the failed sync would have made durable are undone; so are their
     // answers and notifications. Earlier frames stand.
-    std::vector<ChangeEvent> kept(
-        std::make_move_iterator(changes.begin()),
-        std::make_move_iterator(changes.begin()) +
-            static_cast<long>(durable_upto < answers.size() ? answers[durable_upto].changes_from
-                                                            : changes.size()));
-    changes.swap(kept);
+    if (durable_upto < answers.size()) {
+      changes.erase(changes.begin() + static_cast<long>(answers[durable_upto].changes_from),
+                    changes.end());
+    }
     size_t undone = 0;
     for (size_t i = durable_upto; i < answers.size(); ++i) {
       if (answers[i].writes == 0) continue;
@@ -282,7 +280,7 @@ void IpcServer::run_turn() {
     log_error("journal sync failed, " + std::to_string(undone) +
               " frames with writes answered with an error: " + failure);
   }
-  for (size_t i = 0; i < std::min(durable_upto, answers.size()); ++i) writes += answers[i].writes;
+  for (size_t i = 0; i < durable_upto; ++i) writes += answers[i].writes;
   if (writes > 0) {
     metrics_.writes += writes;
     ++metrics_.commits;

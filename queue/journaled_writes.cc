@@ -103,9 +103,7 @@ JournaledWrites::JournaledWrites(Database& db, DocumentStore& documents, Mutatio
     // makes what the tables hold durable first.
     Transaction tx(db_);
     if (!missing.empty()) apply_batch(documents_, queue_, meta_, missing);
-    meta_.set(kAppliedLsnKey,
-              std::to_string(
-                  std::max(applied_lsn_, missing.empty() ? applied_lsn_ : missing.back().lsn)));
+    meta_.set(kAppliedLsnKey, std::to_string(last));
     tx.commit();
   }
   recovered_ = static_cast<int64_t>(missing.size());
@@ -295,6 +293,19 @@ void JournaledWrites::set_applier_priority(bool urgent) {
                                 &param);
 }
 
+std::vector<JournaledWrites::Handed> JournaledWrites::take_oldest(size_t at_most) {
+  const auto n = static_cast<long>(std::min(at_most, handed_.size()));
+  std::vector<Handed> taken(std::make_move_iterator(handed_.begin()),
+                            std::make_move_iterator(handed_.begin() + n));
+  handed_.erase(handed_.begin(), handed_.begin() + n);
+  return taken;
+}
+
+void JournaledWrites::give_back(std::vector<Handed>& writes) {
+  handed_.insert(handed_.begin(), std::make_move_iterator(writes.begin()),
+                 std::make_move_iterator(writes.end()));
+}
+
 void JournaledWrites::drain(size_t at_most) {
   std::vector<Handed> rest;
   {
@@ -304,10 +315,7 @@ void JournaledWrites::drain(size_t at_most) {
       idle_.wait(lock, [&] { return !busy_; });
       if (!applier_raised_) set_applier_priority(false);
     }
-    const auto n = static_cast<long>(std::min(at_most, handed_.size()));
-    rest.assign(std::make_move_iterator(handed_.begin()),
-                std::make_move_iterator(handed_.begin() + n));
-    handed_.erase(handed_.begin(), handed_.begin() + n);
+    rest = take_oldest(at_most);
     applied_lsn_ = std::max(applied_lsn_, thread_applied_lsn_);
     // The applier must not commit newer writes before these older ones: it waits.
     loop_applying_ = !rest.empty();
@@ -321,8 +329,7 @@ void JournaledWrites::drain(size_t at_most) {
     } catch (...) {
       {
         std::lock_guard lock(mutex_);
-        handed_.insert(handed_.begin(), std::make_move_iterator(rest.begin()),
-                       std::make_move_iterator(rest.end()));
+        give_back(rest);
         loop_applying_ = false;
       }
       wake_.notify_one();
@@ -428,17 +435,14 @@ void JournaledWrites::run_applier() {
       wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || fresh_; });
     } else {
       wake_.wait(lock, [&] { return stopping_ || (!handed_.empty() && !loop_applying_); });
-      // Gather: one transaction (and one fsync) for many turns is what makes this cheap.
+      // Gather: one transaction for many turns is what makes this cheap.
       wake_.wait_for(lock, options_.gather,
                      [&] { return stopping_ || handed_.size() >= options_.max_batch; });
     }
     if (stopping_) break;
     fresh_ = false;
     if (handed_.empty() || loop_applying_) continue;
-    const size_t n = std::min(handed_.size(), options_.max_batch);
-    std::vector<Handed> batch(std::make_move_iterator(handed_.begin()),
-                              std::make_move_iterator(handed_.begin() + static_cast<long>(n)));
-    handed_.erase(handed_.begin(), handed_.begin() + static_cast<long>(n));
+    std::vector<Handed> batch = take_oldest(options_.max_batch);
     busy_ = true;
     lock.unlock();
     std::string error;
@@ -455,8 +459,7 @@ void JournaledWrites::run_applier() {
       thread_applied_lsn_ = std::max(thread_applied_lsn_, batch.back().lsn);
       failed = false;
     } else {
-      handed_.insert(handed_.begin(), std::make_move_iterator(batch.begin()),
-                     std::make_move_iterator(batch.end()));
+      give_back(batch);
       thread_error_ = "applying journaled writes: " + error;
       failed = true;
     }

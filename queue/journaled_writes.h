@@ -120,6 +120,9 @@ class JournaledWrites final : public LocalWriter {
   // Waits for the applier's transaction, then applies up to `at_most` of the writes
   // handed to it, oldest first, on the loop's connection.
   void drain(size_t at_most = SIZE_MAX);
+  // Under mutex_: the oldest handed writes, taken to apply; and back, after a failure.
+  std::vector<Handed> take_oldest(size_t at_most);
+  void give_back(std::vector<Handed>& writes);
   void run_applier();
   void set_applier_priority(bool urgent);
   void on_progress();

@@ -2,16 +2,15 @@
 
 #include <cstdint>
 
+#include "util/little_endian.h"
+
 namespace syncd {
 namespace {
 
 constexpr unsigned char kVersion = 1;
 
-void put_u32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-}
 void put_text(std::string& out, std::string_view text) {
-  put_u32(out, static_cast<uint32_t>(text.size()));
+  append_le(out, static_cast<uint32_t>(text.size()));
   out.append(text);
 }
 void put_optional(std::string& out, const std::optional<std::string>& text) {
@@ -22,24 +21,20 @@ void put_optional(std::string& out, const std::optional<std::string>& text) {
 class Reader {
  public:
   explicit Reader(std::string_view bytes) : bytes_(bytes) {}
-  bool ok() const { return ok_; }
   bool done() const { return ok_ && at_ == bytes_.size(); }
   unsigned char byte() {
     if (!need(1)) return 0;
     return static_cast<unsigned char>(bytes_[at_++]);
   }
-  uint64_t u64() {
-    if (!need(8)) return 0;
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(bytes_[at_ + i]);
-    at_ += 8;
+  template <typename T>
+  T integer() {
+    if (!need(sizeof(T))) return 0;
+    T v = load_le<T>(bytes_.data() + at_);
+    at_ += sizeof(T);
     return v;
   }
   std::string text() {
-    if (!need(4)) return {};
-    uint32_t size = 0;
-    for (int i = 3; i >= 0; --i) size = (size << 8) | static_cast<unsigned char>(bytes_[at_ + i]);
-    at_ += 4;
+    const auto size = integer<uint32_t>();
     if (!need(size)) return {};
     std::string out(bytes_.substr(at_, size));
     at_ += size;
@@ -72,8 +67,7 @@ std::string encode_write_record(const PreparedWrite& write) {
               (write.local_data ? write.local_data->size() : 0));
   out.push_back(static_cast<char>(kVersion));
   out.push_back(static_cast<char>(m.op));
-  const auto created = static_cast<uint64_t>(m.created_at_ms);
-  for (int i = 0; i < 8; ++i) out.push_back(static_cast<char>((created >> (8 * i)) & 0xff));
+  append_le(out, static_cast<uint64_t>(m.created_at_ms));
   put_text(out, m.id);
   put_text(out, m.collection);
   put_text(out, m.doc_id);
@@ -91,7 +85,7 @@ std::optional<PreparedWrite> decode_write_record(std::string_view bytes) {
   PreparedWrite write;
   Mutation& m = write.mutation;
   m.op = static_cast<MutationOp>(op);
-  m.created_at_ms = static_cast<int64_t>(in.u64());
+  m.created_at_ms = static_cast<int64_t>(in.integer<uint64_t>());
   m.id = in.text();
   m.collection = in.text();
   m.doc_id = in.text();

@@ -11,33 +11,17 @@
 
 #include "store/sqlite.h"
 #include "util/crc32c.h"
+#include "util/little_endian.h"
 
 namespace syncd {
 namespace {
-
-void put_u32(char* out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-void put_u64(char* out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>((v >> (8 * i)) & 0xff);
-}
-uint32_t get_u32(const char* in) {
-  uint32_t v = 0;
-  for (int i = 3; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(in[i]);
-  return v;
-}
-uint64_t get_u64(const char* in) {
-  uint64_t v = 0;
-  for (int i = 7; i >= 0; --i) v = (v << 8) | static_cast<unsigned char>(in[i]);
-  return v;
-}
 
 // The checksum covers the length and lsn as well as the payload, so a stale or torn
 // header cannot pass for a record.
 uint32_t record_crc(uint32_t length, uint64_t lsn, const char* payload) {
   char fields[12];
-  put_u32(fields, length);
-  put_u64(fields + 4, lsn);
+  store_le(fields, length);
+  store_le(fields + 4, lsn);
   return crc32c(crc32c(0, fields, sizeof fields), payload, length);
 }
 
@@ -69,9 +53,9 @@ std::vector<JournalRecord> Journal::read(const std::string& path) {
   uint64_t offset = 0;
   char header[kHeaderBytes];
   while (read_exact(fd, header, sizeof header, offset)) {
-    uint32_t length = get_u32(header);
-    uint32_t crc = get_u32(header + 4);
-    uint64_t lsn = get_u64(header + 8);
+    const auto length = load_le<uint32_t>(header);
+    const auto crc = load_le<uint32_t>(header + 4);
+    const auto lsn = load_le<uint64_t>(header + 8);
     if (length == 0 || length > kMaxPayloadBytes) break;
     if (!records.empty() && lsn != records.back().lsn + 1) break;
     std::string payload(length, '\0');
@@ -119,9 +103,9 @@ Journal::~Journal() {
 void Journal::append(uint64_t lsn, std::string_view payload) {
   const auto length = static_cast<uint32_t>(payload.size());
   char header[kHeaderBytes];
-  put_u32(header, length);
-  put_u32(header + 4, record_crc(length, lsn, payload.data()));
-  put_u64(header + 8, lsn);
+  store_le(header, length);
+  store_le(header + 4, record_crc(length, lsn, payload.data()));
+  store_le(header + 8, lsn);
   buffer_.append(header, sizeof header);
   buffer_.append(payload);
 }

@@ -38,17 +38,12 @@ KeyFilter::Layer::Layer(size_t layer_capacity) : capacity(std::max<size_t>(layer
   words.assign(static_cast<size_t>((bits + 63) / 64), 0);
 }
 
-bool KeyFilter::Layer::add(const Hashes& h) {
-  bool fresh = false;
+void KeyFilter::Layer::add(const Hashes& h) {
   for (int i = 0; i < kHashes; ++i) {
     uint64_t bit = pick(h.first + static_cast<uint64_t>(i) * h.step, bits);
-    uint64_t& word = words[bit / 64];
-    const uint64_t mask = uint64_t{1} << (bit % 64);
-    fresh = fresh || (word & mask) == 0;
-    word |= mask;
+    words[bit / 64] |= uint64_t{1} << (bit % 64);
   }
-  if (fresh) ++added;  // a key added again (or a false positive) does not fill it further
-  return fresh;
+  ++added;
 }
 
 bool KeyFilter::Layer::may_contain(const Hashes& h) const {
@@ -69,7 +64,7 @@ bool KeyFilter::add(std::string_view collection, std::string_view id) {
   if (layers_.back().added >= layers_.back().capacity) {
     layers_.emplace_back(2 * layers_.back().capacity);
   }
-  layers_.back().add(h);
+  layers_.back().add(h);  // a key some layer may hold is not added again
   return false;
 }
 
@@ -84,12 +79,6 @@ bool KeyFilter::may_contain(std::string_view collection, std::string_view id) co
 size_t KeyFilter::added() const {
   size_t total = 0;
   for (const Layer& layer : layers_) total += layer.added;
-  return total;
-}
-
-size_t KeyFilter::memory_bytes() const {
-  size_t total = 0;
-  for (const Layer& layer : layers_) total += layer.words.size() * sizeof(uint64_t);
   return total;
 }
 

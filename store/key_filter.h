@@ -19,10 +19,9 @@ class KeyFilter {
   // Adds the key; returns whether it may have been there before (may_contain, at once).
   bool add(std::string_view collection, std::string_view id);
   bool may_contain(std::string_view collection, std::string_view id) const;
-  // Keys that set at least one new bit: about the distinct keys added.
+  // Keys added that no layer held yet: about the distinct keys.
   size_t added() const;
   size_t layers() const { return layers_.size(); }
-  size_t memory_bytes() const;
 
  private:
   struct Hashes {
@@ -31,7 +30,7 @@ class KeyFilter {
   };
   struct Layer {
     explicit Layer(size_t capacity);
-    bool add(const Hashes& h);  // true when a new bit was set
+    void add(const Hashes& h);
     bool may_contain(const Hashes& h) const;
     std::vector<uint64_t> words;
     uint64_t bits = 0;

@@ -98,6 +98,9 @@ class Syncd {
   std::unique_ptr<Process> process_;
 };
 
+// A process's user+system CPU time in seconds, all its threads (0 when unknown).
+double cpu_seconds(pid_t pid);
+
 // A process's resident set size in KiB (VmRSS), -1 when unknown.
 long rss_kib(pid_t pid);
 
