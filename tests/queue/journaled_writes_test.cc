@@ -266,6 +266,19 @@ TEST_F(JournaledWritesTest, WritesReachTheQueueInOrderWhenTheLoopAndTheApplierSh
   EXPECT_EQ(*in_table("d2"), R"({"n":599})");
 }
 
+TEST_F(JournaledWritesTest, ADamagedAppliedLsnIsRefusedByName) {
+  { open(); }
+  MetaStore(*db_).set("journal_applied_lsn", "12x");
+  try {
+    open();
+    FAIL() << "opened on a damaged applied lsn";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("journal_applied_lsn is '12x', not a number"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(JournaledWritesTest, TheApplierThreadCatchesUpOnItsOwn) {
   uv_loop_t loop;
   uv_loop_init(&loop);
