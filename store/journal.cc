@@ -7,7 +7,9 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "store/sqlite.h"
 #include "util/crc32c.h"
@@ -77,6 +79,7 @@ Journal::Journal(std::string path, size_t preallocate_bytes, bool fdatasync)
   const auto original = static_cast<uint64_t>(st.st_size);
   if (original >= preallocate_bytes) {
     preallocated_ = preallocate_bytes > 0;
+    if (preallocated_) open_direct();
     return;
   }
   const std::string zeros(1 << 20, '\0');
@@ -90,10 +93,24 @@ Journal::Journal(std::string path, size_t preallocate_bytes, bool fdatasync)
   }
   if (at >= preallocate_bytes && ::fsync(fd_) == 0) {
     preallocated_ = true;
+    open_direct();
     return;
   }
   // No room for it: leave the disk as it was; records extend the file instead.
   if (::ftruncate(fd_, static_cast<off_t>(original)) != 0) fail(path_, "truncate", errno);
+}
+
+void Journal::FreeAligned::operator()(char* p) const { std::free(p); }
+
+void Journal::open_direct() {
+  // Only over blocks that are already allocated and written (an O_DIRECT write that
+  // extends a file waits for its metadata too), and only when a sync is to reach the disk.
+  if (!fdatasync_) return;
+  const int fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC | O_DIRECT | O_DSYNC);
+  if (fd < 0) return;  // EINVAL: the file system has no O_DIRECT; the page cache it is
+  ::close(fd_);
+  fd_ = fd;
+  direct_ = true;
 }
 
 Journal::~Journal() {
@@ -110,24 +127,51 @@ void Journal::append(uint64_t lsn, std::string_view payload) {
   buffer_.append(payload);
 }
 
-void Journal::sync() {
-  if (buffer_.empty()) return;
+void Journal::write_at(const char* data, size_t size, uint64_t at) {
   size_t done = 0;
-  while (done < buffer_.size()) {
-    ssize_t n = ::pwrite(fd_, buffer_.data() + done, buffer_.size() - done,
-                         static_cast<off_t>(offset_ + done));
+  while (done < size) {
+    ssize_t n = ::pwrite(fd_, data + done, size - done, static_cast<off_t>(at + done));
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int err = errno;
-      buffer_.clear();
-      fail(path_, "write", err);
-    }
+    if (n < 0) fail(path_, "write", errno);
     done += static_cast<size_t>(n);
   }
-  if (fdatasync_ && ::fdatasync(fd_) != 0) {
-    int err = errno;
+}
+
+void Journal::write_blocks() {
+  // From the start of the block offset_ is in: its synced bytes again (the same bytes, so
+  // a torn write of them leaves them as they were), the new records, zeros to the end of
+  // the last block.
+  const size_t used = tail_.size() + buffer_.size();
+  const size_t total = (used + kBlockBytes - 1) / kBlockBytes * kBlockBytes;
+  if (blocks_capacity_ < total) {
+    blocks_.reset(static_cast<char*>(std::aligned_alloc(kBlockBytes, total)));
+    if (!blocks_) throw std::bad_alloc();
+    blocks_capacity_ = total;
+  }
+  char* out = blocks_.get();
+  std::memcpy(out, tail_.data(), tail_.size());
+  std::memcpy(out + tail_.size(), buffer_.data(), buffer_.size());
+  std::memset(out + used, 0, total - used);
+  write_at(out, total, offset_ - tail_.size());
+  tail_.assign(out + used / kBlockBytes * kBlockBytes, used % kBlockBytes);
+  if (blocks_capacity_ > (256 << 10)) {  // a burst's buffer goes back
+    blocks_.reset();
+    blocks_capacity_ = 0;
+  }
+}
+
+void Journal::sync() {
+  if (buffer_.empty()) return;
+  try {
+    if (direct_) {
+      write_blocks();
+    } else {
+      write_at(buffer_.data(), buffer_.size(), offset_);
+      if (fdatasync_ && ::fdatasync(fd_) != 0) fail(path_, "fdatasync", errno);
+    }
+  } catch (...) {
     buffer_.clear();
-    fail(path_, "fdatasync", err);
+    throw;
   }
   offset_ += buffer_.size();
   buffer_.clear();

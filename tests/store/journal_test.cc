@@ -72,8 +72,11 @@ TEST(Journal, ReadingStopsAtATornOrDamagedRecord) {
 TEST(Journal, AfterARewindOnlyTheNewRecordsCount) {
   testing::TempDir dir;
   const std::string path = dir.file("journal");
-  Journal journal(path, 4096);
-  for (uint64_t lsn = 1; lsn <= 5; ++lsn) journal.append(lsn, "old record " + std::to_string(lsn));
+  Journal journal(path, 16 << 10);
+  // Records over three blocks: a direct write clears the rest of the block it ends in,
+  // so the stale records past the first block are still there after the rewind.
+  const std::string filler(3000, 'o');
+  for (uint64_t lsn = 1; lsn <= 3; ++lsn) journal.append(lsn, filler + std::to_string(lsn));
   journal.sync();
   journal.rewind();
   EXPECT_EQ(journal.offset(), 0u);
@@ -82,6 +85,42 @@ TEST(Journal, AfterARewindOnlyTheNewRecordsCount) {
   using Records = std::vector<std::pair<uint64_t, std::string>>;
   // The stale records behind it are not the next lsn, so the chain ends.
   EXPECT_EQ(contents(path), (Records{{6, "new 6"}}));
+}
+
+TEST(Journal, DirectSyncsRewriteTheirLastBlockWithoutLosingWhatItHeld) {
+  testing::TempDir dir;
+  const std::string path = dir.file("journal");
+  std::vector<std::pair<uint64_t, std::string>> expected;
+  {
+    Journal journal(path, 64 << 10);
+    if (!journal.direct()) GTEST_SKIP() << "the file system of " << path << " has no O_DIRECT";
+    uint64_t lsn = 1;
+    // Syncs of 1 to 4 records of 100 to 1,300 bytes: most start and end inside a block.
+    for (int sync = 0; sync < 30; ++sync) {
+      for (int i = 0; i <= sync % 4; ++i, ++lsn) {
+        std::string payload(100 + (lsn * 379) % 1200, static_cast<char>('a' + lsn % 26));
+        journal.append(lsn, payload);
+        expected.emplace_back(lsn, payload);
+      }
+      journal.sync();
+      EXPECT_EQ(contents(path), expected) << "after sync " << sync;
+    }
+    journal.append(lsn, "appended, never synced");
+  }
+  EXPECT_EQ(contents(path), expected);
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, 64 << 10);
+}
+
+TEST(Journal, WithoutFdatasyncWritesGoThroughThePageCache) {
+  testing::TempDir dir;
+  Journal journal(dir.file("journal"), 64 << 10, /*fdatasync=*/false);
+  EXPECT_TRUE(journal.preallocated());
+  EXPECT_FALSE(journal.direct());
+  journal.append(1, "one");
+  journal.sync();
+  EXPECT_EQ(contents(dir.file("journal")).size(), 1u);
 }
 
 }  // namespace
