@@ -17,9 +17,10 @@ namespace syncd {
 namespace {
 constexpr const char* kAppliedLsnKey = "journal_applied_lsn";
 
-size_t record_bytes(const PreparedWrite& write) {
+// Memory an unapplied write holds: its record, its overlay entry and bookkeeping.
+size_t unapplied_bytes(const std::string& record, const PreparedWrite& write) {
   const Mutation& m = write.mutation;
-  return 128 + m.collection.size() + m.doc_id.size() + (m.payload ? m.payload->size() : 0) +
+  return 256 + record.size() + 2 * (m.collection.size() + m.doc_id.size()) +
          (write.local_data ? write.local_data->size() : 0);
 }
 }  // namespace
@@ -88,14 +89,13 @@ JournaledWrites::JournaledWrites(Database& db, DocumentStore& documents, Mutatio
                            std::to_string(record.lsn - 1) + " are missing (a damaged file?); ";
     }
     last = record.lsn;
-    std::optional<PreparedWrite> write = decode_write_record(record.payload);
-    if (!write) {
+    if (!decode_write_record(record.payload)) {
       throw std::runtime_error("journal " + options_.journal_path + ".*: record " +
                                std::to_string(record.lsn) +
                                " passes its checksum but is not a write this syncd knows; "
                                "refusing to start rather than drop it");
     }
-    missing.push_back(Handed{record.lsn, std::move(*write)});
+    missing.push_back(Handed{record.lsn, std::move(record.payload)});
   }
   {
     // Also when nothing is missing: the applier of the last run committed without syncing,
@@ -116,7 +116,7 @@ JournaledWrites::JournaledWrites(Database& db, DocumentStore& documents, Mutatio
         std::make_unique<Journal>(journal_file(i), options_.preallocate_bytes, options_.fsync);
   }
   build_key_filter();
-  overlay_.reserve(options_.max_unapplied * 2);
+  overlay_.reserve(options_.max_unapplied);
   db_.set_settle_hook([this] { settle_now(); });
 }
 
@@ -145,7 +145,12 @@ JournaledWrites::~JournaledWrites() {
 
 void JournaledWrites::apply_batch(DocumentStore& documents, MutationQueue& queue, MetaStore& meta,
                                   const std::vector<Handed>& batch) {
-  for (const Handed& h : batch) LocalWrites::store(documents, queue, h.write);
+  for (const Handed& h : batch) {
+    std::optional<PreparedWrite> write = decode_write_record(h.record);
+    if (!write)
+      throw std::logic_error("journal record " + std::to_string(h.lsn) + " does not decode");
+    LocalWrites::store(documents, queue, *write);
+  }
   meta.set(kAppliedLsnKey, std::to_string(batch.back().lsn));
 }
 
@@ -194,12 +199,12 @@ void JournaledWrites::stop() {
 
 LocalWriteResult JournaledWrites::apply(const LocalWrite& write) {
   const auto backlog = static_cast<size_t>(unapplied_count());
-  if (backlog >= 2 * options_.max_unapplied || unapplied_bytes_ >= options_.max_unapplied_bytes) {
+  if (backlog >= options_.max_unapplied || unapplied_bytes_ >= options_.max_unapplied_bytes) {
     // Far behind even at full priority: the loop takes a slice of the applier's work,
     // so memory stays bounded and no single wait is long.
     commit_turn();
     drain(options_.max_slice);
-  } else if (backlog >= options_.max_unapplied && !applier_raised_) {
+  } else if (backlog >= options_.urgent_unapplied && !applier_raised_) {
     // Behind in idle time (both cores busy): it runs beside the loop until it catches up.
     applier_raised_ = true;
     set_applier_priority(true);
@@ -217,7 +222,8 @@ LocalWriteResult JournaledWrites::apply(const LocalWrite& write) {
   // (A key added for a write that is then refused stays: the filter may say "maybe".)
   PreparedWrite prepared = writes_.prepare(write, base);
   const uint64_t lsn = next_lsn_;
-  journals_[current_]->append(lsn, encode_write_record(prepared));
+  std::string record = encode_write_record(prepared);
+  journals_[current_]->append(lsn, record);
   ++next_lsn_;
   OverlayEntry entry{prepared.local_data, base ? base->server_version : std::nullopt,
                      prepared.mutation.created_at_ms, lsn};
@@ -228,10 +234,12 @@ LocalWriteResult JournaledWrites::apply(const LocalWrite& write) {
     undo_.emplace_back(key, std::nullopt);
     overlay_.emplace(std::move(key), std::move(entry));
   }
-  LocalWriteResult result{prepared.mutation.id, prepared.local_data};
-  unapplied_bytes_ += record_bytes(prepared);
-  staged_.push_back(Handed{lsn, std::move(prepared)});
-  return result;
+  const size_t bytes = unapplied_bytes(record, prepared);
+  unapplied_bytes_ += bytes;
+  staged_order_.push_back(
+      Unapplied{lsn, Key{write.collection, write.id}, prepared.mutation.created_at_ms, bytes});
+  staged_.push_back(Handed{lsn, std::move(record)});
+  return LocalWriteResult{std::move(prepared.mutation.id), std::move(prepared.local_data)};
 }
 
 void JournaledWrites::commit_turn() {
@@ -251,15 +259,12 @@ void JournaledWrites::commit_turn() {
     const size_t before = handed_.size();
     wake = before == 0 ||
            (before < options_.max_batch && before + staged_.size() >= options_.max_batch);
-    for (Handed& h : staged_) {
-      const Mutation& m = h.write.mutation;
-      unapplied_order_.push_back(
-          Unapplied{h.lsn, Key{m.collection, m.doc_id}, m.created_at_ms, record_bytes(h.write)});
-      handed_.push_back(std::move(h));
-    }
+    for (Handed& h : staged_) handed_.push_back(std::move(h));
     fresh_ = true;
   }
+  for (Unapplied& u : staged_order_) unapplied_order_.push_back(std::move(u));
   staged_.clear();
+  staged_order_.clear();
   undo_.clear();
   if (started_ && wake) wake_.notify_one();
 }
@@ -273,8 +278,9 @@ void JournaledWrites::abort_turn() noexcept {
     }
   }
   next_lsn_ -= staged_.size();
-  for (const Handed& h : staged_) unapplied_bytes_ -= record_bytes(h.write);
+  for (const Unapplied& u : staged_order_) unapplied_bytes_ -= u.bytes;
   staged_.clear();
+  staged_order_.clear();
   undo_.clear();
   journals_[current_]->discard();
 }
@@ -406,7 +412,7 @@ void JournaledWrites::on_progress() {
     applied_lsn_ = lsn;
     forget_applied(lsn);
   }
-  if (applier_raised_ && static_cast<size_t>(unapplied_count()) < options_.max_unapplied / 4) {
+  if (applier_raised_ && static_cast<size_t>(unapplied_count()) < options_.urgent_unapplied / 4) {
     applier_raised_ = false;
     set_applier_priority(false);
   }
@@ -518,7 +524,7 @@ std::optional<int64_t> JournaledWrites::oldest_pending_created_ms() {
   }
   if (oldest) return oldest;  // anything in the tables is older than the unapplied writes
   if (!unapplied_order_.empty()) return unapplied_order_.front().created_at_ms;
-  if (!staged_.empty()) return staged_.front().write.mutation.created_at_ms;
+  if (!staged_order_.empty()) return staged_order_.front().created_at_ms;
   return std::nullopt;
 }
 

@@ -38,11 +38,15 @@ namespace syncd {
 struct JournaledWritesOptions {
   std::string journal_path;            // the files are this with ".0" and ".1"
   size_t preallocate_bytes = 8 << 20;  // each file
-  // Past this many unapplied writes the applier runs at normal priority; past twice as
-  // many (or the bytes) the loop applies a slice itself, which bounds the overlay's
-  // memory.
-  size_t max_unapplied = 1024;
-  size_t max_unapplied_bytes = 2 << 20;
+  // Past this many unapplied writes (or bytes) the loop applies a slice itself, which
+  // bounds the overlay's memory.
+  size_t max_unapplied = 4096;
+  size_t max_unapplied_bytes = 4 << 20;
+  // Past this many the applier runs at normal priority until it is down to a quarter.
+  // Well above what one gathering and a checkpoint bring (1,000 to 2,000 at 30,000
+  // puts/s): raised, it competes with the loop and the clients for the CPU, which at
+  // 1,024 doubled the p99 latency at 16 clients (bench/README.md).
+  size_t urgent_unapplied = 3072;
   size_t max_batch = 1024;  // writes per applier transaction
   size_t max_slice = 256;   // writes the loop applies itself when far behind
   // How long the applier waits for more writes before a transaction.
@@ -108,12 +112,15 @@ class JournaledWrites final : public LocalWriter {
     int64_t updated_at_ms = 0;
     uint64_t lsn = 0;
   };
+  // A write on its way to the tables: its journal record, decoded again when it is
+  // applied (a third of the memory of the decoded write, which matters at 4,096 of them).
   struct Handed {
     uint64_t lsn = 0;
-    PreparedWrite write;
+    std::string record;
   };
 
   // Stores `batch` and records its last lsn as applied, in the caller's transaction.
+  // Throws on a record that does not decode (it was encoded by this process).
   static void apply_batch(DocumentStore& documents, MutationQueue& queue, MetaStore& meta,
                           const std::vector<Handed>& batch);
   void settle_now();
@@ -155,6 +162,7 @@ class JournaledWrites final : public LocalWriter {
   };
   std::deque<Unapplied> unapplied_order_;                          // handed over, in lsn order
   std::vector<Handed> staged_;                                     // this turn's writes
+  std::vector<Unapplied> staged_order_;                            // and where they go
   std::vector<std::pair<Key, std::optional<OverlayEntry>>> undo_;  // overlay before them
   uint64_t next_lsn_ = 1;
   uint64_t applied_lsn_ = 0;    // committed to the tables, as last seen by the loop

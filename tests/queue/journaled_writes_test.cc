@@ -164,7 +164,8 @@ TEST_F(JournaledWritesTest, TheJournalIsReusedFromTheStartOnceEverythingIsApplie
 
 TEST_F(JournaledWritesTest, AWriterFarAheadOfTheApplierAppliesSlicesItself) {
   JournaledWritesOptions o = options();
-  o.max_unapplied = 8;
+  o.max_unapplied = 16;
+  o.urgent_unapplied = 8;
   o.max_slice = 4;
   auto j = std::make_unique<JournaledWrites>(*db_, docs_, queue_, writes_, o);
   int64_t most = 0;
@@ -240,7 +241,8 @@ TEST_F(JournaledWritesTest, WritesReachTheQueueInOrderWhenTheLoopAndTheApplierSh
   uv_loop_t loop;
   uv_loop_init(&loop);
   JournaledWritesOptions o = options();
-  o.max_unapplied = 4;  // the loop applies slices often, while the applier runs
+  o.max_unapplied = 8;  // the loop applies slices often, while the applier runs
+  o.urgent_unapplied = 4;
   o.max_batch = 3;
   o.max_slice = 2;
   o.gather = std::chrono::milliseconds(0);
