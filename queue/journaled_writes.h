@@ -9,25 +9,23 @@
 // records not yet in the tables at start-up are applied before anything else runs; a
 // journal file is reused only once its records are durable in the tables.
 //
-// Threads: all public methods are for the loop thread. The applier thread only takes
-// handed-over writes, applies them and reports the last applied lsn through a uv_async.
+// Threads: all public methods are for the loop thread; the applier thread is
+// queue/journal_applier.*.
 #include <uv.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <utility>
 #include <vector>
 
+#include "queue/journal_applier.h"
 #include "queue/local_writes.h"
 #include "store/journal.h"
 #include "store/key_filter.h"
@@ -112,26 +110,11 @@ class JournaledWrites final : public LocalWriter {
     int64_t updated_at_ms = 0;
     uint64_t lsn = 0;
   };
-  // A write on its way to the tables: its journal record, decoded again when it is
-  // applied (a third of the memory of the decoded write, which matters at 4,096 of them).
-  struct Handed {
-    uint64_t lsn = 0;
-    std::string record;
-  };
 
-  // Stores `batch` and records its last lsn as applied, in the caller's transaction.
-  // Throws on a record that does not decode (it was encoded by this process).
-  static void apply_batch(DocumentStore& documents, MutationQueue& queue, MetaStore& meta,
-                          const std::vector<Handed>& batch);
   void settle_now();
   // Waits for the applier's transaction, then applies up to `at_most` of the writes
   // handed to it, oldest first, on the loop's connection.
   void drain(size_t at_most = SIZE_MAX);
-  // Under mutex_: the oldest handed writes, taken to apply; and back, after a failure.
-  std::vector<Handed> take_oldest(size_t at_most);
-  void give_back(std::vector<Handed>& writes);
-  void run_applier();
-  void set_applier_priority(bool urgent);
   void on_progress();
   void forget_applied(uint64_t applied_lsn);
   void maybe_switch_journal();
@@ -161,33 +144,14 @@ class JournaledWrites final : public LocalWriter {
     size_t bytes;
   };
   std::deque<Unapplied> unapplied_order_;                          // handed over, in lsn order
-  std::vector<Handed> staged_;                                     // this turn's writes
+  std::vector<HandedWrite> staged_;                                // this turn's writes
   std::vector<Unapplied> staged_order_;                            // and where they go
   std::vector<std::pair<Key, std::optional<OverlayEntry>>> undo_;  // overlay before them
   uint64_t next_lsn_ = 1;
   uint64_t applied_lsn_ = 0;    // committed to the tables, as last seen by the loop
   size_t unapplied_bytes_ = 0;  // memory held for unapplied writes (about)
 
-  // Shared with the applier thread, under mutex_.
-  std::mutex mutex_;
-  std::condition_variable wake_;
-  std::condition_variable idle_;
-  std::deque<Handed> handed_;
-  bool busy_ = false;           // the applier is in a transaction
-  bool loop_applying_ = false;  // the loop is applying the oldest handed writes itself
-  bool stopping_ = false;
-  uint64_t thread_applied_lsn_ = 0;
-  uint64_t thread_durable_lsn_ = 0;  // applied and synced to disk
-  std::string thread_error_;
-  bool fresh_ = false;  // handed over since the applier last failed
-
-  struct ApplierStore;
-  std::unique_ptr<ApplierStore> applier_store_;
-  std::thread applier_;
-  uv_async_t progress_{};
-  bool started_ = false;
-  bool applier_idle_class_ = false;  // SCHED_IDLE, raised while the loop waits for it
-  bool applier_raised_ = false;      // at normal priority until a backlog is worked off
+  std::unique_ptr<JournalApplier> applier_;
   std::function<void(const std::string&)> on_error_;
 };
 

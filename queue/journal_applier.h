@@ -1,0 +1,122 @@
+#pragma once
+// The applier thread: it owns the journaled writes handed over by the loop until they
+// are in the tables, and applies them on its own SQLite connection, many per
+// transaction (gathered for up to `gather`), at synchronous=NORMAL, checkpointing the WAL
+// itself. It runs at idle CPU priority unless raised (set_urgent, or while the loop
+// waits for it). The loop may take the oldest handed writes to apply them itself; the
+// thread then waits, so writes reach the tables in lsn order. It reports progress (the
+// last applied lsn, an error) on the loop through a uv_async.
+//
+// Threads: every public method is for the loop thread.
+#include <uv.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "queue/mutation_queue.h"
+#include "store/document_store.h"
+#include "store/meta_store.h"
+
+namespace syncd {
+
+// A durable write on its way to the tables: its journal record, decoded when applied
+// (a third of the memory of the decoded write, which matters at thousands of them).
+struct HandedWrite {
+  uint64_t lsn = 0;
+  std::string record;
+};
+
+// The meta key of the last lsn in the tables.
+inline constexpr const char* kAppliedLsnKey = "journal_applied_lsn";
+
+// Stores `batch` and records its last lsn as applied, in the caller's transaction.
+// Throws on a record that does not decode.
+void apply_handed_writes(DocumentStore& documents, MutationQueue& queue, MetaStore& meta,
+                         const std::vector<HandedWrite>& batch);
+
+class JournalApplier {
+ public:
+  // `applied_lsn`: what the tables durably hold already.
+  JournalApplier(size_t max_batch, std::chrono::milliseconds gather, uint64_t applied_lsn);
+  ~JournalApplier();  // joins a running thread (its loop handle is stop()'s to close)
+  JournalApplier(const JournalApplier&) = delete;
+  JournalApplier& operator=(const JournalApplier&) = delete;
+
+  // Starts the thread on its own connection; `on_progress` runs on the loop after each
+  // of its transactions. Before this, handed writes wait for take_for_loop().
+  void start(uv_loop_t* loop, const std::string& db_path, const char* vfs,
+             std::function<void()> on_progress);
+  // Joins the thread (whatever is still handed stays unapplied) and closes its handle.
+  void stop();
+
+  // A turn's durable writes, in lsn order (moved from).
+  void hand(std::vector<HandedWrite>& writes);
+
+  struct Taken {
+    std::vector<HandedWrite> writes;  // the oldest handed writes, for the loop to apply
+    uint64_t applied_lsn = 0;         // what the thread had applied before them
+  };
+  // Waits for the thread's transaction, then takes up to `at_most` writes. When any are
+  // taken the thread waits for loop_applied() or loop_failed().
+  Taken take_for_loop(size_t at_most);
+  // The taken writes are committed on the loop's connection (FULL: that commit syncs the
+  // WAL, so the thread's earlier commits are durable with it).
+  void loop_applied(uint64_t lsn);
+  // They were not: the thread takes them back, first in line.
+  void loop_failed(std::vector<HandedWrite>& writes);
+
+  // Applied and synced to disk; note_durable() after a commit of the loop's connection.
+  uint64_t durable_lsn();
+  void note_durable(uint64_t lsn);
+
+  struct Progress {
+    uint64_t applied_lsn = 0;
+    std::string error;  // the thread's last failure since the previous call, if any
+  };
+  Progress progress();
+
+  // Normal CPU priority until set_urgent(false), for a backlog to be worked off.
+  void set_urgent(bool urgent);
+  bool urgent() const { return urgent_; }
+
+ private:
+  struct Store;
+  void run();
+  void set_priority(bool normal);
+  std::vector<HandedWrite> take_oldest(size_t at_most);  // under mutex_
+  void give_back(std::vector<HandedWrite>& writes);      // under mutex_
+
+  const size_t max_batch_;
+  const std::chrono::milliseconds gather_;
+  std::unique_ptr<Store> store_;
+  std::thread thread_;
+  uv_async_t progress_{};
+  std::function<void()> on_progress_;
+  bool started_ = false;
+  bool idle_class_ = false;  // SCHED_IDLE, raised while the loop waits for it
+  bool urgent_ = false;
+
+  // Shared with the thread.
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  std::condition_variable idle_;
+  std::deque<HandedWrite> handed_;
+  bool busy_ = false;           // the thread is in a transaction
+  bool loop_applying_ = false;  // the loop is applying the oldest handed writes itself
+  bool stopping_ = false;
+  bool fresh_ = false;  // handed over since the thread last failed
+  uint64_t applied_lsn_ = 0;
+  uint64_t durable_lsn_ = 0;
+  std::string error_;
+};
+
+}  // namespace syncd
