@@ -223,6 +223,7 @@ void Methods::status(JsonValue& result, JsonAllocator& alloc) {
   add_optional_string(result, "last_error",
                       sync.last_error.empty() ? std::nullopt : std::optional(sync.last_error),
                       alloc);
+  add_time(result, "last_error_at", sync.last_error_at_ms, alloc);
 }
 
 void Methods::conflicts_list(const JsonValue& params, JsonValue& result, JsonAllocator& alloc) {

@@ -144,10 +144,14 @@ SyncStatus SyncEngine::status() const {
   const int64_t now = clock_.monotonic_ms();
   if (wait_until_ms_ > now) s.next_retry_ms = clock_.now_ms() + (wait_until_ms_ - now);
   s.last_error = last_error_;
+  s.last_error_at_ms = last_error_at_ms_;
   return s;
 }
 
-void SyncEngine::note_error(const std::string& error) { last_error_ = error; }
+void SyncEngine::note_error(const std::string& error) {
+  last_error_ = error;
+  last_error_at_ms_ = clock_.now_ms();
+}
 
 HttpRequest SyncEngine::request(const std::string& method, const std::string& path,
                                 std::string body) {

@@ -63,7 +63,8 @@ struct SyncStatus {
   std::optional<int64_t> last_push_ms;
   std::optional<int64_t> last_pull_ms;
   std::optional<int64_t> next_retry_ms;
-  std::string last_error;
+  std::string last_error;                   // kept after recovery: compare last_error_at
+  std::optional<int64_t> last_error_at_ms;  // with last_push and last_pull
 };
 
 // A document whose local view changed because of the remote (for subscribers).
@@ -161,6 +162,7 @@ class SyncEngine {
   std::optional<int64_t> last_push_ms_;
   std::optional<int64_t> last_pull_ms_;
   std::string last_error_;
+  std::optional<int64_t> last_error_at_ms_;
 };
 
 }  // namespace syncd

@@ -228,6 +228,7 @@ TEST(Sync, RetryAfterIsHonoured) {
     JsonDocument s = client.call("status");
     EXPECT_NE(std::string(s["result"]["last_error"].GetString()).find(std::to_string(status)),
               std::string::npos);
+    EXPECT_TRUE(s["result"]["last_error_at"].IsString());  // and when
   }
 }
 

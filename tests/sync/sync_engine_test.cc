@@ -178,6 +178,7 @@ TEST_F(SyncEngineTest, RetriesFollowTheSeededBackoffAndRetryAfterWinsWhenLonger)
   EXPECT_EQ(engine_->status().breaker, BreakerState::open);
   EXPECT_EQ(to_string(engine_->status().connectivity), std::string("offline"));
   EXPECT_EQ(engine_->status().last_error, "push failed: Connection refused");
+  EXPECT_EQ(engine_->status().last_error_at_ms, clock_.now_ms());
 }
 
 TEST_F(SyncEngineTest, TheBreakerAdmitsOneProbeAfterItsCooldown) {
