@@ -97,6 +97,7 @@ void JournalApplier::start(uv_loop_t* loop, const std::string& db_path, const ch
   idle_class_ = ::geteuid() == 0 || (::getrlimit(RLIMIT_NICE, &nice) == 0 &&
                                      (nice.rlim_cur == RLIM_INFINITY || nice.rlim_cur >= 20));
   thread_ = std::thread([this] { run(); });
+  (void)::pthread_setname_np(thread_.native_handle(), "syncd-applier");  // for top -H, ps -L
 }
 
 void JournalApplier::stop() {

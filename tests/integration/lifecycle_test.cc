@@ -8,7 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <dirent.h>
+#include <sched.h>
+
+#include <cstdlib>
 #include <cstring>
+#include <iterator>
+#include <memory>
+#include <sstream>
+#include <vector>
 
 #include "tests/integration/harness.h"
 
@@ -17,6 +25,38 @@ namespace {
 
 int exit_code(std::optional<int> status) {
   return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+}
+
+struct ThreadScheduling {
+  int policy = -1;  // SCHED_OTHER 0, SCHED_IDLE 5
+  int nice = 0;
+};
+
+// The scheduling of the process's thread named `name`, from /proc (nullopt: no such thread).
+std::optional<ThreadScheduling> thread_scheduling(pid_t pid, const std::string& name) {
+  const std::string tasks = "/proc/" + std::to_string(pid) + "/task";
+  std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir(tasks.c_str()), ::closedir);
+  if (!dir) return std::nullopt;
+  while (dirent* entry = ::readdir(dir.get())) {
+    const std::string task = tasks + "/" + entry->d_name;
+    if (entry->d_name[0] == '.' || read_file(task + "/comm") != name + "\n") continue;
+    // After the ")" that ends the name: state is field 3, nice field 19, policy field 41.
+    const std::string stat = read_file(task + "/stat");
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+    std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
+    if (f.size() < 39) return std::nullopt;
+    return ThreadScheduling{std::stoi(f[38]), std::stoi(f[16])};
+  }
+  return std::nullopt;
+}
+
+// Every directory above `path` lets others through (so another user can run it).
+bool reachable_by_others(const std::string& path) {
+  for (size_t at = path.find('/', 1); at != std::string::npos; at = path.find('/', at + 1)) {
+    struct stat st {};
+    if (::stat(path.substr(0, at).c_str(), &st) != 0 || !(st.st_mode & S_IXOTH)) return false;
+  }
+  return true;
 }
 
 TEST(Lifecycle, SigtermStopsCleanlyAndRemovesTheSocket) {
@@ -29,6 +69,52 @@ TEST(Lifecycle, SigtermStopsCleanlyAndRemovesTheSocket) {
   EXPECT_EQ(exit_code(syncd.stop()), 0);
   EXPECT_NE(::stat(syncd.socket().c_str(), &st), 0);
   EXPECT_NE(syncd.log().find("SIGTERM: stopping"), std::string::npos);
+}
+
+TEST(Lifecycle, TheApplierRunsInIdleTimeAsRootAndAtNice10AsAnUnprivilegedUser) {
+  TempDir dir;
+  Syncd as_root(dir);
+  ASSERT_TRUE(as_root.start()) << as_root.log();
+  auto root_applier = thread_scheduling(as_root.process()->pid(), "syncd-applier");
+  ASSERT_TRUE(root_applier);
+  EXPECT_EQ(root_applier->policy, SCHED_IDLE);  // root may raise it again when the loop waits
+  as_root.stop();
+
+  if (::geteuid() != 0 || !reachable_by_others(syncd_bin()) || !reachable_by_others(dir.path()) ||
+      std::system("command -v prlimit >/dev/null && command -v setpriv >/dev/null") != 0) {
+    GTEST_SKIP() << "needs root to become another user, prlimit and setpriv (util-linux), "
+                    "and a syncd binary and temp dir others can reach";
+  }
+  // `nobody`, with no right to leave SCHED_IDLE again (RLIMIT_NICE 0), on its own dir.
+  const std::string home = dir.file("nobody");
+  ASSERT_EQ(::mkdir(home.c_str(), 0700), 0);
+  ASSERT_EQ(::chown(home.c_str(), 65534, 65534), 0);
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  const std::string socket = home + "/syncd.sock";
+  Process unprivileged({"/usr/bin/env", "prlimit", "--nice=0:0", "setpriv", "--reuid=65534",
+                        "--regid=65534", "--clear-groups", syncd_bin(), "--state-dir",
+                        home + "/state", "--socket", socket, "--remote", "http://127.0.0.1:1"},
+                       home + "/log", home + "/log");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        Client probe(socket);
+        return !unprivileged.running() ||
+               (probe.connected() && probe.call("status").HasMember("result"));
+      },
+      Millis(20000)));
+  ASSERT_TRUE(unprivileged.running()) << read_file(home + "/log");
+  Client client(socket);
+  JsonDocument put = client.call("put", R"({"collection":"notes","id":"a","data":{"n":1}})");
+  EXPECT_TRUE(put.HasMember("result")) << read_file(home + "/log");
+  auto applier = thread_scheduling(unprivileged.pid(), "syncd-applier");
+  ASSERT_TRUE(applier);
+  EXPECT_EQ(applier->policy, SCHED_OTHER);
+  EXPECT_EQ(applier->nice, 10);
+  unprivileged.signal(SIGTERM);
+  EXPECT_EQ(exit_code(unprivileged.wait_exit(Millis(10000))), 0) << read_file(home + "/log");
+  struct stat st {};
+  ASSERT_EQ(::stat((home + "/state/syncd.db").c_str(), &st), 0);
+  EXPECT_EQ(st.st_uid, 65534u);
 }
 
 TEST(Lifecycle, ASecondDaemonOnTheSameStateDirIsRefused) {
