@@ -35,13 +35,15 @@ MutationQueue::MutationQueue(Database& db)
               "INSERT INTO mutations (id, collection, doc_id, op, base_version, payload, state, "
               "created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)"),
       // The head of each document's queue: no earlier unfinished mutation of the same
-      // document. Walks the table in seq order; acked rows are deleted, so what it steps
-      // over is the few inflight, failed and conflict rows.
+      // document (ORs, not IN: see store/schema.cc, migration 2 -> 3). Walks the table in seq
+      // order; acked rows are deleted, so what it steps over is the few inflight, failed and
+      // conflict rows.
       lease_scan_(db, "SELECT " MUTATION_COLUMNS
                       " FROM mutations m WHERE state = 'pending' AND next_attempt_at_ms <= ?1 "
                       "AND NOT EXISTS (SELECT 1 FROM mutations e WHERE e.collection = m.collection "
                       "AND e.doc_id = m.doc_id AND e.seq < m.seq "
-                      "AND e.state IN ('pending', 'inflight', 'conflict')) ORDER BY seq LIMIT ?2"),
+                      "AND (e.state = 'pending' OR e.state = 'inflight' OR e.state = 'conflict')) "
+                      "ORDER BY seq LIMIT ?2"),
       // One statement for the whole batch: its seqs come as a JSON array.
       mark_inflight_(db,
                      "UPDATE mutations SET state = 'inflight', attempts = attempts + 1 "
@@ -75,7 +77,8 @@ MutationQueue::MutationQueue(Database& db)
                       " FROM mutations WHERE state = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2"),
       for_document_(db, "SELECT " MUTATION_COLUMNS
                         " FROM mutations WHERE collection = ?1 AND doc_id = ?2 "
-                        "AND state IN ('pending', 'inflight', 'conflict') ORDER BY seq"),
+                        "AND (state = 'pending' OR state = 'inflight' OR state = 'conflict') "
+                        "ORDER BY seq"),
       insert_at_(db,
                  "INSERT INTO mutations (seq, id, collection, doc_id, op, base_version, payload, "
                  "state, attempts, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', "
