@@ -108,6 +108,15 @@ void Journal::open_direct() {
   if (!fdatasync_) return;
   const int fd = ::open(path_.c_str(), O_RDWR | O_CLOEXEC | O_DIRECT | O_DSYNC);
   if (fd < 0) return;  // EINVAL: the file system has no O_DIRECT; the page cache it is
+  // Some file systems open with O_DIRECT and then refuse the writes: write the first
+  // block back as it is, so a refusal shows here and not on a client's write.
+  std::unique_ptr<char[], FreeAligned> block(
+      static_cast<char*>(std::aligned_alloc(kBlockBytes, kBlockBytes)));
+  if (!block || ::pread(fd, block.get(), kBlockBytes, 0) != static_cast<ssize_t>(kBlockBytes) ||
+      ::pwrite(fd, block.get(), kBlockBytes, 0) != static_cast<ssize_t>(kBlockBytes)) {
+    ::close(fd);
+    return;
+  }
   ::close(fd_);
   fd_ = fd;
   direct_ = true;
