@@ -136,7 +136,14 @@ void Methods::call(std::string_view method, const JsonValue& params, CallContext
         rapidjson::StringRef(sync_ ? to_string(sync_->status().connectivity) : "offline"), alloc);
     return;
   }
-  if (method == "metrics") return metrics_.to_json(result, alloc);
+  if (method == "metrics") {
+    metrics_.to_json(result, alloc);
+    const WriteBacklog backlog = writes_.backlog();
+    result.AddMember("journal_unapplied", JsonValue(backlog.unapplied), alloc);
+    result.AddMember("journal_loop_slices", JsonValue(backlog.loop_slices), alloc);
+    result.AddMember("journal_applier_raised", JsonValue(backlog.applier_raised), alloc);
+    return;
+  }
   throw RpcError(rpc_code::kMethodNotFound, "method_not_found",
                  "unknown method " + std::string(method));
 }

@@ -117,9 +117,11 @@ LocalWriteResult JournaledWrites::apply(const LocalWrite& write) {
     // so memory stays bounded and no single wait is long.
     commit_turn();
     drain(options_.max_slice);
-  } else if (backlog >= options_.urgent_unapplied) {
+    ++loop_slices_;
+  } else if (backlog >= options_.urgent_unapplied && !applier_->urgent()) {
     // Behind in idle time (both cores busy): it runs beside the loop until it catches up.
     applier_->set_urgent(true);
+    ++applier_raised_;
   }
   if (staged_.empty()) maybe_switch_journal();
   Key key{write.collection, write.id};
@@ -263,6 +265,10 @@ void JournaledWrites::on_progress() {
     applier_->set_urgent(false);
   }
   if (!progress.error.empty() && on_error_) on_error_(progress.error);
+}
+
+WriteBacklog JournaledWrites::backlog() const {
+  return WriteBacklog{static_cast<uint64_t>(unapplied_count()), loop_slices_, applier_raised_};
 }
 
 std::optional<StoredDocument> JournaledWrites::find(std::string_view collection,

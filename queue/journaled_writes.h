@@ -91,6 +91,7 @@ class JournaledWrites final : public LocalWriter {
   std::optional<StoredDocument> find(std::string_view collection, std::string_view id) override;
   QueueCounts counts() override;
   std::optional<int64_t> oldest_pending_created_ms() override;
+  WriteBacklog backlog() const override;
   int64_t unapplied_count() const { return static_cast<int64_t>(next_lsn_ - 1 - applied_lsn_); }
 
  private:
@@ -150,6 +151,8 @@ class JournaledWrites final : public LocalWriter {
   uint64_t next_lsn_ = 1;
   uint64_t applied_lsn_ = 0;    // committed to the tables, as last seen by the loop
   size_t unapplied_bytes_ = 0;  // memory held for unapplied writes (about)
+  uint64_t loop_slices_ = 0;
+  uint64_t applier_raised_ = 0;
 
   std::unique_ptr<JournalApplier> applier_;
   std::function<void(const std::string&)> on_error_;

@@ -2,6 +2,7 @@
 // A local write as one unit: the document's new local view and its mutation, written in
 // the caller's transaction so that neither exists without the other. The base version
 // of the mutation is the server version the local view was built on.
+#include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -46,6 +47,14 @@ struct PreparedWrite {
 // Where local writes go, and the reads that must see them: straight into the tables
 // (LocalWrites), or through the journal (JournaledWrites), which also answers for the
 // writes it has acknowledged but not yet applied.
+// How far the tables lag behind the acknowledged writes (all zero when writes go
+// straight into the tables).
+struct WriteBacklog {
+  uint64_t unapplied = 0;       // acknowledged, durable in the journal, not yet in the tables
+  uint64_t loop_slices = 0;     // times the loop applied writes itself: the applier was far behind
+  uint64_t applier_raised = 0;  // times the applier left idle priority to catch up
+};
+
 class LocalWriter {
  public:
   virtual ~LocalWriter() = default;
@@ -57,6 +66,7 @@ class LocalWriter {
   // write included.
   virtual QueueCounts counts() = 0;
   virtual std::optional<int64_t> oldest_pending_created_ms() = 0;
+  virtual WriteBacklog backlog() const { return {}; }
 };
 
 class LocalWrites final : public LocalWriter {

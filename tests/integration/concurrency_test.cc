@@ -90,6 +90,10 @@ TEST(Concurrency, PipelinedWritesShareOneCommitAndAnswersKeepRequestOrder) {
   EXPECT_EQ(after["result"]["commits"].GetInt() - commits_before, 1)
       << "all writes read in one loop turn commit together";
   EXPECT_GE(after["result"]["commit_batch_max"].GetInt(), kWrites);
+  EXPECT_LE(after["result"]["journal_unapplied"].GetUint64(), static_cast<uint64_t>(kWrites));
+  // A list settles the journal: every acknowledged write is in the tables after it.
+  ASSERT_TRUE(client.call("list", R"({"collection":"p"})").HasMember("result"));
+  EXPECT_EQ(client.call("metrics")["result"]["journal_unapplied"].GetUint64(), 0u);
 }
 
 }  // namespace
