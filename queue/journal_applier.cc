@@ -98,6 +98,9 @@ void JournalApplier::start(uv_loop_t* loop, const std::string& db_path, const ch
                                      (nice.rlim_cur == RLIM_INFINITY || nice.rlim_cur >= 20));
   thread_ = std::thread([this] { run(); });
   (void)::pthread_setname_np(thread_.native_handle(), "syncd-applier");  // for top -H, ps -L
+  // Until the thread has set its own priority, a raise from here could be undone by it.
+  std::unique_lock lock(mutex_);
+  idle_.wait(lock, [&] { return running_; });
 }
 
 void JournalApplier::stop() {
@@ -220,6 +223,8 @@ void JournalApplier::run() {
     (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
   }
   std::unique_lock lock(mutex_);
+  running_ = true;
+  idle_.notify_all();
   bool failed = false;
   while (true) {
     if (failed) {

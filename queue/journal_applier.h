@@ -110,6 +110,7 @@ class JournalApplier {
   std::condition_variable wake_;
   std::condition_variable idle_;
   std::deque<HandedWrite> handed_;
+  bool running_ = false;        // the thread has set its priority
   bool busy_ = false;           // the thread is in a transaction
   bool loop_applying_ = false;  // the loop is applying the oldest handed writes itself
   bool stopping_ = false;
