@@ -24,14 +24,7 @@ JournaledWrites::JournaledWrites(Database& db, DocumentStore& documents, Mutatio
       writes_(writes),
       options_(std::move(options)),
       meta_(db) {
-  if (auto stored = meta_.get(kAppliedLsnKey)) {
-    char* end = nullptr;
-    applied_lsn_ = std::strtoull(stored->c_str(), &end, 10);
-    if (stored->empty() || *end != '\0') {
-      throw std::runtime_error("database " + db_.path() + ": meta " + kAppliedLsnKey + " is '" +
-                               stored->substr(0, 40) + "', not a number; refusing to start");
-    }
-  }
+  applied_lsn_ = stored_applied_lsn();
   std::vector<HandedWrite> missing;
   uint64_t last = applied_lsn_;
   std::vector<JournalRecord> records;
@@ -76,6 +69,18 @@ JournaledWrites::JournaledWrites(Database& db, DocumentStore& documents, Mutatio
   build_key_filter();
   overlay_.reserve(options_.max_unapplied);
   db_.set_settle_hook([this] { settle_now(); });
+}
+
+uint64_t JournaledWrites::stored_applied_lsn() {
+  std::optional<std::string> stored = meta_.get(kAppliedLsnKey);
+  if (!stored) return 0;
+  char* end = nullptr;
+  const uint64_t lsn = std::strtoull(stored->c_str(), &end, 10);
+  if (stored->empty() || *end != '\0') {
+    throw std::runtime_error("database " + db_.path() + ": meta " + kAppliedLsnKey + " is '" +
+                             stored->substr(0, 40) + "', not a number; refusing to start");
+  }
+  return lsn;
 }
 
 void JournaledWrites::build_key_filter() {
@@ -142,16 +147,15 @@ LocalWriteResult JournaledWrites::apply(const LocalWrite& write) {
   OverlayEntry entry{prepared.local_data, base ? base->server_version : std::nullopt,
                      prepared.mutation.created_at_ms, lsn};
   if (it != overlay_.end()) {
-    undo_.emplace_back(key, it->second);
+    undo_.emplace_back(it->second);
     it->second = std::move(entry);
   } else {
-    undo_.emplace_back(key, std::nullopt);
-    overlay_.emplace(std::move(key), std::move(entry));
+    undo_.emplace_back(std::nullopt);
+    overlay_.emplace(key, std::move(entry));
   }
   const size_t bytes = unapplied_bytes(record, prepared);
   unapplied_bytes_ += bytes;
-  staged_order_.push_back(
-      Unapplied{lsn, Key{write.collection, write.id}, prepared.mutation.created_at_ms, bytes});
+  staged_order_.push_back(Unapplied{lsn, std::move(key), prepared.mutation.created_at_ms, bytes});
   staged_.push_back(HandedWrite{lsn, std::move(record)});
   return LocalWriteResult{std::move(prepared.mutation.id), std::move(prepared.local_data)};
 }
@@ -172,11 +176,13 @@ void JournaledWrites::commit_turn() {
 }
 
 void JournaledWrites::abort_turn() noexcept {
-  for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
-    if (it->second) {
-      overlay_[it->first] = std::move(*it->second);
+  // Newest first: a document written twice in the turn ends as it was before both.
+  for (size_t i = undo_.size(); i-- > 0;) {
+    const Key& key = staged_order_[i].key;
+    if (undo_[i]) {
+      overlay_[key] = std::move(*undo_[i]);
     } else {
-      overlay_.erase(it->first);
+      overlay_.erase(key);
     }
   }
   next_lsn_ -= staged_.size();
@@ -298,7 +304,7 @@ QueueCounts JournaledWrites::counts() {
   uint64_t applied = 0;
   try {
     counts = queue_.counts();
-    if (auto stored = meta_.get(kAppliedLsnKey)) applied = std::stoull(*stored);
+    applied = stored_applied_lsn();
   } catch (...) {
     if (own_snapshot) db_.rollback();
     throw;

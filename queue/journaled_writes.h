@@ -121,6 +121,9 @@ class JournaledWrites final : public LocalWriter {
   void maybe_switch_journal();
   std::string journal_file(int i) const;
   void build_key_filter();
+  // The last lsn the tables hold, as recorded in them (0 before any). Throws when the
+  // record is damaged.
+  uint64_t stored_applied_lsn();
 
   Database& db_;
   DocumentStore& documents_;
@@ -144,10 +147,10 @@ class JournaledWrites final : public LocalWriter {
     int64_t created_at_ms;
     size_t bytes;
   };
-  std::deque<Unapplied> unapplied_order_;                          // handed over, in lsn order
-  std::vector<HandedWrite> staged_;                                // this turn's writes
-  std::vector<Unapplied> staged_order_;                            // and where they go
-  std::vector<std::pair<Key, std::optional<OverlayEntry>>> undo_;  // overlay before them
+  std::deque<Unapplied> unapplied_order_;          // handed over, in lsn order
+  std::vector<HandedWrite> staged_;                // this turn's writes
+  std::vector<Unapplied> staged_order_;            // and where they go
+  std::vector<std::optional<OverlayEntry>> undo_;  // each one's overlay entry before it
   uint64_t next_lsn_ = 1;
   uint64_t applied_lsn_ = 0;    // committed to the tables, as last seen by the loop
   size_t unapplied_bytes_ = 0;  // memory held for unapplied writes (about)

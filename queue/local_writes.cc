@@ -14,7 +14,7 @@ void LocalWrites::check_size(const std::string& json, const LocalWrite& write) c
 LocalWriteResult LocalWrites::apply(const LocalWrite& write) {
   PreparedWrite prepared = prepare(write, documents_.write_base(write.collection, write.id));
   store(documents_, queue_, prepared);
-  return LocalWriteResult{prepared.mutation.id, prepared.local_data};
+  return LocalWriteResult{std::move(prepared.mutation.id), std::move(prepared.local_data)};
 }
 
 void LocalWrites::store(DocumentStore& documents, MutationQueue& queue,

@@ -44,9 +44,6 @@ struct PreparedWrite {
   std::optional<std::string> local_data;
 };
 
-// Where local writes go, and the reads that must see them: straight into the tables
-// (LocalWrites), or through the journal (JournaledWrites), which also answers for the
-// writes it has acknowledged but not yet applied.
 // How far the tables lag behind the acknowledged writes (all zero when writes go
 // straight into the tables).
 struct WriteBacklog {
@@ -55,6 +52,9 @@ struct WriteBacklog {
   uint64_t applier_raised = 0;  // times the applier left idle priority to catch up
 };
 
+// Where local writes go, and the reads that must see them: straight into the tables
+// (LocalWrites), or through the journal (JournaledWrites), which also answers for the
+// writes it has acknowledged but not yet applied.
 class LocalWriter {
  public:
   virtual ~LocalWriter() = default;

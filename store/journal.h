@@ -58,14 +58,15 @@ class Journal {
   bool direct() const { return direct_; }
   const std::string& path() const { return path_; }
 
-  static constexpr size_t kHeaderBytes = 16;  // length, crc32c, lsn (little endian)
-  static constexpr uint32_t kMaxPayloadBytes = 1u << 30;
+  static constexpr size_t kHeaderBytes = 16;   // length, crc32c, lsn (little endian)
   static constexpr size_t kBlockBytes = 4096;  // O_DIRECT alignment, enough for any disk
 
  private:
   void open_direct();
   void write_at(const char* data, size_t size, uint64_t at);
   void write_blocks();
+  // The aligned buffer of at least `bytes` (a multiple of kBlockBytes) a direct write uses.
+  char* aligned_blocks(size_t bytes);
 
   struct FreeAligned {
     void operator()(char* p) const;

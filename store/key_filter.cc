@@ -56,11 +56,16 @@ bool KeyFilter::Layer::may_contain(const Hashes& h) const {
 
 KeyFilter::KeyFilter(size_t capacity) { layers_.emplace_back(capacity); }
 
-bool KeyFilter::add(std::string_view collection, std::string_view id) {
-  Hashes h = hash_key(collection, id);
+bool KeyFilter::any_layer_may_contain(const Hashes& h) const {
   for (const Layer& layer : layers_) {
     if (layer.may_contain(h)) return true;
   }
+  return false;
+}
+
+bool KeyFilter::add(std::string_view collection, std::string_view id) {
+  Hashes h = hash_key(collection, id);
+  if (any_layer_may_contain(h)) return true;
   if (layers_.back().added >= layers_.back().capacity) {
     layers_.emplace_back(2 * layers_.back().capacity);
   }
@@ -69,11 +74,7 @@ bool KeyFilter::add(std::string_view collection, std::string_view id) {
 }
 
 bool KeyFilter::may_contain(std::string_view collection, std::string_view id) const {
-  Hashes h = hash_key(collection, id);
-  for (const Layer& layer : layers_) {
-    if (layer.may_contain(h)) return true;
-  }
-  return false;
+  return any_layer_may_contain(hash_key(collection, id));
 }
 
 size_t KeyFilter::added() const {

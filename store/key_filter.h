@@ -38,6 +38,7 @@ class KeyFilter {
     size_t added = 0;
   };
   static Hashes hash_key(std::string_view collection, std::string_view id);
+  bool any_layer_may_contain(const Hashes& h) const;
   static constexpr int kHashes = 7;
   std::vector<Layer> layers_;
 };

@@ -267,19 +267,23 @@ HttpResult http_request(const std::string& url, const std::string* body) {
 }
 }  // namespace
 
-double cpu_seconds(pid_t pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto close = text.rfind(')');  // the command may contain spaces and parentheses
-  if (close == std::string::npos) return 0;
+ProcStat::ProcStat(const std::string& path) {
+  const std::string text = read_file(path);
+  const auto close = text.rfind(')');
+  if (close == std::string::npos || close + 2 > text.size()) return;
   std::istringstream fields(text.substr(close + 2));
-  std::string field;
-  double ticks = 0;
-  // Fields after the command: state (3) ... utime (14), stime (15).
-  for (int n = 3; n <= 15 && fields >> field; ++n) {
-    if (n == 14 || n == 15) ticks += std::stod(field);
-  }
-  return ticks / static_cast<double>(sysconf(_SC_CLK_TCK));
+  from_third_.assign(std::istream_iterator<std::string>(fields), {});
+}
+
+std::string ProcStat::field(size_t n) const {
+  return n >= 3 && n - 3 < from_third_.size() ? from_third_[n - 3] : "";
+}
+
+double cpu_seconds(pid_t pid) {
+  ProcStat stat("/proc/" + std::to_string(pid) + "/stat");
+  const std::string utime = stat.field(14), stime = stat.field(15);
+  if (utime.empty() || stime.empty()) return 0;
+  return (std::stod(utime) + std::stod(stime)) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
 long rss_kib(pid_t pid) {

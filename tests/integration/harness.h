@@ -101,6 +101,17 @@ class Syncd {
 // A process's user+system CPU time in seconds, all its threads (0 when unknown).
 double cpu_seconds(pid_t pid);
 
+// The fields of a /proc/.../stat file, numbered as proc(5) numbers them: field(n) is
+// field n ("" when absent). The command (field 2) may hold spaces and parentheses.
+class ProcStat {
+ public:
+  explicit ProcStat(const std::string& path);
+  std::string field(size_t n) const;
+
+ private:
+  std::vector<std::string> from_third_;
+};
+
 // A process's resident set size in KiB (VmRSS), -1 when unknown.
 long rss_kib(pid_t pid);
 

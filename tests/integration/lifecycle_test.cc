@@ -13,9 +13,8 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <iterator>
+#include <filesystem>
 #include <memory>
-#include <sstream>
 #include <vector>
 
 #include "tests/integration/harness.h"
@@ -40,12 +39,10 @@ std::optional<ThreadScheduling> thread_scheduling(pid_t pid, const std::string& 
   while (dirent* entry = ::readdir(dir.get())) {
     const std::string task = tasks + "/" + entry->d_name;
     if (entry->d_name[0] == '.' || read_file(task + "/comm") != name + "\n") continue;
-    // After the ")" that ends the name: state is field 3, nice field 19, policy field 41.
-    const std::string stat = read_file(task + "/stat");
-    std::istringstream fields(stat.substr(stat.rfind(')') + 2));
-    std::vector<std::string> f{std::istream_iterator<std::string>(fields), {}};
-    if (f.size() < 39) return std::nullopt;
-    return ThreadScheduling{std::stoi(f[38]), std::stoi(f[16])};
+    ProcStat stat(task + "/stat");
+    const std::string nice = stat.field(19), policy = stat.field(41);
+    if (nice.empty() || policy.empty()) return std::nullopt;
+    return ThreadScheduling{std::stoi(policy), std::stoi(nice)};
   }
   return std::nullopt;
 }
@@ -80,20 +77,26 @@ TEST(Lifecycle, TheApplierRunsInIdleTimeAsRootAndAtNice10AsAnUnprivilegedUser) {
   EXPECT_EQ(root_applier->policy, SCHED_IDLE);  // root may raise it again when the loop waits
   as_root.stop();
 
-  if (::geteuid() != 0 || !reachable_by_others(syncd_bin()) || !reachable_by_others(dir.path()) ||
+  if (::geteuid() != 0 || !reachable_by_others(dir.path()) ||
       std::system("command -v prlimit >/dev/null && command -v setpriv >/dev/null") != 0) {
     GTEST_SKIP() << "needs root to become another user, prlimit and setpriv (util-linux), "
-                    "and a syncd binary and temp dir others can reach";
+                    "and a temp dir others can reach";
   }
   // `nobody`, with no right to leave SCHED_IDLE again (RLIMIT_NICE 0), on its own dir.
   const std::string home = dir.file("nobody");
   ASSERT_EQ(::mkdir(home.c_str(), 0700), 0);
   ASSERT_EQ(::chown(home.c_str(), 65534, 65534), 0);
   ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  // A copy of syncd beside it: the build tree may sit where `nobody` cannot go.
+  const std::string binary = dir.file("syncd");
+  std::filesystem::copy_file(syncd_bin(), binary);
+  std::filesystem::permissions(binary, std::filesystem::perms::owner_all |
+                                           std::filesystem::perms::others_read |
+                                           std::filesystem::perms::others_exec);
   const std::string socket = home + "/syncd.sock";
   Process unprivileged({"/usr/bin/env", "prlimit", "--nice=0:0", "setpriv", "--reuid=65534",
-                        "--regid=65534", "--clear-groups", syncd_bin(), "--state-dir",
-                        home + "/state", "--socket", socket, "--remote", "http://127.0.0.1:1"},
+                        "--regid=65534", "--clear-groups", binary, "--state-dir", home + "/state",
+                        "--socket", socket, "--remote", "http://127.0.0.1:1"},
                        home + "/log", home + "/log");
   ASSERT_TRUE(wait_until(
       [&] {

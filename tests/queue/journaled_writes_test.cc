@@ -8,21 +8,14 @@
 #include <thread>
 
 #include "queue/write_record.h"
-#include "tests/test_support.h"
+#include "tests/queue/local_store_fixture.h"
 
 namespace syncd {
 namespace {
 
-class JournaledWritesTest : public ::testing::Test {
+class JournaledWritesTest : public LocalStoreTest {
  protected:
-  testing::TempDir dir_;
-  std::unique_ptr<Database> db_ = testing::open_test_database(dir_.file("w.db"));
-  DocumentStore docs_{*db_};
-  MutationQueue queue_{*db_};
-  FakeClock clock_{1'800'000'000'000};
-  Xoshiro256 random_{9};
-  Uuid7Generator ids_{clock_, random_};
-  LocalWrites writes_{docs_, queue_, ids_, clock_, 1 << 20};
+  JournaledWritesTest() : LocalStoreTest(1 << 20) {}
 
   JournaledWritesOptions options(size_t preallocate = 1 << 20) {
     JournaledWritesOptions o;
@@ -36,11 +29,7 @@ class JournaledWritesTest : public ::testing::Test {
 
   static LocalWriteResult stage(JournaledWrites& j, MutationOp op, const std::string& id,
                                 const char* json = nullptr) {
-    JsonDocument data;
-    if (json) {
-      EXPECT_FALSE(parse_json(json, data));
-    }
-    return j.apply(LocalWrite{op, "notes", id, json ? &data : nullptr});
+    return apply_json(j, op, id, json);
   }
   // What the documents table holds, read without settling.
   std::optional<std::string> in_table(const std::string& id) {

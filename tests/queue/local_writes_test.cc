@@ -2,29 +2,18 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/test_support.h"
+#include "tests/queue/local_store_fixture.h"
 
 namespace syncd {
 namespace {
 
-class LocalWritesTest : public ::testing::Test {
+class LocalWritesTest : public LocalStoreTest {
  protected:
-  testing::TempDir dir_;
-  std::unique_ptr<Database> db_ = testing::open_test_database(dir_.file("w.db"));
-  DocumentStore docs_{*db_};
-  MutationQueue queue_{*db_};
-  FakeClock clock_{1'800'000'000'000};
-  Xoshiro256 random_{9};
-  Uuid7Generator ids_{clock_, random_};
-  LocalWrites writes_{docs_, queue_, ids_, clock_, 100};
+  LocalWritesTest() : LocalStoreTest(100) {}
 
   LocalWriteResult write(MutationOp op, const std::string& id, const char* json = nullptr) {
-    JsonDocument data;
-    if (json) {
-      EXPECT_FALSE(parse_json(json, data));
-    }
     Transaction tx(*db_);
-    LocalWriteResult r = writes_.apply(LocalWrite{op, "notes", id, json ? &data : nullptr});
+    LocalWriteResult r = apply_json(writes_, op, id, json);
     tx.commit();
     return r;
   }
