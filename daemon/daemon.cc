@@ -21,7 +21,6 @@
 #include "store/meta_store.h"
 #include "store/resolution_log.h"
 #include "store/schema.h"
-#include "store/wal_write_batching.h"
 #include "sync/curl_transport.h"
 #include "sync/netlink_monitor.h"
 #include "sync/sync_engine.h"
@@ -126,8 +125,7 @@ class Daemon {
 
     uv_loop_init(&loop_);
     handler_ = std::make_unique<RpcHandler>(*methods_, metrics_);
-    journaled_->start(&loop_, db_->path(), wal_write_batching_vfs(),
-                      [](const std::string& error) { log_error(error); });
+    journaled_->start(&loop_, db_->path(), [](const std::string& error) { log_error(error); });
     server_ =
         std::make_unique<IpcServer>(&loop_, *journaled_, *handler_, metrics_, limits_from(config));
     try {
@@ -175,7 +173,7 @@ class Daemon {
   void open_store() {
     const Config& config = options_.config;
     const bool full_sync = config.store.synchronous == "full";
-    db_ = std::make_unique<Database>(config.state_dir + "/syncd.db", wal_write_batching_vfs());
+    db_ = std::make_unique<Database>(config.state_dir + "/syncd.db");
     prepare_database(*db_, full_sync ? SyncMode::full : SyncMode::normal);
     documents_ = std::make_unique<DocumentStore>(*db_);
     queue_ = std::make_unique<MutationQueue>(*db_);

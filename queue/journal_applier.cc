@@ -32,8 +32,7 @@ void apply_handed_writes(DocumentStore& documents, MutationQueue& queue, MetaSto
 // transaction rather than inside its commit: a checkpoint inside the commit kept the
 // transaction (which the loop may be waiting for) open for tens of milliseconds.
 struct JournalApplier::Store {
-  Store(const std::string& path, const char* vfs)
-      : db(path, vfs), documents(db), queue(db), meta(db) {
+  explicit Store(const std::string& path) : db(path), documents(db), queue(db), meta(db) {
     sqlite3_wal_hook(
         db.handle(),
         [](void* pages, sqlite3*, const char*, int wal_pages) {
@@ -83,9 +82,9 @@ JournalApplier::~JournalApplier() {
   thread_.join();
 }
 
-void JournalApplier::start(uv_loop_t* loop, const std::string& db_path, const char* vfs,
+void JournalApplier::start(uv_loop_t* loop, const std::string& db_path,
                            std::function<void()> on_progress) {
-  store_ = std::make_unique<Store>(db_path, vfs);
+  store_ = std::make_unique<Store>(db_path);
   on_progress_ = std::move(on_progress);
   uv_async_init(loop, &progress_, [](uv_async_t* handle) {
     static_cast<JournalApplier*>(handle->data)->on_progress_();

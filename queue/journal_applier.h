@@ -53,8 +53,7 @@ class JournalApplier {
 
   // Starts the thread on its own connection; `on_progress` runs on the loop after each
   // of its transactions. Before this, handed writes wait for take_for_loop().
-  void start(uv_loop_t* loop, const std::string& db_path, const char* vfs,
-             std::function<void()> on_progress);
+  void start(uv_loop_t* loop, const std::string& db_path, std::function<void()> on_progress);
   // Joins the thread (whatever is still handed stays unapplied) and closes its handle.
   void stop();
 

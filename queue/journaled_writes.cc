@@ -98,10 +98,10 @@ JournaledWrites::~JournaledWrites() {
   documents_.set_key_filter(nullptr);
 }
 
-void JournaledWrites::start(uv_loop_t* loop, const std::string& db_path, const char* vfs,
+void JournaledWrites::start(uv_loop_t* loop, const std::string& db_path,
                             std::function<void(const std::string&)> on_error) {
   on_error_ = std::move(on_error);
-  applier_->start(loop, db_path, vfs, [this] { on_progress(); });
+  applier_->start(loop, db_path, [this] { on_progress(); });
 }
 
 void JournaledWrites::stop() {

@@ -67,10 +67,10 @@ class JournaledWrites final : public LocalWriter {
   // Set when the journal had a hole in it: writes lost to a damaged file.
   const std::string& recovery_warning() const { return recovery_warning_; }
 
-  // Starts the applier thread on its own connection (`db_path`, `vfs`); before this,
+  // Starts the applier thread on its own connection to `db_path`; before this,
   // settle() applies everything itself. `on_error` is told (on the loop) when the
   // applier fails; it retries on the next write or after a second.
-  void start(uv_loop_t* loop, const std::string& db_path, const char* vfs,
+  void start(uv_loop_t* loop, const std::string& db_path,
              std::function<void(const std::string&)> on_error);
   // Settles and stops the thread; then closes its loop handle.
   void stop();

@@ -35,8 +35,8 @@ void configure_sqlite_library();
 
 class Database {
  public:
-  // Opens (creating if needed) the file at `path` through `vfs` (null: SQLite's default).
-  explicit Database(const std::string& path, const char* vfs = nullptr);
+  // Opens (creating if needed) the file at `path`.
+  explicit Database(const std::string& path);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;

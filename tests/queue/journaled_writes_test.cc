@@ -209,7 +209,7 @@ TEST_F(JournaledWritesTest, FilesAreReusedWhileTheApplierRuns) {
   uv_loop_init(&loop);
   {
     auto j = open(4096);  // a few dozen records per file: many switches
-    j->start(&loop, db_->path(), nullptr, [](const std::string&) {});
+    j->start(&loop, db_->path(), [](const std::string&) {});
     for (int i = 0; i < 300; ++i) {
       stage(*j, MutationOp::put, "s" + std::to_string(i), R"({"pad":"0123456789012345678901"})");
       j->commit_turn();
@@ -240,7 +240,7 @@ TEST_F(JournaledWritesTest, WritesReachTheQueueInOrderWhenTheLoopAndTheApplierSh
   o.max_slice = 2;
   o.gather = std::chrono::milliseconds(0);
   auto j = std::make_unique<JournaledWrites>(*db_, docs_, queue_, writes_, o);
-  j->start(&loop, db_->path(), nullptr, [](const std::string&) {});
+  j->start(&loop, db_->path(), [](const std::string&) {});
   for (int i = 0; i < 600; ++i) {
     const std::string body = R"({"n":)" + std::to_string(i) + "}";
     stage(*j, MutationOp::put, "d" + std::to_string(i % 3), body.c_str());
@@ -280,7 +280,7 @@ TEST_F(JournaledWritesTest, TheApplierThreadCatchesUpOnItsOwn) {
   uv_loop_init(&loop);
   auto j = open();
   std::vector<std::string> errors;
-  j->start(&loop, db_->path(), nullptr, [&](const std::string& e) { errors.push_back(e); });
+  j->start(&loop, db_->path(), [&](const std::string& e) { errors.push_back(e); });
   for (int i = 0; i < 50; ++i) {
     stage(*j, MutationOp::put, "t" + std::to_string(i), R"({"i":1})");
     j->commit_turn();
