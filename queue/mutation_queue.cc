@@ -7,9 +7,22 @@
 
 namespace syncd {
 namespace {
-#define MUTATION_COLUMNS                                                      \
-  "seq, id, collection, doc_id, op, base_version, payload, state, attempts, " \
-  "next_attempt_at_ms, last_error, created_at_ms"
+// Every read of a mutation: its base is the rebase its document's row records when
+// the mutation is in that range (schema.cc, migration 3 -> 4), else its own.
+#define EFFECTIVE_BASE                                                                    \
+  "CASE WHEN m.seq > d.rebase_after AND m.seq <= d.rebase_through THEN d.rebase_version " \
+  "ELSE m.base_version END"
+#define SELECT_MUTATIONS                                                                   \
+  "SELECT m.seq, m.id, m.collection, m.doc_id, m.op, " EFFECTIVE_BASE                      \
+  ", m.payload, m.state, m.attempts, m.next_attempt_at_ms, m.last_error, m.created_at_ms " \
+  "FROM mutations m LEFT JOIN documents d ON d.collection = m.collection AND d.id = m.doc_id "
+#define UNFINISHED(t) \
+  "(" t ".state = 'pending' OR " t ".state = 'inflight' OR " t ".state = 'conflict')"
+// The oldest unfinished mutation of the document becomes its head (it may be already).
+#define MARK_NEXT_HEAD(collection, doc_id)                                       \
+  "UPDATE mutations SET is_head = 1 WHERE seq = (SELECT n.seq FROM mutations n " \
+  "WHERE n.collection = " collection " AND n.doc_id = " doc_id                   \
+  " AND " UNFINISHED("n") " ORDER BY n.seq LIMIT 1)"
 
 Mutation read_mutation(const Statement& stmt) {
   Mutation m;
@@ -31,36 +44,50 @@ Mutation read_mutation(const Statement& stmt) {
 
 MutationQueue::MutationQueue(Database& db)
     : db_(db),
+      // A new mutation heads its document's queue when nothing of the document is
+      // unfinished (ORs, not IN: see store/schema.cc, migration 2 -> 3).
       insert_(db,
               "INSERT INTO mutations (id, collection, doc_id, op, base_version, payload, state, "
-              "created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7)"),
-      // The head of each document's queue: no earlier unfinished mutation of the same
-      // document (ORs, not IN: see store/schema.cc, migration 2 -> 3). Walks the table in seq
-      // order; acked rows are deleted, so what it steps over is the few inflight, failed and
-      // conflict rows.
-      lease_scan_(db, "SELECT " MUTATION_COLUMNS
-                      " FROM mutations m WHERE state = 'pending' AND next_attempt_at_ms <= ?1 "
-                      "AND NOT EXISTS (SELECT 1 FROM mutations e WHERE e.collection = m.collection "
-                      "AND e.doc_id = m.doc_id AND e.seq < m.seq "
-                      "AND (e.state = 'pending' OR e.state = 'inflight' OR e.state = 'conflict')) "
-                      "ORDER BY seq LIMIT ?2"),
+              "created_at_ms, is_head) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', ?7, "
+              "NOT EXISTS (SELECT 1 FROM mutations e WHERE e.collection = ?2 AND e.doc_id = ?3 "
+              "AND " UNFINISHED("e") "))"),
+      // Pending heads in queue order, from their partial index: what it steps over is
+      // only heads waiting for a retry time.
+      lease_scan_(db, SELECT_MUTATIONS
+                  "WHERE m.is_head = 1 AND m.state = 'pending' AND m.next_attempt_at_ms <= ?1 "
+                  "ORDER BY m.seq LIMIT ?2"),
       // One statement for the whole batch: its seqs come as a JSON array.
       mark_inflight_(db,
                      "UPDATE mutations SET state = 'inflight', attempts = attempts + 1 "
                      "WHERE seq IN (SELECT value FROM json_each(?1))"),
-      delete_(db, "DELETE FROM mutations WHERE id = ?1"),
+      delete_(db, "DELETE FROM mutations WHERE id = ?1 RETURNING collection, doc_id"),
+      mark_next_head_(db, MARK_NEXT_HEAD("?1", "?2")),
       fail_(db,
             "UPDATE mutations SET state = 'pending', next_attempt_at_ms = ?2, last_error = ?3 "
             "WHERE id = ?1 AND state = 'inflight'"),
-      set_state_(db,
-                 "UPDATE mutations SET state = ?4, last_error = ?5 "
-                 "WHERE id = ?1 AND state IN (?2, ?3)"),
+      mark_conflict_(db,
+                     "UPDATE mutations SET state = 'conflict', last_error = ?2 "
+                     "WHERE id = ?1 AND (state = 'inflight' OR state = 'pending')"),
+      // A dead letter keeps the base it would have been sent on (later rebases of its
+      // document's queue are not its own) and no longer heads the queue.
+      dead_letter_(db,
+                   "UPDATE mutations SET state = 'failed', last_error = ?2, is_head = 0, "
+                   "base_version = (SELECT " EFFECTIVE_BASE " FROM documents d "
+                   "WHERE d.collection = m.collection AND d.id = m.doc_id) "
+                   "FROM (SELECT seq, collection, doc_id, base_version FROM mutations "
+                   "WHERE id = ?1) AS m "
+                   "WHERE mutations.seq = m.seq AND (state = 'inflight' OR state = 'pending') "
+                   "RETURNING collection, doc_id"),
+      // Back in the queue: a dead letter heads its document's queue only when nothing
+      // else of it is unfinished; otherwise it is sent once those have gone, so a
+      // document never has two mutations in flight. A conflict is its queue's head.
       retry_(db,
-             "UPDATE mutations SET state = 'pending', next_attempt_at_ms = ?2 "
-             "WHERE id = ?1 AND state IN ('failed', 'conflict')"),
-      retry_all_(db,
-                 "UPDATE mutations SET state = 'pending', next_attempt_at_ms = ?1 "
-                 "WHERE state = 'failed'"),
+             "UPDATE mutations SET state = 'pending', next_attempt_at_ms = ?2, "
+             "is_head = state = 'conflict' OR NOT EXISTS (SELECT 1 FROM mutations e "
+             "WHERE e.collection = mutations.collection AND e.doc_id = mutations.doc_id "
+             "AND e.seq != mutations.seq AND " UNFINISHED("e") ") "
+             "WHERE id = ?1 AND (state = 'failed' OR state = 'conflict')"),
+      failed_ids_(db, "SELECT id FROM mutations WHERE state = 'failed' ORDER BY seq"),
       recover_(db, "UPDATE mutations SET state = 'pending' WHERE state = 'inflight'"),
       // Non-pending rows come from their small partial index; pending is the rest. The
       // total is a scan of the table: O(queue length), about 20 ms per million rows.
@@ -70,28 +97,38 @@ MutationQueue::MutationQueue(Database& db)
       oldest_(db,
               "SELECT created_at_ms FROM mutations WHERE state = 'pending' "
               "ORDER BY seq LIMIT 1"),
-      find_(db, "SELECT " MUTATION_COLUMNS " FROM mutations WHERE id = ?1"),
-      list_all_(db,
-                "SELECT " MUTATION_COLUMNS " FROM mutations WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
-      list_state_(db, "SELECT " MUTATION_COLUMNS
-                      " FROM mutations WHERE state = ?3 AND seq > ?1 ORDER BY seq LIMIT ?2"),
-      for_document_(db, "SELECT " MUTATION_COLUMNS
-                        " FROM mutations WHERE collection = ?1 AND doc_id = ?2 "
-                        "AND (state = 'pending' OR state = 'inflight' OR state = 'conflict') "
-                        "ORDER BY seq"),
+      find_(db, SELECT_MUTATIONS "WHERE m.id = ?1"),
+      list_all_(db, SELECT_MUTATIONS "WHERE m.seq > ?1 ORDER BY m.seq LIMIT ?2"),
+      list_state_(db, SELECT_MUTATIONS "WHERE m.state = ?3 AND m.seq > ?1 ORDER BY m.seq LIMIT ?2"),
+      for_document_(db, SELECT_MUTATIONS "WHERE m.collection = ?1 AND m.doc_id = ?2 AND " UNFINISHED(
+                            "m") " ORDER BY m.seq"),
       insert_at_(db,
                  "INSERT INTO mutations (seq, id, collection, doc_id, op, base_version, payload, "
-                 "state, attempts, created_at_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', "
-                 "?8, ?9)"),
+                 "state, attempts, created_at_ms, is_head) "
+                 "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'pending', ?8, ?9, ?10)"),
+      // A replaced mutation has a base of its own: the rebase range starts after it (the
+      // later mutations keep theirs).
+      narrow_rebase_(db,
+                     "UPDATE documents SET rebase_after = ?3 WHERE collection = ?1 AND id = ?2 "
+                     "AND rebase_after < ?3 AND rebase_through >= ?3"),
+      // The later mutations of each acknowledged one's document (those queued now) build
+      // on its version: recorded once in the documents row.
       rebase_batch_(db,
-                    "UPDATE mutations SET base_version = a.value ->> '$.version' "
+                    "UPDATE documents SET rebase_after = a.value ->> '$.seq', "
+                    "rebase_version = a.value ->> '$.version', "
+                    "rebase_through = (SELECT MAX(m.seq) FROM mutations m "
+                    "WHERE m.collection = documents.collection AND m.doc_id = documents.id) "
                     "FROM json_each(?1) AS a "
-                    "WHERE mutations.collection = a.value ->> '$.collection' "
-                    "AND mutations.doc_id = a.value ->> '$.doc_id' "
-                    "AND mutations.seq > a.value ->> '$.seq' AND mutations.state != 'failed'"),
+                    "WHERE documents.collection = a.value ->> '$.collection' "
+                    "AND documents.id = a.value ->> '$.doc_id'"),
       delete_batch_(db,
                     "DELETE FROM mutations WHERE seq IN "
                     "(SELECT value ->> '$.seq' FROM json_each(?1))"),
+      next_heads_batch_(db,
+                        "UPDATE mutations SET is_head = 1 WHERE seq IN (SELECT (SELECT n.seq "
+                        "FROM mutations n WHERE n.collection = a.value ->> '$.collection' "
+                        "AND n.doc_id = a.value ->> '$.doc_id' AND " UNFINISHED("n")
+                        " ORDER BY n.seq LIMIT 1) FROM json_each(?1) AS a)"),
       make_due_(db,
                 "UPDATE mutations SET next_attempt_at_ms = ?1 "
                 "WHERE state = 'pending' AND next_attempt_at_ms > ?1") {}
@@ -115,8 +152,9 @@ void MutationQueue::ack_applied(const std::vector<Applied>& applied) {
   }
   w.EndArray();
   std::string_view json(buffer.GetString(), buffer.GetSize());
-  rebase_batch_.bind(1, json).run();
   delete_batch_.bind(1, json).run();
+  rebase_batch_.bind(1, json).run();
+  next_heads_batch_.bind(1, json).run();
 }
 
 int64_t MutationQueue::make_due(int64_t now_ms) {
@@ -136,6 +174,7 @@ void MutationQueue::replace(std::string_view old_id, const Mutation& fresh) {
   std::optional<Mutation> old = find(old_id);
   if (!old) return;
   delete_.bind(1, old_id).run();
+  narrow_rebase_.bind(1, old->collection).bind(2, old->doc_id).bind(3, old->seq).run();
   insert_at_.bind(1, old->seq)
       .bind(2, fresh.id)
       .bind(3, fresh.collection)
@@ -145,6 +184,7 @@ void MutationQueue::replace(std::string_view old_id, const Mutation& fresh) {
       .bind(7, fresh.payload)
       .bind(8, old->attempts)
       .bind(9, old->created_at_ms)
+      .bind(10, int64_t{old->state != MutationState::failed})
       .run();
 }
 
@@ -189,8 +229,16 @@ std::vector<Mutation> MutationQueue::lease(int64_t now_ms, size_t max_count, siz
 }
 
 bool MutationQueue::ack(std::string_view id) {
-  delete_.bind(1, id).run();
-  return sqlite3_changes(db_.handle()) > 0;
+  return leave_and_mark_next_head(delete_.bind(1, id));
+}
+
+bool MutationQueue::leave_and_mark_next_head(Statement& returning_document) {
+  if (!returning_document.step()) return false;
+  const std::string collection = returning_document.column_text(0);
+  const std::string doc_id = returning_document.column_text(1);
+  returning_document.run();  // to its end (one row), which resets it
+  mark_next_head_.bind(1, collection).bind(2, doc_id).run();
+  return true;
 }
 
 bool MutationQueue::fail(std::string_view id, int64_t retry_at_ms, std::string_view error) {
@@ -198,25 +246,13 @@ bool MutationQueue::fail(std::string_view id, int64_t retry_at_ms, std::string_v
   return sqlite3_changes(db_.handle()) > 0;
 }
 
-bool MutationQueue::set_state(std::string_view id, MutationState from_a, MutationState from_b,
-                              MutationState to, std::string_view error) {
-  set_state_.bind(1, id)
-      .bind(2, std::string_view(to_string(from_a)))
-      .bind(3, std::string_view(to_string(from_b)))
-      .bind(4, std::string_view(to_string(to)))
-      .bind(5, error)
-      .run();
-  return sqlite3_changes(db_.handle()) > 0;
-}
-
 bool MutationQueue::dead_letter(std::string_view id, std::string_view error) {
-  return set_state(id, MutationState::inflight, MutationState::pending, MutationState::failed,
-                   error);
+  return leave_and_mark_next_head(dead_letter_.bind(1, id).bind(2, error));
 }
 
 bool MutationQueue::mark_conflict(std::string_view id, std::string_view error) {
-  return set_state(id, MutationState::inflight, MutationState::pending, MutationState::conflict,
-                   error);
+  mark_conflict_.bind(1, id).bind(2, error).run();
+  return sqlite3_changes(db_.handle()) > 0;
 }
 
 bool MutationQueue::retry(std::string_view id, int64_t now_ms) {
@@ -225,8 +261,13 @@ bool MutationQueue::retry(std::string_view id, int64_t now_ms) {
 }
 
 int64_t MutationQueue::retry_all_failed(int64_t now_ms) {
-  retry_all_.bind(1, now_ms).run();
-  return sqlite3_changes(db_.handle());
+  // One by one in queue order: each sees the ones before it back in the queue, so only
+  // the oldest of a document can head its queue.
+  std::vector<std::string> ids;
+  while (failed_ids_.step()) ids.push_back(failed_ids_.column_text(0));
+  int64_t retried = 0;
+  for (const std::string& id : ids) retried += retry(id, now_ms) ? 1 : 0;
+  return retried;
 }
 
 int64_t MutationQueue::recover_inflight() {

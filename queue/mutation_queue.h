@@ -1,9 +1,12 @@
 #pragma once
 // The durable mutation queue (the `mutations` table). Enqueue joins the caller's
 // transaction so a document change and its mutation commit together. Leasing keeps
-// per-document FIFO: only the oldest unfinished mutation of a document can be leased,
-// so a document never has two mutations in flight or in one batch. The queue lives on
-// disk; nothing here holds more than one batch in memory.
+// per-document FIFO: only the head of a document's queue (its oldest unfinished
+// mutation, marked is_head) can be leased, so a document never has two mutations in
+// flight or in one batch. The queue lives on disk; nothing here holds more than one batch
+// in memory, and no operation's work grows with the mutations queued behind one document
+// (leases read heads from their index; an acknowledgement rebases the rest of its
+// document's queue in one documents row, which every read of a mutation consults).
 #include <cstdint>
 #include <optional>
 #include <string_view>
@@ -49,9 +52,9 @@ class MutationQueue {
   // The unfinished (pending, inflight, conflict) mutations of one document, in order.
   std::vector<Mutation> unfinished_for_document(std::string_view collection,
                                                 std::string_view doc_id);
-  // The server applied these mutations (one per document): each leaves the queue and
-  // the later mutations of its document take its new version as their base. Two
-  // statements for the whole batch.
+  // The server applied these mutations (one per document): each leaves the queue, the
+  // later mutations of its document take its new version as their base, and the next
+  // one heads the queue. Three statements for the whole batch.
   struct Applied {
     int64_t seq;
     std::string collection;
@@ -74,18 +77,21 @@ class MutationQueue {
                              int64_t after_seq = 0);
 
  private:
-  bool set_state(std::string_view id, MutationState from_a, MutationState from_b, MutationState to,
-                 std::string_view error);
+  // Runs a statement that changes one mutation and returns its document, then marks
+  // that document's next head. False when no mutation changed.
+  bool leave_and_mark_next_head(Statement& returning_document);
 
   Database& db_;
   Statement insert_;
   Statement lease_scan_;
   Statement mark_inflight_;
   Statement delete_;
+  Statement mark_next_head_;
   Statement fail_;
-  Statement set_state_;
+  Statement mark_conflict_;
+  Statement dead_letter_;
   Statement retry_;
-  Statement retry_all_;
+  Statement failed_ids_;
   Statement recover_;
   Statement counts_;
   Statement oldest_;
@@ -94,8 +100,10 @@ class MutationQueue {
   Statement list_state_;
   Statement for_document_;
   Statement insert_at_;
+  Statement narrow_rebase_;
   Statement rebase_batch_;
   Statement delete_batch_;
+  Statement next_heads_batch_;
   Statement make_due_;
 };
 

@@ -7,7 +7,7 @@ namespace syncd {
 namespace {
 
 // Migration i takes user_version i to i + 1. Append only; never edit a shipped entry.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     // 0 -> 1: documents, the mutation queue, key/value metadata.
     R"sql(
 CREATE TABLE documents (
@@ -86,6 +86,28 @@ ALTER TABLE mutations_v3 RENAME TO mutations;
 CREATE INDEX mutations_by_document ON mutations (collection, doc_id, seq);
 -- Only the few rows that are not pending: enqueue (the hot path) never writes to it.
 CREATE INDEX mutations_not_pending ON mutations (state, seq) WHERE state != 'pending';
+)sql",
+    // 3 -> 4: work per acknowledgement and per lease that does not grow with the
+    // mutations queued behind one document (a hot document with thousands of them made
+    // both quadratic, on the loop). The head of each document's queue (its oldest
+    // unfinished mutation) is marked, so a lease reads heads from a small index instead
+    // of stepping over every mutation queued behind one in flight; and an
+    // acknowledgement records the rebase of the document's later mutations in its
+    // documents row (a range of seqs and the version they now build on) instead of
+    // rewriting each of them.
+    R"sql(
+ALTER TABLE mutations ADD COLUMN is_head INTEGER NOT NULL DEFAULT 0;
+UPDATE mutations SET is_head = 1
+ WHERE (state = 'pending' OR state = 'inflight' OR state = 'conflict')
+   AND NOT EXISTS (SELECT 1 FROM mutations e WHERE e.collection = mutations.collection
+                   AND e.doc_id = mutations.doc_id AND e.seq < mutations.seq
+                   AND (e.state = 'pending' OR e.state = 'inflight' OR e.state = 'conflict'));
+CREATE INDEX mutations_heads ON mutations (seq) WHERE is_head = 1 AND state = 'pending';
+-- The unfinished mutations of the document with rebase_after < seq <= rebase_through
+-- build on rebase_version (the version of its last acknowledged mutation).
+ALTER TABLE documents ADD COLUMN rebase_after INTEGER;
+ALTER TABLE documents ADD COLUMN rebase_through INTEGER;
+ALTER TABLE documents ADD COLUMN rebase_version TEXT;
 )sql",
 };
 

@@ -1,7 +1,11 @@
 #include "queue/mutation_queue.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
+#include <functional>
+
+#include "store/document_store.h"
 #include "tests/test_support.h"
 
 namespace syncd {
@@ -14,8 +18,12 @@ class MutationQueueTest : public ::testing::Test {
   std::unique_ptr<MutationQueue> queue_ = std::make_unique<MutationQueue>(*db_);
   int next_ = 0;
 
-  std::string add(const std::string& doc, size_t payload_bytes = 10, int64_t created = 0) {
+  std::string add(const std::string& doc, size_t payload_bytes = 10, int64_t created = 0,
+                  std::optional<std::string> base = std::nullopt) {
+    // As a local write does: the document's row, then its mutation.
+    DocumentStore(*db_).set_local_view("c", doc, std::string("{}"), 1);
     Mutation m;
+    m.base_version = std::move(base);
     m.id = "m" + std::to_string(++next_);
     m.collection = "c";
     m.doc_id = doc;
@@ -23,6 +31,12 @@ class MutationQueueTest : public ::testing::Test {
     m.created_at_ms = created ? created : next_;
     queue_->enqueue(m);
     return m.id;
+  }
+  void applied(const Mutation& m, const std::string& version) {
+    queue_->ack_applied({{m.seq, m.collection, m.doc_id, version}});
+  }
+  std::optional<std::string> base_of(const std::string& id) {
+    return queue_->find(id)->base_version;
   }
   static std::vector<std::string> ids(const std::vector<Mutation>& batch) {
     std::vector<std::string> out;
@@ -142,6 +156,139 @@ TEST_F(MutationQueueTest, CountsOldestAndPagedListing) {
   EXPECT_EQ(queue_->counts().pending, 2);
   EXPECT_EQ(queue_->find("m2")->doc_id, "b");
   EXPECT_FALSE(queue_->find("nope"));
+}
+
+TEST_F(MutationQueueTest, AnAcknowledgementRebasesTheRestOfItsDocumentsQueue) {
+  add("a", 10, 0, "v1");  // m1
+  add("a", 10, 0, "v1");  // m2, made on top of m1
+  add("a", 10, 0, "v1");  // m3
+  add("b", 10, 0, "v1");  // m4
+  auto batch = queue_->lease(0, 10, 1 << 20);
+  ASSERT_EQ(ids(batch), (std::vector<std::string>{"m1", "m4"}));
+  applied(batch[0], "v5");
+  EXPECT_EQ(base_of("m2"), "v5");
+  EXPECT_EQ(base_of("m3"), "v5");
+  EXPECT_EQ(base_of("m4"), "v1") << "another document";
+  add("a", 10, 0, "v7");  // m5: made after the acknowledgement, on a version pulled since
+  EXPECT_EQ(base_of("m5"), "v7") << "its author saw v7";
+  auto next = queue_->lease(0, 10, 1 << 20);
+  ASSERT_EQ(ids(next), (std::vector<std::string>{"m2"}));
+  EXPECT_EQ(next[0].base_version, "v5");
+  applied(next[0], "v6");
+  EXPECT_EQ(base_of("m3"), "v6");
+  EXPECT_EQ(base_of("m5"), "v6") << "made on top of m2 too";
+}
+
+TEST_F(MutationQueueTest, ADeadLetterKeepsTheBaseItWouldHaveBeenSentOn) {
+  add("a", 10, 0, "v1");
+  add("a", 10, 0, "v1");
+  add("a", 10, 0, "v1");
+  applied(queue_->lease(0, 10, 1 << 20)[0], "v5");
+  ASSERT_EQ(ids(queue_->lease(0, 10, 1 << 20)), (std::vector<std::string>{"m2"}));
+  EXPECT_TRUE(queue_->dead_letter("m2", "rejected"));
+  auto next = queue_->lease(0, 10, 1 << 20);
+  ASSERT_EQ(ids(next), (std::vector<std::string>{"m3"}));
+  EXPECT_EQ(next[0].base_version, "v5") << "made on top of m1 and m2";
+  applied(next[0], "v6");
+  EXPECT_EQ(base_of("m2"), "v5");
+}
+
+TEST_F(MutationQueueTest, AReplacedMutationHasItsOwnBaseAndTheRestKeepTheRebase) {
+  add("a", 10, 0, "v1");
+  add("a", 10, 0, "v1");
+  add("a", 10, 0, "v1");
+  applied(queue_->lease(0, 10, 1 << 20)[0], "v5");
+  Mutation m2 = queue_->lease(0, 10, 1 << 20).at(0);
+  Mutation fresh = m2;
+  fresh.id = "m2-resolved";
+  fresh.base_version = "v9";  // a conflict: resolved on the server's current version
+  queue_->replace(m2.id, fresh);
+  EXPECT_EQ(base_of("m3"), "v5");
+  auto next = queue_->lease(0, 10, 1 << 20);
+  ASSERT_EQ(ids(next), (std::vector<std::string>{"m2-resolved"}));
+  EXPECT_EQ(next[0].base_version, "v9");
+  EXPECT_EQ(next[0].seq, m2.seq);
+  applied(next[0], "v10");
+  EXPECT_EQ(base_of("m3"), "v10");
+}
+
+TEST_F(MutationQueueTest, ARetriedDeadLetterWaitsWhileItsDocumentHasAMutationInFlight) {
+  add("a");
+  add("a");
+  queue_->lease(0, 10, 1 << 20);
+  queue_->dead_letter("m1", "rejected");
+  Mutation m2 = queue_->lease(0, 10, 1 << 20).at(0);
+  EXPECT_TRUE(queue_->retry("m1", 0));
+  EXPECT_TRUE(queue_->lease(0, 10, 1 << 20).empty()) << "m2 is in flight: one per document";
+  applied(m2, "v2");
+  EXPECT_EQ(ids(queue_->lease(0, 10, 1 << 20)), (std::vector<std::string>{"m1"}));
+}
+
+TEST_F(MutationQueueTest, RetryAllGivesEachDocumentOneHead) {
+  add("a");
+  add("a");
+  add("b");
+  queue_->lease(0, 10, 1 << 20);
+  queue_->dead_letter("m1", "x");
+  queue_->dead_letter(queue_->lease(0, 10, 1 << 20).at(0).id, "y");  // m2
+  queue_->dead_letter("m3", "z");
+  EXPECT_EQ(queue_->retry_all_failed(0), 3);
+  EXPECT_EQ(ids(queue_->lease(0, 10, 1 << 20)), (std::vector<std::string>{"m1", "m3"}));
+}
+
+// SQLite virtual machine steps taken by `work` (a deterministic measure of its cost).
+int64_t vm_steps(Database& db, const std::function<void()>& work) {
+  int64_t steps = 0;
+  sqlite3_progress_handler(
+      db.handle(), 10,
+      [](void* n) {
+        ++*static_cast<int64_t*>(n);
+        return 0;
+      },
+      &steps);
+  work();
+  sqlite3_progress_handler(db.handle(), 0, nullptr, nullptr);
+  return steps * 10;
+}
+
+// A hot document: the cost of a lease and an acknowledgement must not grow with the
+// mutations queued behind it (it did: each lease stepped over all of them, each
+// acknowledgement rewrote all of them, which made draining them quadratic).
+TEST_F(MutationQueueTest, LeaseAndAcknowledgementDoNotGrowWithAHotDocumentsQueue) {
+  auto cost_with = [&](int queued) {
+    testing::TempDir dir;
+    auto db = testing::open_test_database(dir.file("hot.db"));
+    MutationQueue queue(*db);
+    DocumentStore docs(*db);
+    Transaction tx(*db);
+    docs.set_local_view("c", "hot", std::string("{}"), 1);
+    docs.set_local_view("c", "cold", std::string("{}"), 1);
+    for (int i = 0; i < queued; ++i) {
+      Mutation m;
+      m.id = "h" + std::to_string(i);
+      m.collection = "c";
+      m.doc_id = "hot";
+      m.payload = std::string(100, 'x');
+      queue.enqueue(m);
+    }
+    Mutation cold;
+    cold.id = "cold";
+    cold.collection = "c";
+    cold.doc_id = "cold";
+    queue.enqueue(cold);
+    tx.commit();
+    std::vector<Mutation> first = queue.lease(0, 10, 1 << 20);  // h0 and cold
+    return vm_steps(*db, [&] {
+      Transaction t(*db);
+      queue.ack_applied({{first[0].seq, "c", "hot", "v2"}});
+      t.commit();
+      queue.lease(0, 10, 1 << 20);
+      queue.lease(0, 10, 1 << 20);  // nothing: h1 is in flight
+    });
+  };
+  const int64_t small = cost_with(10);
+  const int64_t large = cost_with(5000);
+  EXPECT_LT(large, small * 2) << "steps with 10 queued: " << small << ", with 5,000: " << large;
 }
 
 }  // namespace
