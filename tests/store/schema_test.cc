@@ -120,6 +120,40 @@ PRAGMA user_version = 2;
   EXPECT_EQ(db.query_int("SELECT MAX(seq) FROM mutations"), 10);  // after the kept ones
 }
 
+TEST(Schema, Version4MarksEachDocumentsQueueHead) {
+  TempDir dir;
+  {
+    Database db(dir.file("a.db"));
+    prepare_database(db, SyncMode::normal);
+    // Back to the tables as version 3 left them: no heads, no rebase columns.
+    db.exec(R"sql(
+DROP INDEX mutations_heads;
+ALTER TABLE mutations DROP COLUMN is_head;
+ALTER TABLE documents DROP COLUMN rebase_after;
+ALTER TABLE documents DROP COLUMN rebase_through;
+ALTER TABLE documents DROP COLUMN rebase_version;
+INSERT INTO mutations (seq, id, collection, doc_id, op, state, created_at_ms) VALUES
+  (1, 'x-failed', 'c', 'x', 'put', 'failed', 1),
+  (2, 'x-inflight', 'c', 'x', 'put', 'inflight', 2),
+  (3, 'x-pending', 'c', 'x', 'put', 'pending', 3),
+  (4, 'y-failed', 'c', 'y', 'put', 'failed', 4),
+  (5, 'y-pending', 'c', 'y', 'put', 'pending', 5),
+  (6, 'y-later', 'c', 'y', 'put', 'pending', 6),
+  (7, 'z-conflict', 'c', 'z', 'put', 'conflict', 7),
+  (8, 'z-pending', 'c', 'z', 'put', 'pending', 8);
+PRAGMA user_version = 3;
+)sql");
+  }
+  Database db(dir.file("a.db"));
+  prepare_database(db, SyncMode::normal);
+  EXPECT_EQ(db.query_int("PRAGMA user_version"), current_schema_version());
+  Statement heads(db, "SELECT id FROM mutations WHERE is_head = 1 ORDER BY seq");
+  std::vector<std::string> ids;
+  while (heads.step()) ids.push_back(heads.column_text(0));
+  EXPECT_EQ(ids, (std::vector<std::string>{"x-inflight", "y-pending", "z-conflict"}));
+  EXPECT_EQ(db.query_int("SELECT COUNT(*) FROM documents WHERE rebase_version IS NOT NULL"), 0);
+}
+
 TEST(Schema, RefusesAFileFromANewerSyncd) {
   TempDir dir;
   {
