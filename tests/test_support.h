@@ -23,6 +23,7 @@ class TempDir {
     path_ = pattern;
   }
   ~TempDir() {
+    if (kept_) return;
     nftw(
         path_.c_str(),
         [](const char* p, const struct stat*, int, struct FTW*) { return ::remove(p); }, 16,
@@ -31,10 +32,13 @@ class TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
   const std::string& path() const { return path_; }
+  // Leaves the directory in place (for a failure to be looked at).
+  void keep() { kept_ = true; }
   std::string file(const std::string& name) const { return path_ + "/" + name; }
 
  private:
   std::string path_;
+  bool kept_ = false;
 };
 
 inline std::unique_ptr<Database> open_test_database(const std::string& path) {

@@ -6,6 +6,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -79,6 +80,8 @@ Process::Process(const std::vector<std::string>& argv, const std::string& stdout
   auto c_env = c_strings(envs);
   pid_ = ::fork();
   if (pid_ == 0) {
+    // Dies with the test (a test killed by ctest's timeout leaves no daemon behind).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     redirect(stdout_path, STDOUT_FILENO);
     redirect(stderr_path, STDERR_FILENO);
     int devnull = ::open("/dev/null", O_RDONLY);
@@ -204,7 +207,7 @@ Syncd::~Syncd() {
   if (process_ && process_->running()) stop();
 }
 
-bool Syncd::start() {
+void Syncd::launch() {
   std::vector<std::string> argv = {syncd_bin(), "--state-dir", state_dir_, "--socket",
                                    socket_,     "--remote",    remote_};
   if (!config_path_.empty()) {
@@ -213,13 +216,17 @@ bool Syncd::start() {
   }
   for (const auto& a : extra_args_) argv.push_back(a);
   process_ = std::make_unique<Process>(argv, log_path_, log_path_);
+}
+
+bool Syncd::start(Millis timeout) {
+  launch();
   return wait_until(
              [this] {
                if (!process_->running()) return true;
                Client probe(socket_);
                return probe.connected() && probe.call("status").HasMember("result");
              },
-             Millis(20000)) &&
+             timeout) &&
          process_->running();
 }
 

@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <functional>
 #include <map>
 #include <optional>
@@ -78,7 +79,9 @@ class Syncd {
   ~Syncd();
 
   // Starts the process and waits until its socket answers `status`. False on failure.
-  bool start();
+  bool start(Millis timeout = Millis(20000));
+  // Starts the process without waiting for it.
+  void launch();
   void kill9();
   // SIGTERM and wait; the exit status.
   std::optional<int> stop();
@@ -178,7 +181,12 @@ CommandResult run_command(const std::vector<std::string>& argv,
                           const std::map<std::string, std::string>& env = {},
                           Millis timeout = Millis(30000));
 
-inline std::string syncd_bin() { return SYNCD_BIN; }
+// $SYNCD_TEST_BIN runs the tests against another build of syncd (an older one, to see a
+// test fail on the code it was written against).
+inline std::string syncd_bin() {
+  const char* other = std::getenv("SYNCD_TEST_BIN");
+  return other && *other ? other : SYNCD_BIN;
+}
 inline std::string source_dir() { return SYNCD_SOURCE_DIR; }
 inline std::string syncctl_bin() { return SYNCCTL_BIN; }
 
