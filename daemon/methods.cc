@@ -142,6 +142,8 @@ void Methods::call(std::string_view method, const JsonValue& params, CallContext
     result.AddMember("journal_unapplied", JsonValue(backlog.unapplied), alloc);
     result.AddMember("journal_loop_slices", JsonValue(backlog.loop_slices), alloc);
     result.AddMember("journal_applier_raised", JsonValue(backlog.applier_raised), alloc);
+    result.AddMember("journal_lost_at_start", JsonValue(backlog.lost_at_start), alloc);
+    result.AddMember("journal_mark_failures", JsonValue(backlog.mark_failures), alloc);
     return;
   }
   throw RpcError(rpc_code::kMethodNotFound, "method_not_found",

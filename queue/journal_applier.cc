@@ -17,7 +17,7 @@
 namespace syncd {
 
 void apply_handed_writes(DocumentStore& documents, MutationQueue& queue, MetaStore& meta,
-                         const std::vector<HandedWrite>& batch) {
+                         const std::vector<HandedWrite>& batch, uint64_t synced_lsn) {
   for (const HandedWrite& h : batch) {
     std::optional<PreparedWrite> write = decode_write_record(h.record);
     if (!write) {
@@ -26,6 +26,7 @@ void apply_handed_writes(DocumentStore& documents, MutationQueue& queue, MetaSto
     LocalWrites::store(documents, queue, *write);
   }
   meta.set(kAppliedLsnKey, std::to_string(batch.back().lsn));
+  meta.set(kSyncedLsnKey, std::to_string(std::max(synced_lsn, batch.back().lsn)));
 }
 
 // The thread's own connection and statements. It checkpoints the WAL itself, after a
@@ -123,6 +124,7 @@ void JournalApplier::hand(std::vector<HandedWrite>& writes) {
     // time is up: waking it for every turn in between only costs context switches.
     const size_t before = handed_.size();
     wake = before == 0 || (before < max_batch_ && before + writes.size() >= max_batch_);
+    handed_lsn_ = std::max(handed_lsn_, writes.back().lsn);
     for (HandedWrite& h : writes) handed_.push_back(std::move(h));
     fresh_ = true;
   }
@@ -153,6 +155,7 @@ JournalApplier::Taken JournalApplier::take_for_loop(size_t at_most) {
   }
   taken.writes = take_oldest(at_most);
   taken.applied_lsn = applied_lsn_;
+  taken.handed_lsn = handed_lsn_;
   // The thread must not commit newer writes before these older ones: it waits.
   loop_applying_ = !taken.writes.empty();
   return taken;
@@ -237,12 +240,13 @@ void JournalApplier::run() {
     fresh_ = false;
     if (handed_.empty() || loop_applying_) continue;
     std::vector<HandedWrite> batch = take_oldest(max_batch_);
+    const uint64_t synced = handed_lsn_;
     busy_ = true;
     lock.unlock();
     std::string error;
     try {
       Transaction tx(store_->db);
-      apply_handed_writes(store_->documents, store_->queue, store_->meta, batch);
+      apply_handed_writes(store_->documents, store_->queue, store_->meta, batch, synced);
       tx.commit();
     } catch (const std::exception& e) {
       error = e.what();

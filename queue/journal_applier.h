@@ -37,11 +37,15 @@ struct HandedWrite {
 
 // The meta key of the last lsn in the tables.
 inline constexpr const char* kAppliedLsnKey = "journal_applied_lsn";
+// The meta key of an lsn known to have been synced to the journal (acknowledged) when
+// the tables last took writes: at a start, the journal must hold every record up to it.
+inline constexpr const char* kSyncedLsnKey = "journal_synced_lsn";
 
-// Stores `batch` and records its last lsn as applied, in the caller's transaction.
-// Throws on a record that does not decode.
+// Stores `batch`, records its last lsn as applied and `synced_lsn` (the last lsn
+// synced to the journal so far), in the caller's transaction. Throws on a record that
+// does not decode.
 void apply_handed_writes(DocumentStore& documents, MutationQueue& queue, MetaStore& meta,
-                         const std::vector<HandedWrite>& batch);
+                         const std::vector<HandedWrite>& batch, uint64_t synced_lsn);
 
 class JournalApplier {
  public:
@@ -63,6 +67,7 @@ class JournalApplier {
   struct Taken {
     std::vector<HandedWrite> writes;  // the oldest handed writes, for the loop to apply
     uint64_t applied_lsn = 0;         // what the thread had applied before them
+    uint64_t handed_lsn = 0;          // the last lsn ever handed (synced to the journal)
   };
   // Waits for the thread's transaction, then takes up to `at_most` writes. When any are
   // taken the thread waits for loop_applied() or loop_failed().
@@ -116,6 +121,7 @@ class JournalApplier {
   bool fresh_ = false;  // handed over since the thread last failed
   uint64_t applied_lsn_ = 0;
   uint64_t durable_lsn_ = 0;
+  uint64_t handed_lsn_ = 0;  // the last lsn handed over
   std::string error_;
 };
 

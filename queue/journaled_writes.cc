@@ -1,13 +1,23 @@
 #include "queue/journaled_writes.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstdlib>
+#include <ctime>
+#include <filesystem>
 #include <stdexcept>
 
+#include "queue/journal_recovery.h"
 #include "queue/write_record.h"
+#include "store/journal_mark.h"
 
 namespace syncd {
 namespace {
+// Meta keys: the last run applied every write before it stopped ("1"); the size the
+// journal files were made (0: they grow as records come).
+constexpr const char* kCleanStopKey = "journal_clean_stop";
+constexpr const char* kFileBytesKey = "journal_file_bytes";
+
 // Memory an unapplied write holds: its record, its overlay entry and bookkeeping.
 size_t unapplied_bytes(const std::string& record, const PreparedWrite& write) {
   const Mutation& m = write.mutation;
@@ -24,63 +34,80 @@ JournaledWrites::JournaledWrites(Database& db, DocumentStore& documents, Mutatio
       writes_(writes),
       options_(std::move(options)),
       meta_(db) {
-  applied_lsn_ = stored_applied_lsn();
-  std::vector<HandedWrite> missing;
-  uint64_t last = applied_lsn_;
-  std::vector<JournalRecord> records;
+  JournalEvidence evidence;
+  evidence.applied_lsn = applied_lsn_ = stored_applied_lsn();
+  evidence.synced_lsn =
+      std::max(stored_lsn(kSyncedLsnKey).value_or(0), JournalMark::read(mark_file()).value_or(0));
+  evidence.stopped_cleanly = meta_.get(kCleanStopKey) == "1";
+  evidence.file_bytes = stored_lsn(kFileBytesKey).value_or(0);
+  JournalRecovery found = recover_journal({journal_file(0), journal_file(1)}, evidence);
+  const uint64_t last = found.last_lsn;
+  if (!found.messages.empty()) keep_damaged_files(found);
+  // Opening changes nothing that is there (a file shorter than its size is extended with
+  // zeros); the first sync writes over the records from the start.
+  bool preallocated = true;
   for (int i = 0; i < 2; ++i) {
-    for (JournalRecord& record : Journal::read(journal_file(i)))
-      records.push_back(std::move(record));
-  }
-  std::sort(records.begin(), records.end(),
-            [](const JournalRecord& a, const JournalRecord& b) { return a.lsn < b.lsn; });
-  for (JournalRecord& record : records) {
-    if (record.lsn <= last) continue;  // in the tables already
-    if (record.lsn != last + 1) {
-      recovery_warning_ += "journal records " + std::to_string(last + 1) + " to " +
-                           std::to_string(record.lsn - 1) + " are missing (a damaged file?); ";
-    }
-    last = record.lsn;
-    if (!decode_write_record(record.payload)) {
-      throw std::runtime_error("journal " + options_.journal_path + ".*: record " +
-                               std::to_string(record.lsn) +
-                               " passes its checksum but is not a write this syncd knows; "
-                               "refusing to start rather than drop it");
-    }
-    missing.push_back(HandedWrite{record.lsn, std::move(record.payload)});
+    journals_[i] =
+        std::make_unique<Journal>(journal_file(i), options_.preallocate_bytes, options_.fsync);
+    preallocated = preallocated && journals_[i]->preallocated();
   }
   {
     // Also when nothing is missing: the applier of the last run committed without syncing,
     // and the journal files are about to be reused, so this commit (which syncs the WAL)
-    // makes what the tables hold durable first.
+    // makes what the tables hold durable first. Lost lsns count as applied, so numbering
+    // goes on after them.
     Transaction tx(db_);
-    if (!missing.empty()) apply_handed_writes(documents_, queue_, meta_, missing);
+    if (!found.writes.empty()) apply_handed_writes(documents_, queue_, meta_, found.writes, last);
     meta_.set(kAppliedLsnKey, std::to_string(last));
+    meta_.set(kSyncedLsnKey, std::to_string(last));
+    meta_.set(kCleanStopKey, "0");
+    meta_.set(kFileBytesKey, std::to_string(preallocated ? options_.preallocate_bytes : 0));
     tx.commit();
   }
-  recovered_ = static_cast<int64_t>(missing.size());
+  mark_ = std::make_unique<JournalMark>(mark_file());
+  mark_->write(last);
+  lost_at_start_ = found.lost;
+  recovered_ = static_cast<int64_t>(found.writes.size());
   applied_lsn_ = last;
   next_lsn_ = last + 1;
   applier_ = std::make_unique<JournalApplier>(options_.max_batch, options_.gather, last);
-  for (int i = 0; i < 2; ++i) {
-    journals_[i] =
-        std::make_unique<Journal>(journal_file(i), options_.preallocate_bytes, options_.fsync);
-  }
   build_key_filter();
   overlay_.reserve(options_.max_unapplied);
   db_.set_settle_hook([this] { settle_now(); });
 }
 
-uint64_t JournaledWrites::stored_applied_lsn() {
-  std::optional<std::string> stored = meta_.get(kAppliedLsnKey);
-  if (!stored) return 0;
+uint64_t JournaledWrites::stored_applied_lsn() { return stored_lsn(kAppliedLsnKey).value_or(0); }
+
+std::optional<uint64_t> JournaledWrites::stored_lsn(const char* key) {
+  std::optional<std::string> stored = meta_.get(key);
+  if (!stored) return std::nullopt;
   char* end = nullptr;
   const uint64_t lsn = std::strtoull(stored->c_str(), &end, 10);
-  if (stored->empty() || *end != '\0') {
-    throw std::runtime_error("database " + db_.path() + ": meta " + kAppliedLsnKey + " is '" +
+  if (stored->empty() || *end != '\0' ||
+      !std::isdigit(static_cast<unsigned char>(stored->front()))) {
+    throw std::runtime_error("database " + db_.path() + ": meta " + key + " is '" +
                              stored->substr(0, 40) + "', not a number; refusing to start");
   }
   return lsn;
+}
+
+void JournaledWrites::keep_damaged_files(JournalRecovery& found) {
+  // The files are about to be reused: what is left of them goes aside for a look.
+  const std::string suffix = ".damaged-" + std::to_string(::time(nullptr));
+  std::string kept;
+  for (int i = 0; i < 2; ++i) {
+    std::error_code error;
+    if (!std::filesystem::exists(journal_file(i), error)) continue;
+    std::filesystem::copy_file(journal_file(i), journal_file(i) + suffix,
+                               std::filesystem::copy_options::overwrite_existing, error);
+    kept += (kept.empty() ? "" : ", ") +
+            (error ? "not " + journal_file(i) + suffix + " (" + error.message() + ")"
+                   : journal_file(i) + suffix);
+  }
+  for (std::string& message : found.messages) {
+    recovery_warning_ +=
+        message + (kept.empty() ? "" : "; the journal files are kept as " + kept) + "\n";
+  }
 }
 
 void JournaledWrites::build_key_filter() {
@@ -107,6 +134,11 @@ void JournaledWrites::start(uv_loop_t* loop, const std::string& db_path,
 void JournaledWrites::stop() {
   try {
     db_.settle();
+    // Every write is in the tables: the next start expects nothing of the journal.
+    Database::SkipSettle settled(db_);
+    Transaction tx(db_);
+    meta_.set(kCleanStopKey, "1");
+    tx.commit();
   } catch (const std::exception& e) {
     if (on_error_) {
       on_error_(std::string(e.what()) + "; the journal keeps those writes for the next start");
@@ -169,6 +201,8 @@ void JournaledWrites::commit_turn() {
     throw;
   }
   last_lsn_in_[current_] = staged_.back().lsn;
+  // Before any of them is answered: the next start then knows the journal reached here.
+  if (!mark_->write(last_lsn_in_[current_])) ++mark_failures_;
   applier_->hand(staged_);
   for (Unapplied& u : staged_order_) unapplied_order_.push_back(std::move(u));
   staged_order_.clear();
@@ -207,7 +241,7 @@ void JournaledWrites::drain(size_t at_most) {
     try {
       Database::SkipSettle applying_them(db_);
       Transaction tx(db_);
-      apply_handed_writes(documents_, queue_, meta_, taken.writes);
+      apply_handed_writes(documents_, queue_, meta_, taken.writes, taken.handed_lsn);
       tx.commit();
     } catch (...) {
       applier_->loop_failed(taken.writes);
@@ -222,6 +256,8 @@ void JournaledWrites::drain(size_t at_most) {
 std::string JournaledWrites::journal_file(int i) const {
   return options_.journal_path + "." + std::to_string(i);
 }
+
+std::string JournaledWrites::mark_file() const { return options_.journal_path + ".mark"; }
 
 void JournaledWrites::maybe_switch_journal() {
   if (journals_[current_]->offset() < options_.preallocate_bytes) return;
@@ -274,7 +310,8 @@ void JournaledWrites::on_progress() {
 }
 
 WriteBacklog JournaledWrites::backlog() const {
-  return WriteBacklog{static_cast<uint64_t>(unapplied_count()), loop_slices_, applier_raised_};
+  return WriteBacklog{static_cast<uint64_t>(unapplied_count()), loop_slices_, applier_raised_,
+                      lost_at_start_, mark_failures_};
 }
 
 std::optional<StoredDocument> JournaledWrites::find(std::string_view collection,

@@ -28,10 +28,13 @@
 #include "queue/journal_applier.h"
 #include "queue/local_writes.h"
 #include "store/journal.h"
+#include "store/journal_mark.h"
 #include "store/key_filter.h"
 #include "store/meta_store.h"
 
 namespace syncd {
+
+struct JournalRecovery;
 
 struct JournaledWritesOptions {
   std::string journal_path;            // the files are this with ".0" and ".1"
@@ -64,8 +67,11 @@ class JournaledWrites final : public LocalWriter {
 
   // How many journal records the constructor applied.
   int64_t recovered() const { return recovered_; }
-  // Set when the journal had a hole in it: writes lost to a damaged file.
+  // Set when acknowledged writes were lost to a damaged, truncated or deleted journal
+  // file: one line per lost range, naming the lsns, the file and what is wrong with it.
   const std::string& recovery_warning() const { return recovery_warning_; }
+  // How many (at least) were lost.
+  uint64_t lost_at_start() const { return lost_at_start_; }
 
   // Starts the applier thread on its own connection to `db_path`; before this,
   // settle() applies everything itself. `on_error` is told (on the loop) when the
@@ -120,10 +126,15 @@ class JournaledWrites final : public LocalWriter {
   void forget_applied(uint64_t applied_lsn);
   void maybe_switch_journal();
   std::string journal_file(int i) const;
+  std::string mark_file() const;
   void build_key_filter();
   // The last lsn the tables hold, as recorded in them (0 before any). Throws when the
   // record is damaged.
   uint64_t stored_applied_lsn();
+  std::optional<uint64_t> stored_lsn(const char* key);
+  // Copies the journal files aside (their records are about to be overwritten) and
+  // writes the recovery warning.
+  void keep_damaged_files(JournalRecovery& found);
 
   Database& db_;
   DocumentStore& documents_;
@@ -133,10 +144,13 @@ class JournaledWrites final : public LocalWriter {
   MetaStore meta_;
   // Two files, written in turn: while one fills, the other's records reach the tables.
   std::unique_ptr<Journal> journals_[2];
+  std::unique_ptr<JournalMark> mark_;  // the last synced lsn, for the next start
+  uint64_t mark_failures_ = 0;
   int current_ = 0;
   uint64_t last_lsn_in_[2] = {0, 0};  // the last record synced to each since start
   std::unique_ptr<KeyFilter> keys_;   // which documents may have a row (loop thread)
   int64_t recovered_ = 0;
+  uint64_t lost_at_start_ = 0;
   std::string recovery_warning_;
 
   // Loop thread only.

@@ -50,6 +50,8 @@ struct WriteBacklog {
   uint64_t unapplied = 0;       // acknowledged, durable in the journal, not yet in the tables
   uint64_t loop_slices = 0;     // times the loop applied writes itself: the applier was far behind
   uint64_t applier_raised = 0;  // times the applier left idle priority to catch up
+  uint64_t lost_at_start = 0;   // acknowledged writes found lost in the journal at start-up
+  uint64_t mark_failures = 0;   // journal mark writes that failed (queue/journal_recovery.h)
 };
 
 // Where local writes go, and the reads that must see them: straight into the tables

@@ -34,13 +34,34 @@ uint32_t record_crc(uint32_t length, uint64_t lsn, const char* payload) {
 
 }  // namespace
 
-std::vector<JournalRecord> Journal::read(const std::string& path) {
-  std::vector<JournalRecord> records;
+namespace {
+
+// The record at `offset` when one starts there and checks, with an lsn of `lsn` (0: any
+// above `above`); its size in the file, or 0.
+size_t record_at(const std::string& data, size_t offset, uint64_t lsn, uint64_t above,
+                 JournalRecord* out) {
+  if (data.size() - offset < Journal::kHeaderBytes) return 0;
+  const char* header = data.data() + offset;
+  const auto length = load_le<uint32_t>(header);
+  if (length == 0 || length > data.size() - offset - Journal::kHeaderBytes) return 0;
+  const auto found = load_le<uint64_t>(header + 8);
+  if (lsn != 0 ? found != lsn : found <= above) return 0;
+  const char* payload = header + Journal::kHeaderBytes;
+  if (record_crc(length, found, payload) != load_le<uint32_t>(header + 4)) return 0;
+  if (out) *out = JournalRecord{found, std::string(payload, length)};
+  return Journal::kHeaderBytes + length;
+}
+
+}  // namespace
+
+JournalScan Journal::scan(const std::string& path, uint64_t applied_lsn) {
+  JournalScan scan;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
-    if (errno == ENOENT) return records;
+    if (errno == ENOENT) return scan;
     fail(path, "open", errno);
   }
+  scan.exists = true;
   // The whole file at once (two reads per record made tens of thousands of syscalls
   // at every start after a busy run); it is a few MiB.
   std::string data;
@@ -54,20 +75,29 @@ std::vector<JournalRecord> Journal::read(const std::string& path) {
     size += static_cast<size_t>(n);
   }
   ::close(fd);
+  data.resize(size);
+  scan.file_bytes = size;
   size_t offset = 0;
-  while (size - offset >= kHeaderBytes) {
-    const char* header = data.data() + offset;
-    const auto length = load_le<uint32_t>(header);
-    const auto crc = load_le<uint32_t>(header + 4);
-    const auto lsn = load_le<uint64_t>(header + 8);
-    if (length == 0 || length > size - offset - kHeaderBytes) break;  // zeros, or torn
-    if (!records.empty() && lsn != records.back().lsn + 1) break;
-    const char* payload = header + kHeaderBytes;
-    if (record_crc(length, lsn, payload) != crc) break;
-    records.push_back(JournalRecord{lsn, std::string(payload, length)});
-    offset += kHeaderBytes + length;
+  while (offset < size) {
+    JournalRecord record;
+    const uint64_t next = scan.records.empty() ? 0 : scan.records.back().lsn + 1;
+    size_t taken = record_at(data, offset, next, 0, &record);
+    if (taken == 0) {
+      // The end, or damage: a later record continuing the lsns says which. Stale
+      // records from before a rewind are at or below the applied lsn, so they never pass.
+      const uint64_t above = std::max(applied_lsn, next == 0 ? 0 : next - 1);
+      size_t resume = offset + 1;
+      while (resume < size && (taken = record_at(data, resume, 0, above, &record)) == 0) ++resume;
+      if (taken == 0) break;
+      scan.damage.push_back(
+          JournalScan::Damage{offset, resume - offset, next == 0 ? 0 : next - 1, record.lsn});
+      offset = resume;
+    }
+    scan.records.push_back(std::move(record));
+    offset += taken;
+    scan.end_offset = offset;
   }
-  return records;
+  return scan;
 }
 
 Journal::Journal(std::string path, size_t preallocate_bytes, bool fdatasync)

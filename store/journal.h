@@ -6,8 +6,12 @@
 // sync writes back data blocks only (the size and block map do not change), and then it
 // is written with O_DIRECT | O_DSYNC: whole 4 KiB blocks straight from memory, the
 // partly filled last block written again with the next records. Once every
-// record is applied to SQLite the writer rewinds to the start; a reader stops at the
-// first record that is torn, zero, or not the next lsn (a stale one from before a rewind).
+// record is applied to SQLite the writer rewinds to the start. A reader follows the lsns
+// from the start of the file; where a record does not check (torn, zero, damaged, or a
+// stale one from before a rewind) it looks further on for a record that continues the
+// lsns above a floor the caller knows to be applied (stale records are all at or below
+// it): found, the stretch in between is damage, reported with the records after it;
+// not found, that was the end of the journal.
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -22,10 +26,29 @@ struct JournalRecord {
   std::string payload;
 };
 
+// What a reader found in one journal file.
+struct JournalScan {
+  bool exists = false;
+  uint64_t file_bytes = 0;
+  std::vector<JournalRecord> records;  // lsns strictly increasing
+  uint64_t end_offset = 0;             // just after the last of them
+  // Bytes that held no valid record although records with higher lsns follow them.
+  struct Damage {
+    uint64_t offset = 0;
+    uint64_t bytes = 0;
+    uint64_t lsn_before = 0;  // the last record before it (0: none)
+    uint64_t lsn_after = 0;   // the first record after it
+  };
+  std::vector<Damage> damage;
+};
+
 class Journal {
  public:
-  // The valid records from the start of the file (none when it does not exist).
-  static std::vector<JournalRecord> read(const std::string& path);
+  // The valid records of the file (none when it does not exist), read past damage to
+  // records with lsns above `applied_lsn`. Throws SqliteError when it cannot be read.
+  static JournalScan scan(const std::string& path, uint64_t applied_lsn = 0);
+  // Only the records.
+  static std::vector<JournalRecord> read(const std::string& path) { return scan(path).records; }
 
   // Opens (creating) the file for writing at its start. Fills it with zeros up to
   // `preallocate_bytes` when shorter; if the disk cannot hold that, gives the room back

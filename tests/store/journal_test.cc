@@ -51,7 +51,7 @@ TEST(Journal, SyncedRecordsReadBackInOrderAndUnsyncedOnesDoNot) {
   EXPECT_EQ(st.st_size, 64 << 10);  // written inside the zeros, not appended
 }
 
-TEST(Journal, ReadingStopsAtATornOrDamagedRecord) {
+TEST(Journal, ATornLastRecordEndsTheJournalAndADamagedOneIsSteppedOver) {
   testing::TempDir dir;
   const std::string path = dir.file("journal");
   {
@@ -65,8 +65,76 @@ TEST(Journal, ReadingStopsAtATornOrDamagedRecord) {
   const off_t third = 2 * static_cast<off_t>(Journal::kHeaderBytes) + 3 + 3;
   ASSERT_EQ(::truncate(path.c_str(), third + 10), 0);  // the last record torn
   EXPECT_EQ(contents(path).size(), 2u);
+  EXPECT_TRUE(Journal::scan(path).damage.empty()) << "a torn end is the end, not damage";
   flip_byte(path, static_cast<off_t>(Journal::kHeaderBytes) + 1);  // a payload byte of "one"
-  EXPECT_TRUE(contents(path).empty());
+  JournalScan scan = Journal::scan(path);
+  using Records = std::vector<std::pair<uint64_t, std::string>>;
+  EXPECT_EQ(contents(path), (Records{{2, "two"}}));
+  ASSERT_EQ(scan.damage.size(), 1u);
+  EXPECT_EQ(scan.damage[0].offset, 0u);
+  EXPECT_EQ(scan.damage[0].bytes, Journal::kHeaderBytes + 3);
+  EXPECT_EQ(scan.damage[0].lsn_before, 0u);
+  EXPECT_EQ(scan.damage[0].lsn_after, 2u);
+}
+
+TEST(Journal, AReaderGoesPastADamagedBlockToTheRecordsAfterIt) {
+  testing::TempDir dir;
+  const std::string path = dir.file("journal");
+  std::vector<uint64_t> offsets;  // where each record starts
+  {
+    Journal journal(path, 256 << 10);
+    uint64_t at = 0;
+    for (uint64_t lsn = 1; lsn <= 100; ++lsn) {
+      std::string payload(300 + lsn * 7, static_cast<char>('a' + lsn % 26));
+      offsets.push_back(at);
+      at += Journal::kHeaderBytes + payload.size();
+      journal.append(lsn, payload);
+      if (lsn % 10 == 0) journal.sync();
+    }
+  }
+  // One 4 KiB block in the middle overwritten with garbage.
+  const uint64_t block = 5 * Journal::kBlockBytes;
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(block));
+    std::string garbage(Journal::kBlockBytes, '\0');
+    for (size_t i = 0; i < garbage.size(); ++i) garbage[i] = static_cast<char>(i * 7919 % 251);
+    f.write(garbage.data(), static_cast<std::streamsize>(garbage.size()));
+  }
+  // The records it touched: those that end after it starts and start before it ends.
+  std::vector<uint64_t> touched;
+  for (size_t i = 0; i < offsets.size(); ++i) {
+    const uint64_t end = i + 1 < offsets.size() ? offsets[i + 1] : UINT64_MAX;
+    if (end > block && offsets[i] < block + Journal::kBlockBytes) touched.push_back(i + 1);
+  }
+  ASSERT_GE(touched.size(), 2u);
+  JournalScan scan = Journal::scan(path);
+  EXPECT_EQ(scan.records.size(), 100u - touched.size());
+  EXPECT_EQ(scan.records.back().lsn, 100u);
+  ASSERT_EQ(scan.damage.size(), 1u);
+  EXPECT_EQ(scan.damage[0].lsn_before, touched.front() - 1);
+  EXPECT_EQ(scan.damage[0].lsn_after, touched.back() + 1);
+  EXPECT_EQ(scan.damage[0].offset, offsets[touched.front() - 1]);
+  EXPECT_EQ(scan.damage[0].offset + scan.damage[0].bytes, offsets[touched.back()]);
+}
+
+TEST(Journal, StaleRecordsAtOrBelowTheAppliedLsnAreNeverTakenForRecordsPastDamage) {
+  testing::TempDir dir;
+  const std::string path = dir.file("journal");
+  const std::string filler(1000, 'f');
+  Journal journal(path, 64 << 10);
+  for (uint64_t lsn = 1; lsn <= 40; ++lsn) journal.append(lsn, filler);  // an older generation
+  journal.sync();
+  journal.rewind();
+  for (uint64_t lsn = 41; lsn <= 44; ++lsn) journal.append(lsn, "new");
+  journal.sync();
+  flip_byte(path, static_cast<off_t>(Journal::kHeaderBytes) + 1);  // lsn 41
+  // With the tables at 40, the old generation behind lsn 44 is stale: the end.
+  JournalScan scan = Journal::scan(path, 40);
+  ASSERT_EQ(scan.records.size(), 3u);
+  EXPECT_EQ(scan.records.front().lsn, 42u);
+  EXPECT_EQ(scan.records.back().lsn, 44u);
+  EXPECT_EQ(scan.damage.size(), 1u);
 }
 
 TEST(Journal, AfterARewindOnlyTheNewRecordsCount) {
