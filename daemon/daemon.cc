@@ -157,6 +157,7 @@ class Daemon {
     }
     start_signals();
     start_watchdog();
+    retry_returning_inflight();
     log_info("syncd " SYNCD_VERSION " serving " + config.socket_path() + " (state " +
              config.state_dir + ", client " + info_.client_id + ", remote " + config.remote + ")");
     sd_notify(0, "READY=1\nSTATUS=serving");
@@ -173,6 +174,7 @@ class Daemon {
   void open_store() {
     const Config& config = options_.config;
     const bool full_sync = config.store.synchronous == "full";
+    for (const std::string& line : make_database_files_private(config.state_dir)) log_warning(line);
     db_ = std::make_unique<Database>(config.state_dir + "/syncd.db");
     prepare_database(*db_, full_sync ? SyncMode::full : SyncMode::normal);
     documents_ = std::make_unique<DocumentStore>(*db_);
@@ -190,17 +192,55 @@ class Daemon {
       log_info("applied " + std::to_string(journaled_->recovered()) +
                " acknowledged writes from the journal");
     }
-    {
+    inflight_returned_ = return_inflight();
+    resolutions_ = std::make_unique<ResolutionLog>(*db_);
+    methods_ = std::make_unique<Methods>(*documents_, *queue_, *journaled_, clock_, info_, metrics_,
+                                         resolutions_.get());
+  }
+
+  // Leases do not survive a restart: inflight mutations go back to pending. On a full
+  // disk that cannot be written yet; it is tried again every 2 s (their documents wait).
+  bool return_inflight() {
+    try {
       Transaction tx(*db_);
       int64_t recovered = queue_->recover_inflight();
       tx.commit();
       if (recovered > 0) {
         log_info("returned " + std::to_string(recovered) + " inflight mutations to pending");
       }
+      return true;
+    } catch (const SqliteError& e) {
+      if (!e.is_full()) throw;
+      if (!inflight_retry_started_) {
+        log_warning(std::string("inflight mutations return to pending once there is room: ") +
+                    e.what());
+      }
+      return false;
     }
-    resolutions_ = std::make_unique<ResolutionLog>(*db_);
-    methods_ = std::make_unique<Methods>(*documents_, *queue_, *journaled_, clock_, info_, metrics_,
-                                         resolutions_.get());
+  }
+
+  void retry_returning_inflight() {
+    if (inflight_returned_) return;
+    uv_timer_init(&loop_, &inflight_retry_);
+    inflight_retry_.data = this;
+    inflight_retry_started_ = true;
+    uv_timer_start(
+        &inflight_retry_,
+        [](uv_timer_t* t) {
+          auto* self = static_cast<Daemon*>(t->data);
+          bool done = false;
+          try {
+            done = self->return_inflight();
+          } catch (const std::exception& e) {
+            log_error(e.what());
+          }
+          if (done) {
+            self->inflight_returned_ = true;
+            uv_close(reinterpret_cast<uv_handle_t*>(t), nullptr);
+            self->sync_->kick();
+          }
+        },
+        2000, 2000);
   }
 
   void start_signals() {
@@ -230,6 +270,10 @@ class Daemon {
       uv_close(reinterpret_cast<uv_handle_t*>(h), nullptr);
     }
     if (uv_is_active(reinterpret_cast<uv_handle_t*>(&watchdog_))) uv_timer_stop(&watchdog_);
+    if (inflight_retry_started_ && !inflight_returned_) {
+      inflight_returned_ = true;
+      uv_close(reinterpret_cast<uv_handle_t*>(&inflight_retry_), nullptr);
+    }
     if (watchdog_started_) uv_close(reinterpret_cast<uv_handle_t*>(&watchdog_), nullptr);
     server_->shutdown(kShutdownDrainMs, [this] { journaled_->stop(); });
     // Requests in flight are dropped: their mutations stay inflight on disk, return to
@@ -306,6 +350,9 @@ class Daemon {
   uv_signal_t sigterm_{}, sigint_{}, sighup_{};
   uv_timer_t watchdog_{};
   bool watchdog_started_ = false;
+  uv_timer_t inflight_retry_{};
+  bool inflight_returned_ = false;
+  bool inflight_retry_started_ = false;
   bool stopping_ = false;
 };
 

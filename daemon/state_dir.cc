@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -24,6 +25,30 @@ void make_dirs(const std::string& dir) {
   }
 }
 }  // namespace
+
+std::vector<std::string> make_database_files_private(const std::string& dir) {
+  std::vector<std::string> narrowed;
+  const std::string db = dir + "/syncd.db";
+  const int fd = ::open(db.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    ::close(fd);
+    return narrowed;  // a new database: SQLite makes -wal and -shm like it
+  }
+  if (errno != EEXIST)
+    throw std::runtime_error("cannot create " + db + ": " + std::strerror(errno));
+  for (const std::string& path : {db, db + "-wal", db + "-shm"}) {
+    struct stat st {};
+    if (::stat(path.c_str(), &st) != 0 || (st.st_mode & 077) == 0) continue;
+    char mode[8];
+    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 0777));
+    if (::chmod(path.c_str(), 0600) != 0) {
+      throw std::runtime_error(path + " is mode " + mode +
+                               " and cannot be narrowed to 0600: " + std::strerror(errno));
+    }
+    narrowed.push_back(path + " was mode " + mode + " (readable by group or others): now 0600");
+  }
+  return narrowed;
+}
 
 StateDirLock::StateDirLock(const std::string& dir) {
   make_dirs(dir);

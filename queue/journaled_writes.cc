@@ -41,39 +41,82 @@ JournaledWrites::JournaledWrites(Database& db, DocumentStore& documents, Mutatio
   evidence.stopped_cleanly = meta_.get(kCleanStopKey) == "1";
   evidence.file_bytes = stored_lsn(kFileBytesKey).value_or(0);
   JournalRecovery found = recover_journal({journal_file(0), journal_file(1)}, evidence);
-  const uint64_t last = found.last_lsn;
   if (!found.messages.empty()) keep_damaged_files(found);
-  // Opening changes nothing that is there (a file shorter than its size is extended with
-  // zeros); the first sync writes over the records from the start.
+  lost_at_start_ = found.lost;
+  next_lsn_ = found.last_lsn + 1;
+  applier_ = std::make_unique<JournalApplier>(options_.max_batch, options_.gather, applied_lsn_);
+  build_key_filter();
+  overlay_.reserve(options_.max_unapplied);
+  recovery_ = std::move(found);
+  try {
+    finish_recovery();
+  } catch (const SqliteError& e) {
+    if (!e.is_full()) throw;
+    // No room to apply them: they stay in the journal (which is not reused until then),
+    // reads see them through the overlay, and writes are refused until there is room.
+    for (const HandedWrite& h : recovery_->writes) {
+      std::optional<PreparedWrite> w = decode_write_record(h.record);
+      overlay_[Key{w->mutation.collection, w->mutation.doc_id}] =
+          OverlayEntry{w->local_data, w->mutation.base_version, w->mutation.created_at_ms, h.lsn};
+    }
+    recovery_warning_ += "the disk is full: " + std::to_string(recovery_->writes.size()) +
+                         " acknowledged writes from the journal wait for room (reads see them; "
+                         "writes are refused with storage_full until then): " +
+                         e.what() + "\n";
+  }
+  db_.set_settle_hook([this] { settle_now(); });
+}
+
+void JournaledWrites::finish_recovery() {
+  // Also when nothing is missing: the applier of the last run committed without syncing,
+  // and the journal files are about to be reused, so this commit (which syncs the WAL)
+  // makes what the tables hold durable first. Lost lsns count as applied, so numbering
+  // goes on after them. Opening the files changes nothing in them (a file shorter than
+  // its size is extended with zeros); the first sync writes over them from the start.
+  const uint64_t last = recovery_->last_lsn;
   bool preallocated = true;
   for (int i = 0; i < 2; ++i) {
-    journals_[i] =
-        std::make_unique<Journal>(journal_file(i), options_.preallocate_bytes, options_.fsync);
+    if (!journals_[i]) {
+      journals_[i] =
+          std::make_unique<Journal>(journal_file(i), options_.preallocate_bytes, options_.fsync);
+    }
     preallocated = preallocated && journals_[i]->preallocated();
   }
   {
-    // Also when nothing is missing: the applier of the last run committed without syncing,
-    // and the journal files are about to be reused, so this commit (which syncs the WAL)
-    // makes what the tables hold durable first. Lost lsns count as applied, so numbering
-    // goes on after them.
+    Database::SkipSettle recovering(db_);
     Transaction tx(db_);
-    if (!found.writes.empty()) apply_handed_writes(documents_, queue_, meta_, found.writes, last);
+    if (!recovery_->writes.empty()) {
+      apply_handed_writes(documents_, queue_, meta_, recovery_->writes, last);
+    }
     meta_.set(kAppliedLsnKey, std::to_string(last));
     meta_.set(kSyncedLsnKey, std::to_string(last));
     meta_.set(kCleanStopKey, "0");
     meta_.set(kFileBytesKey, std::to_string(preallocated ? options_.preallocate_bytes : 0));
     tx.commit();
   }
-  mark_ = std::make_unique<JournalMark>(mark_file());
+  if (!mark_) mark_ = std::make_unique<JournalMark>(mark_file());
   mark_->write(last);
-  lost_at_start_ = found.lost;
-  recovered_ = static_cast<int64_t>(found.writes.size());
+  for (const HandedWrite& h : recovery_->writes) {
+    std::optional<PreparedWrite> w = decode_write_record(h.record);
+    keys_->add(w->mutation.collection, w->mutation.doc_id);
+    auto it = overlay_.find(Key{w->mutation.collection, w->mutation.doc_id});
+    if (it != overlay_.end() && it->second.lsn == h.lsn) overlay_.erase(it);
+  }
   applied_lsn_ = last;
-  next_lsn_ = last + 1;
-  applier_ = std::make_unique<JournalApplier>(options_.max_batch, options_.gather, last);
-  build_key_filter();
-  overlay_.reserve(options_.max_unapplied);
-  db_.set_settle_hook([this] { settle_now(); });
+  applier_->note_durable(last);
+  recovered_ = static_cast<int64_t>(recovery_->writes.size());
+  recovery_.reset();
+}
+
+bool JournaledWrites::recovery_waits() {
+  if (!recovery_) return false;
+  try {
+    finish_recovery();
+    return false;
+  } catch (const SqliteError& e) {
+    if (!e.is_full()) throw;
+    return true;
+  }
 }
 
 uint64_t JournaledWrites::stored_applied_lsn() { return stored_lsn(kAppliedLsnKey).value_or(0); }
@@ -148,6 +191,11 @@ void JournaledWrites::stop() {
 }
 
 LocalWriteResult JournaledWrites::apply(const LocalWrite& write) {
+  if (recovery_waits()) {
+    throw SqliteError(SQLITE_FULL, "the disk is full: " + std::to_string(recovery_->writes.size()) +
+                                       " acknowledged writes from the journal wait for room "
+                                       "before new writes are taken");
+  }
   const auto backlog = static_cast<size_t>(unapplied_count());
   if (backlog >= options_.max_unapplied || unapplied_bytes_ >= options_.max_unapplied_bytes) {
     // Far behind even at full priority: the loop takes a slice of the applier's work,
@@ -230,6 +278,9 @@ void JournaledWrites::abort_turn() noexcept {
 void JournaledWrites::settle() { db_.settle(); }
 
 void JournaledWrites::settle_now() {
+  // While the recovered writes wait for room, reads go on without them (get sees them in
+  // the overlay); whatever writes to the tables would fail on the full disk as well.
+  if (recovery_waits()) return;
   commit_turn();
   drain();
 }

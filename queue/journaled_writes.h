@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "queue/journal_applier.h"
+#include "queue/journal_recovery.h"
 #include "queue/local_writes.h"
 #include "store/journal.h"
 #include "store/journal_mark.h"
@@ -33,8 +34,6 @@
 #include "store/meta_store.h"
 
 namespace syncd {
-
-struct JournalRecovery;
 
 struct JournaledWritesOptions {
   std::string journal_path;            // the files are this with ".0" and ".1"
@@ -65,7 +64,7 @@ class JournaledWrites final : public LocalWriter {
   JournaledWrites(const JournaledWrites&) = delete;
   JournaledWrites& operator=(const JournaledWrites&) = delete;
 
-  // How many journal records the constructor applied.
+  // How many journal records the start-up applied (0 while a full disk delays them).
   int64_t recovered() const { return recovered_; }
   // Set when acknowledged writes were lost to a damaged, truncated or deleted journal
   // file: one line per lost range, naming the lsns, the file and what is wrong with it.
@@ -119,6 +118,10 @@ class JournaledWrites final : public LocalWriter {
   };
 
   void settle_now();
+  // Applies the writes recovered from the journal and opens it for writing.
+  void finish_recovery();
+  // True while they cannot be applied for want of room (tried again on each call).
+  bool recovery_waits();
   // Waits for the applier's transaction, then applies up to `at_most` of the writes
   // handed to it, oldest first, on the loop's connection.
   void drain(size_t at_most = SIZE_MAX);
@@ -149,6 +152,9 @@ class JournaledWrites final : public LocalWriter {
   int current_ = 0;
   uint64_t last_lsn_in_[2] = {0, 0};  // the last record synced to each since start
   std::unique_ptr<KeyFilter> keys_;   // which documents may have a row (loop thread)
+  // The start-up's journal records, until they are in the tables (a full disk can delay
+  // them; until then nothing new is written).
+  std::optional<JournalRecovery> recovery_;
   int64_t recovered_ = 0;
   uint64_t lost_at_start_ = 0;
   std::string recovery_warning_;

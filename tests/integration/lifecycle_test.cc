@@ -1,4 +1,6 @@
 // Start-up, shutdown, reload and refusal paths of the syncd process.
+#include <fcntl.h>
+
 #include <grp.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -7,6 +9,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <map>
 
 #include <dirent.h>
 #include <sched.h>
@@ -312,6 +315,113 @@ TEST(Lifecycle, AFullDiskRefusesWritesCleanlyAndRecovers) {
       client.call("put", R"({"collection":"full","id":"after","data":{"ok":true}})");
   EXPECT_TRUE(again.HasMember("result")) << to_json(again);
   EXPECT_EQ(exit_code(syncd.stop()), 0);
+}
+
+// After a disk-full episode syncd used to refuse to start until more room was free than
+// had been freed. A start on a full disk must serve reads and answer writes with
+// storage_full, and take writes again once there is room, without a restart; the writes
+// the journal held and the pushes that were in flight at the kill then reach the server
+// once each.
+TEST(Lifecycle, AStartOnAFullDiskServesReadsAndTakesWritesOnceThereIsRoom) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
+  TempDir dir;
+  const std::string mount_point = dir.file("small");
+  ::mkdir(mount_point.c_str(), 0755);
+  if (std::system(("mount -t tmpfs -o size=32m tmpfs " + mount_point + " 2>/dev/null").c_str()) !=
+      0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here";
+  }
+  struct Unmount {
+    std::string path;
+    ~Unmount() { std::system(("umount -l " + path + " 2>/dev/null").c_str()); }
+  } unmount{mount_point};
+  write_file(mount_point + "/ballast", std::string(6 << 20, 'b'));  // room to give back
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  http_post(server.url() + "/admin/faults", R"({"delay_ms": 1500})");  // pushes stay in flight
+  Syncd syncd(dir, R"({"backoff": {"initial_ms": 50, "max_ms": 200}})",
+              {"--state-dir", mount_point + "/state"}, server.url());
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  std::vector<std::string> acked;
+  std::vector<std::string> mutation_ids;
+  {
+    Client client(syncd.socket());
+    const std::string body = R"({"pad":")" + std::string(20000, 'p') + R"("})";
+    for (int i = 0; i < 2000; ++i) {
+      std::string id = "d" + std::to_string(i);
+      JsonDocument r =
+          client.call("put", R"({"collection":"full","id":")" + id + R"(","data":)" + body + "}");
+      ASSERT_TRUE(r.IsObject()) << "syncd stopped answering at " << i << "\n" << syncd.log();
+      if (!r.HasMember("result")) break;
+      acked.push_back(id);
+      mutation_ids.push_back(r["result"]["mutation_id"].GetString());
+    }
+  }
+  ASSERT_FALSE(acked.empty());
+  // Whatever room is left goes too (a small file per block until none fits).
+  for (int i = 0;; ++i) {
+    std::string path = mount_point + "/fill" + std::to_string(i);
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0644);
+    if (fd < 0) break;
+    const std::string block(4096, 'f');
+    bool full = ::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size());
+    ::close(fd);
+    if (full) break;
+  }
+  syncd.kill9();
+  ASSERT_TRUE(syncd.start()) << "a full disk kept syncd from starting:\n" << syncd.log();
+  Client client(syncd.socket());
+  JsonDocument got = client.call("get", R"({"collection":"full","id":")" + acked.back() + "\"}");
+  EXPECT_TRUE(got.HasMember("result")) << to_json(got);
+  JsonDocument refused = client.call("put", R"({"collection":"full","id":"new","data":{"pad":")" +
+                                                std::string(100000, 'n') + R"("}})");
+  ASSERT_TRUE(refused.HasMember("error")) << to_json(refused);
+  EXPECT_STREQ(refused["error"]["data"]["reason"].GetString(), "storage_full");
+  // Room again: the waiting writes go in, new ones are taken, no restart.
+  http_post(server.url() + "/admin/faults", R"({"reset": true})");
+  ::unlink((mount_point + "/ballast").c_str());
+  EXPECT_TRUE(wait_until(
+      [&] {
+        return client.call("put", R"({"collection":"full","id":"after","data":{"ok":true}})")
+            .HasMember("result");
+      },
+      Millis(10000)))
+      << syncd.log();
+  for (const auto& id : acked) {
+    ASSERT_TRUE(
+        client.call("get", R"({"collection":"full","id":")" + id + "\"}").HasMember("result"))
+        << id;
+  }
+  EXPECT_EQ(exit_code(syncd.stop()), 0);
+}
+
+// Issue 8, defect 11: syncd.db, -wal and -shm were created 0644. They hold the users'
+// documents: the daemon user's alone, new or found readable by others.
+TEST(Lifecycle, TheDatabaseAndJournalFilesAreTheDaemonUsersAlone) {
+  TempDir dir;
+  auto mode_of = [](const std::string& path) {
+    struct stat st {};
+    return ::stat(path.c_str(), &st) == 0 ? static_cast<int>(st.st_mode & 0777) : -1;
+  };
+  Syncd syncd(dir);
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  {
+    Client client(syncd.socket());
+    ASSERT_TRUE(
+        client.call("put", R"({"collection":"c","id":"a","data":{"v":1}})").HasMember("result"));
+  }
+  const std::string state = syncd.state_dir();
+  for (const char* name :
+       {"syncd.db", "syncd.db-wal", "syncd.db-shm", "journal.0", "journal.1", "journal.mark"}) {
+    EXPECT_EQ(mode_of(state + "/" + name), 0600) << name;
+  }
+  EXPECT_EQ(syncd.stop(), 0);
+  ASSERT_EQ(::chmod((state + "/syncd.db").c_str(), 0644), 0);
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  EXPECT_EQ(mode_of(state + "/syncd.db"), 0600);
+  EXPECT_NE(syncd.log().find("syncd.db was mode 0644"), std::string::npos) << syncd.log();
+  EXPECT_EQ(mode_of(state + "/syncd.db-wal"), 0600);
+  EXPECT_EQ(syncd.stop(), 0);
 }
 
 // What syncd tells systemd, read from a NOTIFY_SOCKET of our own.
