@@ -1,10 +1,12 @@
 #pragma once
 // Splits a byte stream into newline-terminated frames, whatever the read boundaries.
 // A frame (or an unterminated tail) longer than the limit is an error, reported once;
-// bytes before it still come out as frames.
+// bytes before it still come out as frames. Memory: an unfinished frame costs at most the
+// limit plus one read; once no partial frame is left, a large buffer is given back.
 #include <functional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace syncd {
 
@@ -19,10 +21,13 @@ class LineFramer {
   bool overflowed() const { return overflowed_; }
   size_t buffered_bytes() const { return buffer_.size() - start_; }
   void set_max_line_bytes(size_t bytes) { max_line_bytes_ = bytes; }
+  size_t capacity_bytes() const { return buffer_.capacity(); }
 
  private:
+  static constexpr size_t kReadBytes = 64 << 10;  // the IPC server's read size
+  static constexpr size_t kKeepBytes = 64 << 10;  // kept across frames, not returned
   size_t max_line_bytes_;
-  std::string buffer_;
+  std::vector<char> buffer_;
   size_t start_ = 0;  // first byte of the current partial line
   size_t scan_ = 0;   // bytes before this are known to hold no newline
   bool overflowed_ = false;

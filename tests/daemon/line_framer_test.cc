@@ -74,5 +74,25 @@ TEST(LineFramer, BufferStaysBoundedOverALongStream) {
   EXPECT_EQ(framer.buffered_bytes(), 0u);
 }
 
+TEST(LineFramer, AHalfFrameCostsAtMostTheLimitAndOneRead) {
+  constexpr size_t kLimit = 1 << 20;
+  LineFramer framer(kLimit);
+  Collected got;
+  const std::string read(60000, 'h');  // not a power of two: doubling overshoots
+  for (size_t sent = 0; sent + read.size() <= kLimit; sent += read.size()) {
+    ASSERT_TRUE(framer.feed(read, got.sink()));
+  }
+  EXPECT_LE(framer.capacity_bytes(), kLimit + (64 << 10)) << "not doubled past the limit";
+}
+
+TEST(LineFramer, ALargeFrameLeavesNoLargeBufferBehind) {
+  LineFramer framer(1 << 20);
+  Collected got;
+  ASSERT_TRUE(framer.feed(std::string(500000, 'x'), got.sink()));
+  ASSERT_TRUE(framer.feed("\n", got.sink()));
+  EXPECT_EQ(got.lines.size(), 1u);
+  EXPECT_LE(framer.capacity_bytes(), 64u << 10);
+}
+
 }  // namespace
 }  // namespace syncd
