@@ -1,5 +1,7 @@
 #include "daemon/methods.h"
 
+#include <algorithm>
+
 #include "daemon/rpc_error.h"
 #include "store/keys.h"
 
@@ -7,6 +9,11 @@ namespace syncd {
 namespace {
 constexpr int64_t kDefaultListLimit = 100;
 constexpr int64_t kMaxListLimit = 1000;
+// A list page also ends once its documents pass this many bytes (with `next` set), so
+// that one request's answer, and the loop's time on it, stay bounded whatever the
+// documents' sizes; the store is read this many rows at a time for it.
+constexpr size_t kPageBytes = 1 << 20;
+constexpr size_t kPageRows = 16;
 
 const JsonValue* member(const JsonValue& params, const char* name) {
   if (!params.IsObject()) return nullptr;
@@ -190,7 +197,24 @@ void Methods::list(const JsonValue& params, JsonValue& result, JsonAllocator& al
   std::string prefix = optional_string(params, "prefix").value_or("");
   int64_t limit = optional_int(params, "limit", kDefaultListLimit, 1, kMaxListLimit);
   std::optional<std::string> after = optional_string(params, "after");
-  DocumentPage page = documents_.list(collection, prefix, after, static_cast<size_t>(limit));
+  DocumentPage page;
+  size_t bytes = 0;
+  bool more = true;
+  while (more && page.items.size() < static_cast<size_t>(limit) && bytes < kPageBytes) {
+    const size_t want = std::min(kPageRows, static_cast<size_t>(limit) - page.items.size());
+    DocumentPage part = documents_.list(collection, prefix, after, want);
+    more = part.next.has_value();
+    for (size_t i = 0; i < part.items.size(); ++i) {
+      bytes += part.items[i].local_data ? part.items[i].local_data->size() : 0;
+      page.items.push_back(std::move(part.items[i]));
+      if (bytes >= kPageBytes && i + 1 < part.items.size()) {
+        more = true;
+        break;
+      }
+    }
+    if (!page.items.empty()) after = page.items.back().id;
+  }
+  if (more && !page.items.empty()) page.next = page.items.back().id;
   result.SetObject();
   JsonValue items(rapidjson::kArrayType);
   for (const auto& doc : page.items) {

@@ -2,6 +2,8 @@
 // JSON-RPC 2.0 framing rules for one frame (one line): parse, single request or batch,
 // notifications (no id, no answer), and the error shapes with data.reason. The methods
 // themselves are in Methods.
+#include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,15 +17,34 @@ struct HandledFrame {
   std::string response;          // the answer line without "\n"; empty when none is due
   std::vector<std::string> ids;  // ids (as JSON) of the requests that expect an answer
   bool batch = false;
+  size_t requests = 1;          // requests handled (the batch items of this slice)
   bool storage_failed = false;  // a storage error happened (the frame's answer says so)
   std::string storage_error;
+};
+
+// A batch handled over several calls (IpcServer works one slice per loop turn): its
+// requests not handled yet, parsed once.
+struct BatchInProgress {
+  JsonDocument requests;  // an array
+  size_t next = 0;        // the first not handled
+  bool done() const { return next >= requests.Size(); }
 };
 
 class RpcHandler {
  public:
   RpcHandler(Methods& methods, Metrics& metrics) : methods_(methods), metrics_(metrics) {}
 
-  HandledFrame handle_frame(std::string_view frame, CallContext& ctx);
+  // A batch of more than `max_batch` requests is refused whole (-32600 too_large).
+  void set_max_batch(size_t max_batch) { max_batch_ = max_batch; }
+
+  // Handles a frame. Of a batch of more than `slice` requests only the first `slice`
+  // are handled; the rest goes to `*rest` (which must then be given) for
+  // continue_batch, and `response` holds this slice's answers as an array.
+  HandledFrame handle_frame(std::string_view frame, CallContext& ctx, size_t slice = SIZE_MAX,
+                            std::unique_ptr<BatchInProgress>* rest = nullptr);
+  // Handles the next `slice` requests of `batch`; `response` is their answers as an
+  // array (empty when all were notifications).
+  HandledFrame continue_batch(BatchInProgress& batch, CallContext& ctx, size_t slice);
 
   // Error answers for every request of `frame`, used when its turn failed to commit.
   static std::string failure_response(const HandledFrame& frame, int code,
@@ -35,9 +56,13 @@ class RpcHandler {
   // Handles one request object; appends its answer to `out` (unless a notification).
   bool handle_request(const JsonValue& request, CallContext& ctx, HandledFrame& frame,
                       JsonValue& out, JsonAllocator& alloc);
+  // Handles requests [from, to) of `batch` into `frame` (batch, requests, response).
+  void handle_items(const JsonValue& batch, size_t from, size_t to, CallContext& ctx,
+                    HandledFrame& frame);
 
   Methods& methods_;
   Metrics& metrics_;
+  size_t max_batch_ = SIZE_MAX;
 };
 
 }  // namespace syncd

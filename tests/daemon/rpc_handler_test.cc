@@ -144,6 +144,71 @@ TEST_F(RpcHandlerTest, BatchesAnswerInOrderAndSkipNotifications) {
   EXPECT_TRUE(docs_.find("c", "b"));
 }
 
+TEST_F(RpcHandlerTest, ABatchOverMaxBatchIsRefusedWholeAndNothingOfItRuns) {
+  handler_.set_max_batch(2);
+  std::string batch = "[" + req(1, "put", R"({"collection":"c","id":"a","data":{}})") + "," +
+                      req(2, "put", R"({"collection":"c","id":"b","data":{}})") + "," +
+                      req(3, "put", R"({"collection":"c","id":"c","data":{}})") + "]";
+  JsonDocument a = call(batch);
+  ASSERT_TRUE(a.IsObject());
+  EXPECT_EQ(code(a), -32600);
+  EXPECT_EQ(reason(a), "too_large");
+  EXPECT_TRUE(a["id"].IsNull());
+  EXPECT_FALSE(docs_.find("c", "a"));
+  handler_.set_max_batch(3);
+  EXPECT_EQ(call(batch).Size(), 3u);
+}
+
+TEST_F(RpcHandlerTest, ABatchIsHandledInSlicesThatAnswerInOrder) {
+  std::string batch = "[";
+  for (int i = 0; i < 5; ++i) {
+    if (i > 0) batch += ",";
+    batch += req(i, "put", R"({"collection":"c","id":"k)" + std::to_string(i) + R"(","data":{}})");
+  }
+  batch += "," + std::string(R"({"jsonrpc":"2.0","method":"status"})") + "]";
+  CallContext ctx{subscriptions_, changes_};
+  std::unique_ptr<BatchInProgress> rest;
+  std::vector<int> ids;
+  auto collect = [&](const HandledFrame& part) {
+    JsonDocument doc;
+    ASSERT_FALSE(parse_json(part.response, doc)) << part.response;
+    ASSERT_TRUE(doc.IsArray());
+    for (const auto& a : doc.GetArray()) ids.push_back(a["id"].GetInt());
+  };
+  HandledFrame first = handler_.handle_frame(batch, ctx, 2, &rest);
+  EXPECT_EQ(first.requests, 2u);
+  collect(first);
+  ASSERT_TRUE(rest);
+  EXPECT_FALSE(docs_.find("c", "k2")) << "only the slice ran";
+  HandledFrame second = handler_.continue_batch(*rest, ctx, 3);
+  EXPECT_EQ(second.requests, 3u);
+  collect(second);
+  ASSERT_FALSE(rest->done());
+  HandledFrame last = handler_.continue_batch(*rest, ctx, 3);
+  EXPECT_EQ(last.requests, 1u);
+  EXPECT_TRUE(last.response.empty()) << "a notification has no answer";
+  EXPECT_TRUE(rest->done());
+  EXPECT_EQ(ids, (std::vector<int>{0, 1, 2, 3, 4}));
+  EXPECT_EQ(changes_.size(), 5u);
+}
+
+TEST_F(RpcHandlerTest, AListPageEndsOnceItsDocumentsPassAMebibyte) {
+  writes_.set_max_document_bytes(400000);
+  const std::string big(300000, 'b');
+  for (int i = 0; i < 6; ++i) {
+    call(req(
+        i, "put",
+        R"({"collection":"c","id":"k)" + std::to_string(i) + R"(","data":{"b":")" + big + "\"}}"));
+  }
+  JsonDocument first = call(req(9, "list", R"({"collection":"c"})"));
+  ASSERT_TRUE(first.HasMember("result"));
+  EXPECT_EQ(first["result"]["items"].Size(), 4u) << "300 KB each: the fourth passes 1 MiB";
+  EXPECT_EQ(std::string(first["result"]["next"].GetString()), "k3");
+  JsonDocument rest = call(req(10, "list", R"({"collection":"c","after":"k3"})"));
+  EXPECT_EQ(rest["result"]["items"].Size(), 2u);
+  EXPECT_TRUE(rest["result"]["next"].IsNull());
+}
+
 TEST_F(RpcHandlerTest, EmptyBatchAndAllNotificationBatch) {
   EXPECT_EQ(code(call("[]")), -32600);
   std::string raw = "x";
