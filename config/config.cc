@@ -164,6 +164,8 @@ std::vector<Field> fields_of(Config& c) {
       string_field("log_level", c.log_level, {"debug", "info", "warning", "error"}),
       int_field("ipc.max_frame_bytes", c.ipc.max_frame_bytes, 1024, 1LL << 30),
       int_field("ipc.max_output_bytes", c.ipc.max_output_bytes, 4096, 1LL << 32),
+      int_field("ipc.max_total_output_bytes", c.ipc.max_total_output_bytes, 4096, 1LL << 40),
+      int_field("ipc.max_batch", c.ipc.max_batch, 1, 1000000),
       int_field("ipc.max_clients", c.ipc.max_clients, 1, 1 << 20),
       id_list_field("ipc.allowed_uids", c.ipc.allowed_uids),
       id_list_field("ipc.allowed_gids", c.ipc.allowed_gids),
@@ -246,6 +248,12 @@ void validate_config(const Config& c) {
     throw ConfigError("store.max_document_bytes (" + std::to_string(c.store.max_document_bytes) +
                       ") must be at least 1024 bytes below ipc.max_frame_bytes (" +
                       std::to_string(c.ipc.max_frame_bytes) + ") so a document fits in a frame");
+  }
+  if (c.ipc.max_total_output_bytes < c.ipc.max_output_bytes) {
+    throw ConfigError("ipc.max_total_output_bytes (" +
+                      std::to_string(c.ipc.max_total_output_bytes) +
+                      ") must not be below ipc.max_output_bytes (" +
+                      std::to_string(c.ipc.max_output_bytes) + "), the budget of one client");
   }
   if (c.backoff.initial_ms > c.backoff.max_ms) {
     throw ConfigError("backoff.initial_ms (" + std::to_string(c.backoff.initial_ms) +

@@ -30,7 +30,9 @@ struct Config {
 
   struct Ipc {
     int64_t max_frame_bytes = 1 << 20;
-    int64_t max_output_bytes = 4 << 20;  // unsent answers and notifications per client
+    int64_t max_output_bytes = 4 << 20;         // unsent answers and notifications per client
+    int64_t max_total_output_bytes = 64 << 20;  // the same for all clients together
+    int64_t max_batch = 10000;                  // requests in one JSON-RPC batch
     int64_t max_clients = 1024;
     std::vector<int64_t> allowed_uids;  // empty: any peer that can open the socket
     std::vector<int64_t> allowed_gids;

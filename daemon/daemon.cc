@@ -36,6 +36,8 @@ IpcLimits limits_from(const Config& c) {
   IpcLimits limits;
   limits.max_frame_bytes = static_cast<size_t>(c.ipc.max_frame_bytes);
   limits.max_output_bytes = static_cast<size_t>(c.ipc.max_output_bytes);
+  limits.max_total_output_bytes = static_cast<size_t>(c.ipc.max_total_output_bytes);
+  limits.max_batch = static_cast<size_t>(c.ipc.max_batch);
   limits.max_clients = static_cast<size_t>(c.ipc.max_clients);
   limits.allowed_uids = c.ipc.allowed_uids;
   limits.allowed_gids = c.ipc.allowed_gids;

@@ -1,5 +1,6 @@
 #include "daemon/ipc_server.h"
 
+#include <malloc.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -8,40 +9,77 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <deque>
+#include <map>
 #include <stdexcept>
+#include <unordered_map>
 
 #include "daemon/line_framer.h"
 #include "daemon/logger.h"
+#include "daemon/notification_lines.h"
+#include "daemon/output_queue.h"
 #include "daemon/rpc_error.h"
 
 namespace syncd {
 
+namespace {
+// A turn's work: requests in all (a batch's items count one each), given out in rounds
+// of kRoundRequests to each connection that has work, and the answer bytes after which
+// the turn ends early. 256 puts are about 2.5 ms of the loop's time on the benchmark
+// machine (bench/README.md, hostile_clients); a pipelining client still shares one
+// journal sync among 256 writes.
+constexpr size_t kTurnRequests = 256;
+constexpr size_t kRoundRequests = 64;
+// A write's notifications count in the turn's budget too: this many notifications cost
+// about what one request costs (a put is ~8 µs of the loop, a notification 0.1 to 0.25:
+// its share of a memcpy into fresh pages). With 100 subscribers a turn holds 64 writes.
+constexpr size_t kNotificationsPerRequest = 32;
+constexpr size_t kTurnAnswerBytes = 4 << 20;
+// Frames read but not worked yet, per connection, past which it is not read from.
+constexpr size_t kInboxBytes = 256 << 10;
+// Freed output memory (below the peak) after which glibc is asked to return it: freed
+// chunks are in the middle of the heap, where its trim threshold never reaches.
+constexpr size_t kTrimBytes = 8 << 20;
+constexpr uint64_t kTrimDelayMs = 50;
+}  // namespace
+
 struct IpcServer::Connection {
-  Connection(IpcServer* s, size_t max_frame) : server(s), framer(max_frame) { pipe.data = this; }
+  Connection(IpcServer* s, size_t max_frame)
+      : server(s), framer(max_frame), out(s->output_bytes_), later(s->output_bytes_) {
+    pipe.data = this;
+    write_req.data = this;
+  }
   uv_pipe_t pipe{};
   IpcServer* server;
   LineFramer framer;
-  std::vector<std::string> inbox;  // complete frames waiting for the turn
-  bool oversize = false;           // a frame was over the limit: answer, then close
+  std::deque<std::string> inbox;  // complete frames waiting for a turn
+  size_t inbox_bytes = 0;
+  std::unique_ptr<BatchInProgress> batch;  // a batch worked a slice per turn
+  bool answer_open = false;                // its answer line has begun ("[" sent) and not ended
+  bool oversize = false;                   // a frame was over the limit: answer, then close
   bool staged = false;
-  std::string outbox;  // answers of this turn, written at its end
+  OutputQueue out;    // unsent bytes, in the order the client gets them
+  OutputQueue later;  // notifications that wait for an open batch answer to end
   bool in_flush = false;
-  size_t queued_bytes = 0;  // handed to libuv, not yet written
+  uv_write_t write_req{};
+  size_t in_flight = 0;                // bytes at the front of `out` handed to write_req
+  size_t turn_answers = 0;             // answer bytes of this turn, not yet in `out`
+  uint64_t waiting_since_ms = 0;       // loop time its output last moved, or began to wait
+  std::map<int64_t, uint64_t> missed;  // notifications dropped per subscription, untold
+  bool lag_logged = false;             // said once per connection, not per episode
   bool reading = true;
   bool eof = false;  // the peer closed its side: answer what was asked, then close
   bool close_when_flushed = false;
   bool closing = false;
   Subscriptions subscriptions;
   uid_t uid = static_cast<uid_t>(-1);
+
+  bool has_work() const { return !inbox.empty() || batch != nullptr; }
+  size_t held() const { return out.held_bytes() + later.held_bytes(); }
+  bool idle_output() const { return out.empty() && in_flight == 0 && !answer_open; }
 };
 
 namespace {
-struct WriteRequest {
-  uv_write_t req{};
-  std::string data;
-  IpcServer::Connection* conn = nullptr;
-};
-
 std::string uv_message(int code) { return std::string(uv_strerror(code)); }
 
 // True when something accepts connections on `path`.
@@ -64,6 +102,7 @@ IpcServer::IpcServer(uv_loop_t* loop, JournaledWrites& writes, RpcHandler& handl
       handler_(handler),
       metrics_(metrics),
       limits_(std::move(limits)) {
+  handler_.set_max_batch(limits_.max_batch);
   uv_check_init(loop_, &turn_check_);
   turn_check_.data = this;
   uv_check_start(&turn_check_, on_check);
@@ -71,13 +110,16 @@ IpcServer::IpcServer(uv_loop_t* loop, JournaledWrites& writes, RpcHandler& handl
   turn_idle_.data = this;
   uv_timer_init(loop_, &drain_timer_);
   drain_timer_.data = this;
-  handles_open_ = 3;
+  uv_timer_init(loop_, &trim_timer_);
+  trim_timer_.data = this;
+  handles_open_ = 4;
 }
 
 IpcServer::~IpcServer() = default;
 
 void IpcServer::set_limits(IpcLimits limits) {
   limits_ = std::move(limits);
+  handler_.set_max_batch(limits_.max_batch);
   for (Connection* c : connections_) c->framer.set_max_line_bytes(limits_.max_frame_bytes);
 }
 
@@ -160,6 +202,7 @@ void IpcServer::accept_one() {
   if (!peer_allowed(*conn, why)) {
     ++metrics_.connections_refused;
     log_warning("refused a client: " + why);
+    conn->reading = false;
     send(*conn, RpcHandler::error_line(rpc_code::kForbidden, "forbidden", why));
     conn->close_when_flushed = true;
     flush(*conn);
@@ -170,6 +213,7 @@ void IpcServer::accept_one() {
     std::string message =
         "too many clients (ipc.max_clients is " + std::to_string(limits_.max_clients) + ")";
     log_warning("refused a client: " + message);
+    conn->reading = false;
     send(*conn, RpcHandler::error_line(rpc_code::kBusy, "too_many_clients", message));
     conn->close_when_flushed = true;
     flush(*conn);
@@ -197,23 +241,52 @@ void IpcServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
       return;
     }
     conn->eof = true;
-    if (conn->inbox.empty() && conn->queued_bytes == 0 && conn->outbox.empty()) self->close(*conn);
+    if (!conn->has_work() && conn->idle_output()) self->close(*conn);
     return;
   }
   if (nread == 0) return;
   bool ok = conn->framer.feed(std::string_view(buf->base, static_cast<size_t>(nread)),
                               [conn](std::string_view line) {
-                                if (!line.empty()) conn->inbox.emplace_back(line);
+                                if (line.empty()) return;
+                                conn->inbox.emplace_back(line);
+                                conn->inbox_bytes += line.size();
                               });
   if (!ok) {
     conn->oversize = true;
     uv_read_stop(stream);
     conn->reading = false;
   }
-  if ((!conn->inbox.empty() || conn->oversize) && !conn->staged) {
-    conn->staged = true;
-    self->staged_.push_back(conn);
-    uv_idle_start(&self->turn_idle_, [](uv_idle_t*) {});
+  if (conn->has_work() || conn->oversize) self->stage(*conn);
+  self->update_reading(*conn);
+}
+
+void IpcServer::stage(Connection& conn) {
+  if (conn.staged || conn.closing) return;
+  conn.staged = true;
+  staged_.push_back(&conn);
+  uv_idle_start(&turn_idle_, [](uv_idle_t*) {});
+}
+
+bool IpcServer::may_work(const Connection& conn) const {
+  return draining_ || conn.held() + conn.turn_answers < limits_.max_output_bytes / 2;
+}
+
+void IpcServer::update_reading(Connection& conn) {
+  if (conn.closing || conn.eof || conn.oversize || conn.close_when_flushed || shutting_down_) {
+    return;
+  }
+  // Backpressure with some slack either way: a client that sends faster than syncd
+  // works its requests, or than it reads its answers, is not read from meanwhile.
+  const bool full = conn.inbox_bytes >= kInboxBytes || conn.held() > limits_.max_output_bytes / 2;
+  const bool room =
+      conn.inbox_bytes < kInboxBytes / 2 && conn.held() <= limits_.max_output_bytes / 4;
+  auto* stream = reinterpret_cast<uv_stream_t*>(&conn.pipe);
+  if (conn.reading && full) {
+    uv_read_stop(stream);
+    conn.reading = false;
+  } else if (!conn.reading && room) {
+    conn.reading = true;
+    uv_read_start(stream, on_alloc, on_read);
   }
 }
 
@@ -229,26 +302,71 @@ void IpcServer::run_turn() {
     HandledFrame frame;
     size_t writes = 0;
     size_t changes_from = 0;  // where its entries in `changes` begin
+    enum class Part { line, slice, last_slice } part = Part::line;
   };
-  std::vector<Connection*> staged;
-  staged.swap(staged_);
+  std::vector<Connection*> active;
+  active.swap(staged_);
+  for (Connection* conn : active) conn->staged = false;
+  std::erase_if(active, [](Connection* c) { return c->closing; });
+  const std::vector<Connection*> turn = active;
   std::vector<Answer> answers;
   std::vector<ChangeEvent> changes;
   // Answers before this index hold only durable writes: the journal was synced after
   // them (at the end of the turn, or earlier when a frame needed the tables settled).
   size_t durable_upto = 0;
-  for (Connection* conn : staged) {
-    conn->staged = false;
-    if (conn->closing) continue;
-    for (const std::string& text : conn->inbox) {
-      CallContext ctx{conn->subscriptions, changes};
-      const size_t changes_from = changes.size();
-      HandledFrame frame = handler_.handle_frame(text, ctx);
-      if (frame.storage_failed) log_error("storage error: " + frame.storage_error);
-      answers.push_back(Answer{conn, std::move(frame), ctx.writes, changes_from});
-      if (!writes_.has_staged()) durable_upto = answers.size();
+  size_t budget = kTurnRequests;
+  size_t answer_bytes = 0;
+  size_t subscribers = 0;  // that a change may be sent to (not dropping theirs)
+  for (Connection* conn : connections_) {
+    if (!conn->closing && !conn->subscriptions.filters.empty() && conn->missed.empty()) {
+      subscribers += conn->subscriptions.filters.size();
     }
-    conn->inbox.clear();
+  }
+  // What one write costs of the budget, its notifications included.
+  const size_t write_cost = 1 + subscribers / kNotificationsPerRequest;
+  auto turn_full = [&] { return budget == 0 || answer_bytes >= kTurnAnswerBytes; };
+  // Rounds: each connection with work gets up to kRoundRequests, in staging order, until
+  // the turn's budget is spent; the rest wait for the next turn, first in line.
+  std::vector<Connection*> left;
+  while (!active.empty()) {
+    std::vector<Connection*> next_round;
+    for (Connection* conn : active) {
+      if (turn_full()) {
+        left.push_back(conn);
+        continue;
+      }
+      size_t quota = std::min(kRoundRequests, budget);
+      while (quota > 0 && conn->has_work() && may_work(*conn) && !turn_full()) {
+        CallContext ctx{conn->subscriptions, changes};
+        const size_t changes_from = changes.size();
+        Answer answer{conn, {}, 0, changes_from};
+        // A slice of a batch is sized as if each item were a write.
+        const size_t slice = std::max<size_t>(1, std::min(quota, budget / write_cost));
+        if (conn->batch) {
+          answer.frame = handler_.continue_batch(*conn->batch, ctx, slice);
+          answer.part = conn->batch->done() ? Answer::Part::last_slice : Answer::Part::slice;
+          if (conn->batch->done()) conn->batch.reset();
+        } else {
+          std::string text = std::move(conn->inbox.front());
+          conn->inbox.pop_front();
+          conn->inbox_bytes -= text.size();
+          answer.frame = handler_.handle_frame(text, ctx, slice, &conn->batch);
+          if (conn->batch) answer.part = Answer::Part::slice;
+        }
+        if (answer.frame.storage_failed) log_error("storage error: " + answer.frame.storage_error);
+        const size_t done = std::max<size_t>(1, answer.frame.requests);
+        const size_t cost = done + ctx.writes * (write_cost - 1);
+        quota -= std::min(quota, done);
+        budget -= std::min(budget, cost);
+        answer_bytes += answer.frame.response.size();
+        conn->turn_answers += answer.frame.response.size();
+        answer.writes = ctx.writes;
+        answers.push_back(std::move(answer));
+        if (!writes_.has_staged()) durable_upto = answers.size();
+      }
+      if (conn->has_work() && may_work(*conn)) next_round.push_back(conn);
+    }
+    active.swap(next_round);
   }
   std::string failure;
   bool full = false;
@@ -288,150 +406,290 @@ void IpcServer::run_turn() {
     if (on_commit_) on_commit_();
   }
   for (auto& a : answers) {
-    if (!a.frame.response.empty()) send(*a.conn, a.frame.response);
+    a.conn->turn_answers = 0;
+    if (a.part == Answer::Part::line) {
+      if (!a.frame.response.empty()) send(*a.conn, a.frame.response);
+    } else {
+      send_slice(*a.conn, a.frame.response, a.part == Answer::Part::last_slice);
+    }
   }
-  for (Connection* conn : staged) {
-    if (conn->oversize && !conn->closing && conn->inbox.empty()) {
+  for (Connection* conn : turn) {
+    if (conn->oversize && !conn->closing && !conn->has_work() && !conn->close_when_flushed) {
       ++metrics_.frames_oversize;
       send(*conn, RpcHandler::error_line(rpc_code::kInvalidRequest, "too_large",
                                          "frame exceeds ipc.max_frame_bytes (" +
                                              std::to_string(limits_.max_frame_bytes) +
                                              " bytes); closing"));
       conn->close_when_flushed = true;
-      conn->oversize = false;
     }
   }
   notify_subscribers(changes);
-  std::vector<Connection*> to_flush;
-  to_flush.swap(flush_);
-  for (Connection* conn : to_flush) {
-    conn->in_flush = false;
-    flush(*conn);
-  }
+  flush_all();
+  for (Connection* conn : turn) update_reading(*conn);  // their inboxes went down
+  for (Connection* conn : left) stage(*conn);
   if (staged_.empty()) uv_idle_stop(&turn_idle_);
 }
 
 void IpcServer::publish(const std::vector<ChangeEvent>& changes) {
   notify_subscribers(changes);
-  std::vector<Connection*> to_flush;
-  to_flush.swap(flush_);
-  for (Connection* conn : to_flush) {
-    conn->in_flush = false;
-    flush(*conn);
-  }
+  flush_all();
 }
 
 void IpcServer::notify_subscribers(const std::vector<ChangeEvent>& changes) {
   if (changes.empty()) return;
+  std::vector<ChangeLine> lines;
+  std::unordered_map<std::string_view, uint64_t> per_collection;  // for lagging clients
   for (Connection* conn : connections_) {
     if (conn->closing || conn->subscriptions.filters.empty()) continue;
-    for (const auto& change : changes) {
+    if (!conn->missed.empty()) {
+      // It gets none of them: count them, without a look at each.
+      if (per_collection.empty()) {
+        for (const auto& change : changes) ++per_collection[change.collection];
+      }
       for (const auto& [sub_id, filter] : conn->subscriptions.filters) {
-        if (filter && *filter != change.collection) continue;
-        JsonDocument doc;
-        auto& alloc = doc.GetAllocator();
-        doc.SetObject();
-        doc.AddMember("jsonrpc", "2.0", alloc);
-        doc.AddMember("method", "change", alloc);
-        JsonValue params(rapidjson::kObjectType);
-        params.AddMember("subscription", JsonValue(sub_id), alloc);
-        params.AddMember("collection", json_string(change.collection, alloc), alloc);
-        params.AddMember("id", json_string(change.id, alloc), alloc);
-        JsonValue data;
-        if (change.data) {
-          JsonDocument parsed;
-          if (!parse_json(*change.data, parsed)) data.CopyFrom(parsed, alloc);
-        }
-        params.AddMember("data", data, alloc);
-        params.AddMember("origin", rapidjson::StringRef(change.origin), alloc);
-        doc.AddMember("params", params, alloc);
-        send(*conn, to_json(doc));
-        ++metrics_.notifications;
+        auto it = filter ? per_collection.find(*filter) : per_collection.end();
+        const uint64_t n = !filter ? changes.size() : it == per_collection.end() ? 0 : it->second;
+        if (n == 0) continue;
+        conn->missed[sub_id] += n;
+        metrics_.notifications_dropped += n;
+      }
+      continue;
+    }
+    if (lines.empty()) {
+      lines.reserve(changes.size());
+      for (const auto& change : changes) lines.emplace_back(change);
+    }
+    std::vector<std::string> digits;
+    for (const auto& [sub_id, filter] : conn->subscriptions.filters) {
+      digits.push_back(std::to_string(sub_id));
+    }
+    for (size_t i = 0; i < changes.size() && !conn->closing; ++i) {
+      size_t k = 0;
+      for (const auto& [sub_id, filter] : conn->subscriptions.filters) {
+        const std::string& id_text = digits[k++];
+        if (filter && *filter != changes[i].collection) continue;
+        notify(*conn, sub_id, id_text, lines[i]);
       }
     }
   }
 }
 
-void IpcServer::send(Connection& conn, std::string_view line) {
+void IpcServer::notify(Connection& conn, int64_t subscription, std::string_view id_text,
+                       const ChangeLine& line) {
   if (conn.closing) return;
-  conn.outbox.append(line.data(), line.size());
-  conn.outbox.push_back('\n');
+  // Once one is dropped, all are until the client has caught up and been told: what it
+  // gets is a prefix of its changes, a gap notification, then live changes.
+  if (!conn.missed.empty()) {
+    ++conn.missed[subscription];
+    ++metrics_.notifications_dropped;
+    return;
+  }
+  OutputQueue& queue = conn.answer_open ? conn.later : conn.out;
+  const size_t growth = queue.held_after(line.bytes(id_text)) - queue.held_bytes();
+  if (conn.held() > 0 && conn.held() + growth > limits_.max_output_bytes) {
+    conn.missed[subscription] = 1;
+    ++metrics_.notifications_dropped;
+    if (conn.lag_logged) return;
+    conn.lag_logged = true;
+    log_info("a subscriber (uid " + std::to_string(conn.uid) +
+             ") does not read: " + std::to_string(conn.held()) +
+             " bytes unsent (ipc.max_output_bytes); its notifications are dropped until it "
+             "catches up, then it gets a gap notification");
+    return;
+  }
+  make_room(growth);
+  if (conn.closing) return;
+  if (conn.idle_output()) conn.waiting_since_ms = uv_now(loop_);
+  line.append_to(queue, id_text);
+  ++metrics_.notifications;
   if (!conn.in_flush) {
     conn.in_flush = true;
     flush_.push_back(&conn);
   }
 }
 
-void IpcServer::flush(Connection& conn) {
+void IpcServer::resume_notifications(Connection& conn) {
+  if (conn.missed.empty() || conn.answer_open || conn.closing) return;
+  if (conn.held() > limits_.max_output_bytes / 2) return;
+  for (const auto& [subscription, missed] : conn.missed) {
+    if (conn.subscriptions.filters.count(subscription) == 0) continue;  // unsubscribed since
+    conn.out.append(gap_line(subscription, missed));
+    conn.out.append("\n");
+    ++metrics_.gaps;
+  }
+  conn.missed.clear();
+}
+
+void IpcServer::send(Connection& conn, std::string_view line) {
   if (conn.closing) return;
-  auto* stream = reinterpret_cast<uv_stream_t*>(&conn.pipe);
-  if (!conn.outbox.empty() && conn.queued_bytes == 0) {
-    uv_buf_t buf = uv_buf_init(conn.outbox.data(), static_cast<unsigned>(conn.outbox.size()));
-    int n = uv_try_write(stream, &buf, 1);
-    if (n > 0) {
-      conn.outbox.erase(0, static_cast<size_t>(n));
-    } else if (n != UV_EAGAIN && n != 0) {
-      close(conn);
-      return;
-    }
-  }
-  if (!conn.outbox.empty()) {
-    auto* req = new WriteRequest;
-    req->data.swap(conn.outbox);
-    req->conn = &conn;
-    req->req.data = req;
-    uv_buf_t buf = uv_buf_init(req->data.data(), static_cast<unsigned>(req->data.size()));
-    int rc = uv_write(&req->req, stream, &buf, 1, on_write);
-    if (rc != 0) {
-      delete req;
-      close(conn);
-      return;
-    }
-    conn.queued_bytes += req->data.size();
-  }
-  if (conn.queued_bytes > limits_.max_output_bytes) {
-    ++metrics_.slow_reader_disconnects;
-    log_warning("disconnecting a client that does not read its answers (" +
-                std::to_string(conn.queued_bytes) + " bytes unsent, over ipc.max_output_bytes)");
-    close(conn);
-    return;
-  }
-  // Backpressure: a client that pipelines faster than it reads is not read from until
-  // it has taken most of its answers.
-  if (conn.reading && conn.queued_bytes > limits_.max_output_bytes / 2) {
-    uv_read_stop(stream);
-    conn.reading = false;
-  }
-  if (conn.queued_bytes == 0 && (conn.close_when_flushed || (conn.eof && conn.inbox.empty()))) {
-    close(conn);
+  make_room(conn.out.held_after(line.size() + 1) - conn.out.held_bytes());
+  if (conn.closing) return;
+  if (conn.idle_output()) conn.waiting_since_ms = uv_now(loop_);
+  conn.out.append(line);
+  conn.out.append("\n");
+  if (!conn.in_flush) {
+    conn.in_flush = true;
+    flush_.push_back(&conn);
   }
 }
 
+void IpcServer::send_slice(Connection& conn, const std::string& answers, bool last) {
+  if (conn.closing) return;
+  make_room(conn.out.held_after(answers.size() + 1) - conn.out.held_bytes());
+  if (conn.closing) return;
+  if (conn.idle_output()) conn.waiting_since_ms = uv_now(loop_);
+  // `answers` is this slice's array; the batch's answer is one array on one line, so
+  // its brackets go once around all the slices' items.
+  if (answers.size() > 2) {
+    conn.out.append(conn.answer_open ? "," : "[");
+    conn.out.append(std::string_view(answers).substr(1, answers.size() - 2));
+    conn.answer_open = true;
+  }
+  if (last && conn.answer_open) {
+    conn.out.append("]\n");
+    conn.answer_open = false;
+    conn.out.append_from(conn.later);
+  }
+  if (!conn.in_flush) {
+    conn.in_flush = true;
+    flush_.push_back(&conn);
+  }
+}
+
+void IpcServer::flush_all() {
+  note_output();
+  std::vector<Connection*> to_flush;
+  to_flush.swap(flush_);
+  for (Connection* conn : to_flush) {
+    conn->in_flush = false;
+    flush(*conn);
+  }
+  note_output();
+}
+
+void IpcServer::flush(Connection& conn) {
+  if (conn.closing || conn.in_flight > 0) return;  // its completion flushes again
+  auto* stream = reinterpret_cast<uv_stream_t*>(&conn.pipe);
+  uv_buf_t bufs[16];
+  resume_notifications(conn);
+  while (!conn.out.empty()) {
+    const size_t n = conn.out.peek(bufs, 16);
+    size_t offered = 0;
+    for (size_t i = 0; i < n; ++i) offered += bufs[i].len;
+    int written = uv_try_write(stream, bufs, static_cast<unsigned>(n));
+    if (written == UV_EAGAIN || written == 0) break;
+    if (written < 0) {
+      close(conn);
+      return;
+    }
+    conn.out.consume(static_cast<size_t>(written));
+    conn.waiting_since_ms = uv_now(loop_);
+    resume_notifications(conn);
+    if (static_cast<size_t>(written) < offered) break;  // the socket is full
+  }
+  if (!conn.out.empty()) {
+    // At most four buffers: libuv copies a longer list into a malloc'd one.
+    const size_t n = conn.out.peek(bufs, 4);
+    size_t bytes = 0;
+    for (size_t i = 0; i < n; ++i) bytes += bufs[i].len;
+    int rc = uv_write(&conn.write_req, stream, bufs, static_cast<unsigned>(n), on_write);
+    if (rc != 0) {
+      close(conn);
+      return;
+    }
+    conn.in_flight = bytes;
+  }
+  if (conn.idle_output() &&
+      (conn.close_when_flushed || (conn.eof && !conn.has_work() && !conn.oversize))) {
+    close(conn);
+    return;
+  }
+  update_reading(conn);
+  if (conn.has_work() && may_work(conn)) stage(conn);
+}
+
 void IpcServer::on_write(uv_write_t* req, int status) {
-  auto* write = static_cast<WriteRequest*>(req->data);
-  Connection& conn = *write->conn;
+  auto& conn = *static_cast<Connection*>(req->data);
   IpcServer* self = conn.server;
-  conn.queued_bytes -= write->data.size();
-  delete write;
+  if (status == 0) {
+    conn.out.consume(conn.in_flight);
+    conn.waiting_since_ms = uv_now(self->loop_);
+  }
+  conn.in_flight = 0;
   if (conn.closing) return;
   if (status < 0) {
     self->close(conn);
     return;
   }
-  if (conn.queued_bytes == 0 && (conn.close_when_flushed || (conn.eof && conn.inbox.empty()))) {
-    self->close(conn);
+  self->flush(conn);
+  self->note_output();
+}
+
+void IpcServer::make_room(size_t growth) {
+  const size_t limit = limits_.max_total_output_bytes;
+  auto held = [this] { return output_bytes_ - closing_bytes_; };
+  if (growth == 0 || held() + growth <= limit) return;
+  std::vector<Connection*> holders;
+  for (Connection* c : connections_) {
+    if (!c->closing && c->held() > 0) holders.push_back(c);
+  }
+  // The client whose output has not moved for longest is the one most behind; a client
+  // that reads, even a large answer, keeps its output moving.
+  std::sort(holders.begin(), holders.end(), [](const Connection* a, const Connection* b) {
+    if (a->waiting_since_ms != b->waiting_since_ms) {
+      return a->waiting_since_ms < b->waiting_since_ms;
+    }
+    return a->held() > b->held();
+  });
+  const uint64_t now = uv_now(loop_);
+  uint64_t longest_ms = 0;
+  for (Connection* victim : holders) {
+    if (held() + growth <= limit) break;
+    longest_ms = std::max(longest_ms, now - victim->waiting_since_ms);
+    ++cut_unlogged_;
+    ++metrics_.slow_reader_disconnects;
+    close(*victim);
+  }
+  if (cut_unlogged_ > 0 && (cut_logged_ms_ == 0 || now >= cut_logged_ms_ + 1000)) {
+    log_warning("the clients' unsent output reached ipc.max_total_output_bytes (" +
+                std::to_string(limit) + " bytes): disconnected " + std::to_string(cut_unlogged_) +
+                " client(s) whose output had waited longest (up to " + std::to_string(longest_ms) +
+                " ms)");
+    cut_unlogged_ = 0;
+    cut_logged_ms_ = now;
+  }
+}
+
+void IpcServer::note_output() {
+  metrics_.output_bytes = output_bytes_ - closing_bytes_;
+  metrics_.output_bytes_max = std::max<uint64_t>(metrics_.output_bytes_max, metrics_.output_bytes);
+  output_peak_since_trim_ = std::max(output_peak_since_trim_, output_bytes_);
+  if (output_peak_since_trim_ < output_bytes_ + kTrimBytes ||
+      uv_is_active(reinterpret_cast<uv_handle_t*>(&trim_timer_)) || shutting_down_) {
     return;
   }
-  if (!conn.reading && !conn.eof && !conn.oversize && !self->shutting_down_ &&
-      conn.queued_bytes <= self->limits_.max_output_bytes / 4) {
-    conn.reading = true;
-    uv_read_start(reinterpret_cast<uv_stream_t*>(&conn.pipe), on_alloc, on_read);
-  }
+  // The chunks a slow reader held were freed in the middle of the heap, where glibc's
+  // trim threshold (daemon.cc) never gives them back; malloc_trim does, a little later
+  // so that one call covers a burst of disconnects.
+  uv_timer_start(
+      &trim_timer_,
+      [](uv_timer_t* timer) {
+        auto* self = static_cast<IpcServer*>(timer->data);
+        malloc_trim(0);
+        ++self->metrics_.memory_trims;
+        self->output_peak_since_trim_ = self->output_bytes_;
+      },
+      kTrimDelayMs, 0);
 }
 
 void IpcServer::close(Connection& conn) {
   if (conn.closing) return;
   conn.closing = true;
+  // Its output is freed now, but for what a write in flight still points at (until
+  // libuv cancels it, in this loop iteration).
+  conn.later.clear();
+  conn.out.drop_after(conn.in_flight);
+  closing_bytes_ += conn.held();
   uv_close(reinterpret_cast<uv_handle_t*>(&conn.pipe), on_close);
 }
 
@@ -443,7 +701,9 @@ void IpcServer::on_close(uv_handle_t* handle) {
   // A closed connection may still be listed for this turn; drop it there too.
   std::erase(self->staged_, conn);
   std::erase(self->flush_, conn);
+  self->closing_bytes_ -= conn->held();
   delete conn;
+  self->note_output();
   self->maybe_finish_shutdown();
 }
 
@@ -463,17 +723,24 @@ void IpcServer::shutdown(uint64_t drain_ms, std::function<void()> done) {
     close_handle(reinterpret_cast<uv_handle_t*>(&listener_));
     ::unlink(path_.c_str());
   }
-  // Frames already read are answered by a last turn; nothing new is read.
-  run_turn();
+  // Frames already read are answered by last turns, whatever the clients' budgets;
+  // nothing new is read.
+  draining_ = true;
+  for (Connection* conn : connections_) {
+    if (conn->has_work()) stage(*conn);
+  }
+  while (!staged_.empty()) run_turn();
   uv_check_stop(&turn_check_);
   close_handle(reinterpret_cast<uv_handle_t*>(&turn_check_));
   close_handle(reinterpret_cast<uv_handle_t*>(&turn_idle_));
+  uv_timer_stop(&trim_timer_);
+  close_handle(reinterpret_cast<uv_handle_t*>(&trim_timer_));
   for (Connection* conn : connections_) {
     if (conn->closing) continue;
     uv_read_stop(reinterpret_cast<uv_stream_t*>(&conn->pipe));
     conn->reading = false;
     conn->close_when_flushed = true;
-    if (conn->queued_bytes == 0) close(*conn);
+    if (conn->idle_output()) close(*conn);
   }
   uv_timer_start(
       &drain_timer_,

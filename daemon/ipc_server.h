@@ -3,8 +3,17 @@
 // the client connections, and runs group commit: the frames that arrive during one loop
 // turn are handled together (in the turn's check phase), their writes made durable by
 // one journal sync, and no answer or notification leaves before that sync. Answers keep
-// request order per connection. A client whose unsent output passes
-// ipc.max_output_bytes is disconnected so it cannot hold memory or stall anyone.
+// request order per connection.
+//
+// A turn does a bounded amount of work (kTurnRequests requests, shared out in rounds
+// between the connections that have some), so no client holds the loop for long; a
+// large batch is worked a slice per turn and its answer streamed out as one line.
+// Output budgets (docs/PROTOCOL.md, "Output budgets"): a client's unsent output is held
+// in an OutputQueue; its requests wait while that passes half of ipc.max_output_bytes,
+// and a notification that would pass all of it is dropped and later counted in a `gap`
+// notification. When every client's unsent output together passes
+// ipc.max_total_output_bytes, the clients whose output has waited longest are
+// disconnected until it fits again.
 #include <uv.h>
 
 #include <cstdint>
@@ -16,6 +25,7 @@
 
 #include "daemon/methods.h"
 #include "daemon/metrics.h"
+#include "daemon/notification_lines.h"
 #include "daemon/rpc_handler.h"
 #include "queue/journaled_writes.h"
 
@@ -24,6 +34,8 @@ namespace syncd {
 struct IpcLimits {
   size_t max_frame_bytes = 1 << 20;
   size_t max_output_bytes = 4 << 20;
+  size_t max_total_output_bytes = 64 << 20;
+  size_t max_batch = 10000;
   size_t max_clients = 1024;
   std::vector<int64_t> allowed_uids;  // both empty: anyone who can open the socket
   std::vector<int64_t> allowed_gids;
@@ -64,9 +76,24 @@ class IpcServer {
   void accept_one();
   bool peer_allowed(Connection& conn, std::string& why);
   void run_turn();
+  // Whether `conn` may have its next request worked now (its output is under half its
+  // budget, counting the answers it got this turn).
+  bool may_work(const Connection& conn) const;
+  void stage(Connection& conn);
+  void update_reading(Connection& conn);
   void send(Connection& conn, std::string_view line);
+  void send_slice(Connection& conn, const std::string& answers, bool last);
+  void notify(Connection& conn, int64_t subscription, std::string_view id_text,
+              const ChangeLine& line);
+  void resume_notifications(Connection& conn);
   void flush(Connection& conn);
+  void flush_all();
   void close(Connection& conn);
+  // Disconnects the clients whose output has waited longest until `growth` more bytes
+  // fit in ipc.max_total_output_bytes (or no client holds any); the client about to get
+  // them may be one of those cut.
+  void make_room(size_t growth);
+  void note_output();
   void maybe_finish_shutdown();
   void notify_subscribers(const std::vector<ChangeEvent>& changes);
 
@@ -80,13 +107,22 @@ class IpcServer {
   uv_check_t turn_check_{};
   uv_idle_t turn_idle_{};  // keeps the loop spinning while frames wait for a turn
   uv_timer_t drain_timer_{};
+  uv_timer_t trim_timer_{};  // gives freed output memory back to the kernel, coalesced
   bool listening_ = false;
   bool shutting_down_ = false;
+  bool draining_ = false;  // the last turns at shutdown: every frame read is answered
   int handles_open_ = 0;
   std::function<void()> shutdown_done_;
   std::function<void()> on_commit_;
+  // Every connection's unsent output (OutputQueue keeps it exact); declared before the
+  // connections, which count themselves out of it when they go.
+  size_t output_bytes_ = 0;
+  size_t closing_bytes_ = 0;  // of those, held by connections being closed (freed soon)
+  size_t output_peak_since_trim_ = 0;
+  uint64_t cut_unlogged_ = 0;  // budget disconnects not logged yet (one line a second)
+  uint64_t cut_logged_ms_ = 0;
   std::unordered_set<Connection*> connections_;
-  std::vector<Connection*> staged_;  // connections with frames for this turn
+  std::vector<Connection*> staged_;  // connections with work for the next turn, in order
   std::vector<Connection*> flush_;   // connections with output for this turn
   char read_buffer_[64 * 1024];
 };

@@ -19,6 +19,11 @@ void Metrics::to_json(JsonValue& out, JsonAllocator& alloc) const {
   add("commit_batch_max", commit_batch_max);
   add("storage_errors", storage_errors);
   add("notifications", notifications);
+  add("output_bytes", output_bytes);
+  add("output_bytes_max", output_bytes_max);
+  add("notifications_dropped", notifications_dropped);
+  add("gaps", gaps);
+  add("memory_trims", memory_trims);
 }
 
 }  // namespace syncd

@@ -20,6 +20,14 @@ struct Metrics {
   uint64_t storage_errors = 0;
   uint64_t notifications = 0;
 
+  // Output budgets (docs/PROTOCOL.md): slow_reader_disconnects above counts the clients
+  // cut off by ipc.max_total_output_bytes.
+  uint64_t output_bytes = 0;           // unsent output held for all clients, now
+  uint64_t output_bytes_max = 0;       // the most it has been
+  uint64_t notifications_dropped = 0;  // not sent to subscribers over ipc.max_output_bytes
+  uint64_t gaps = 0;                   // gap notifications that told them
+  uint64_t memory_trims = 0;           // freed output memory given back (malloc_trim)
+
   void to_json(JsonValue& out, JsonAllocator& alloc) const;
 };
 

@@ -25,6 +25,9 @@ TEST(Config, EmptyObjectGivesTheDocumentedDefaults) {
   EXPECT_EQ(c.socket_path(), "./.syncd/syncd.sock");
   EXPECT_EQ(c.remote, "http://127.0.0.1:8787");
   EXPECT_EQ(c.ipc.max_frame_bytes, 1 << 20);
+  EXPECT_EQ(c.ipc.max_output_bytes, 4 << 20);
+  EXPECT_EQ(c.ipc.max_total_output_bytes, 64 << 20);
+  EXPECT_EQ(c.ipc.max_batch, 10000);
   EXPECT_EQ(c.store.synchronous, "full");
   EXPECT_EQ(c.sync.batch_size, 500);
   EXPECT_EQ(c.backoff.initial_ms, 1000);
@@ -119,6 +122,11 @@ TEST(Config, EveryErrorNamesTheKeyPathAndWhatWasExpected) {
        "ipc.max_frame_bytes (1048576) so a document fits in a frame"},
       {"{\"backoff\": {\"initial_ms\": 5000, \"max_ms\": 1000}}",
        "test.json: backoff.initial_ms (5000) must not exceed backoff.max_ms (1000)"},
+      {"{\"ipc\": {\"max_total_output_bytes\": 1048576}}",
+       "test.json: ipc.max_total_output_bytes (1048576) must not be below ipc.max_output_bytes "
+       "(4194304), the budget of one client"},
+      {"{\"ipc\": {\"max_batch\": 0}}",
+       "test.json: ipc.max_batch: expected an integer from 1 to 1000000, got 0"},
   };
   for (const auto& c : cases) EXPECT_EQ(error_of(c.text), c.message) << c.text;
 }

@@ -91,23 +91,34 @@ TEST_F(BadInput, AHugeFrameIsRefusedAndItsConnectionClosed) {
   expect_healthy();
 }
 
-TEST_F(BadInput, AStalledReaderIsDisconnectedWithoutStallingWriters) {
+TEST_F(BadInput, AStalledReaderDoesNotStallWritersAndLosesOnlyNotifications) {
   Client stalled(syncd_.socket());
   ASSERT_TRUE(stalled.call("subscribe").HasMember("result"));
   // From now on `stalled` never reads. Each write below sends it a ~3 KiB notification.
   Client writer(syncd_.socket());
   std::string body = std::string(3000, 'n');
-  bool disconnected = false;
-  for (int i = 0; i < 2000 && !disconnected; ++i) {
+  bool over_budget = false;
+  for (int i = 0; i < 2000 && !over_budget; ++i) {
     JsonDocument put = writer.call("put", R"({"collection":"c","id":"d)" + std::to_string(i) +
                                               R"(","data":{"b":")" + body + R"("}})");
     ASSERT_TRUE(put.HasMember("result")) << "writer stalled at " << i;
     if (i % 50 == 49) {
-      disconnected = writer.call("metrics")["result"]["slow_reader_disconnects"].GetInt() == 1;
+      over_budget = writer.call("metrics")["result"]["notifications_dropped"].GetInt() > 0;
     }
   }
-  EXPECT_TRUE(disconnected) << "the stalled client was never cut off";
-  EXPECT_TRUE(stalled.wait_closed(Millis(10000)));
+  EXPECT_TRUE(over_budget) << "the stalled client's notifications were never dropped";
+  const int held = writer.call("metrics")["result"]["output_bytes"].GetInt();
+  EXPECT_GT(held, 32768);
+  EXPECT_LE(held, 65536) << "it holds its budget (ipc.max_output_bytes), no more";
+  // It is still connected: what it reads ends with a gap notification.
+  bool gap = false;
+  while (auto line = stalled.read_line(Millis(10000))) {
+    if (line->find(R"("method":"gap")") != std::string::npos) {
+      gap = true;
+      break;
+    }
+  }
+  EXPECT_TRUE(gap);
   expect_healthy();
 }
 
