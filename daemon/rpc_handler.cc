@@ -8,6 +8,9 @@
 namespace syncd {
 namespace {
 
+// Frames longer than this are parsed where a batch of them can be kept across turns.
+constexpr size_t kKeepParsedBytes = 64 << 10;
+
 void set_error(JsonValue& out, const JsonValue& id, int code, const std::string& reason,
                const std::string& message, JsonAllocator& alloc) {
   out.SetObject();
@@ -61,7 +64,14 @@ HandledFrame RpcHandler::handle_frame(std::string_view frame, CallContext& ctx, 
   char answer_space[2048];
   rapidjson::MemoryPoolAllocator<> request_pool(request_space, sizeof request_space);
   rapidjson::MemoryPoolAllocator<> answer_pool(answer_space, sizeof answer_space);
-  JsonDocument request(&request_pool, 512);
+  JsonDocument on_stack(&request_pool, 512);
+  // A large frame is parsed into a document that may outlive this call, so that a
+  // batch worked over several turns needs no copy (16 MB of puts: 90-120 ms to parse,
+  // 30-60 ms more to copy).
+  auto kept = rest != nullptr && frame.size() > kKeepParsedBytes
+                  ? std::make_unique<BatchInProgress>()
+                  : nullptr;
+  JsonDocument& request = kept ? kept->requests : on_stack;
   if (auto error = parse_json(frame, request)) {
     ++metrics_.request_errors;
     handled.response = error_line(rpc_code::kParseError, "invalid_json", *error);
@@ -90,7 +100,10 @@ HandledFrame RpcHandler::handle_frame(std::string_view frame, CallContext& ctx, 
       return handled;
     }
     const size_t end = rest == nullptr ? request.Size() : std::min<size_t>(request.Size(), slice);
-    if (end < request.Size()) {
+    if (end < request.Size() && kept) {
+      kept->next = end;
+      *rest = std::move(kept);  // the document stays where it is
+    } else if (end < request.Size()) {
       *rest = std::make_unique<BatchInProgress>();
       JsonDocument& left = (*rest)->requests;
       left.SetArray();

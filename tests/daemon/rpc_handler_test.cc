@@ -192,6 +192,34 @@ TEST_F(RpcHandlerTest, ABatchIsHandledInSlicesThatAnswerInOrder) {
   EXPECT_EQ(changes_.size(), 5u);
 }
 
+TEST_F(RpcHandlerTest, ALargeBatchIsWorkedInSlicesToo) {
+  // Over 64 KiB: parsed where it can be kept, not copied.
+  std::string batch = "[";
+  for (int i = 0; i < 1000; ++i) {
+    if (i > 0) batch += ",";
+    batch += req(i, "put",
+                 R"({"collection":"c","id":"k)" + std::to_string(i) + R"(","data":{"pad":")" +
+                     std::string(60, 'p') + "\"}}");
+  }
+  batch += "]";
+  ASSERT_GT(batch.size(), 64u << 10);
+  CallContext ctx{subscriptions_, changes_};
+  std::unique_ptr<BatchInProgress> rest;
+  HandledFrame part = handler_.handle_frame(batch, ctx, 300, &rest);
+  size_t answered = 0;
+  int next_id = 0;
+  while (true) {
+    JsonDocument doc;
+    ASSERT_FALSE(parse_json(part.response, doc));
+    for (const auto& a : doc.GetArray()) ASSERT_EQ(a["id"].GetInt(), next_id++);
+    answered += doc.Size();
+    if (!rest || rest->done()) break;
+    part = handler_.continue_batch(*rest, ctx, 300);
+  }
+  EXPECT_EQ(answered, 1000u);
+  EXPECT_TRUE(docs_.find("c", "k999"));
+}
+
 TEST_F(RpcHandlerTest, AListPageEndsOnceItsDocumentsPassAMebibyte) {
   writes_.set_max_document_bytes(400000);
   const std::string big(300000, 'b');
