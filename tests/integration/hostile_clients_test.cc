@@ -203,13 +203,15 @@ TEST_F(HostileClients, MemoryOfStalledSubscribersIsBoundedAndReturnedWhenTheyLea
   ASSERT_TRUE(wait_until([&] { return metric(writer, "connections_open") == 1; }, Millis(10000)));
   EXPECT_EQ(metric(writer, "output_bytes"), 0);
   write_some("warm", 200);
-  const long after_kib = rss_kib(pid);
   if (!kPlainMalloc) GTEST_SKIP() << "RSS is not meaningful under a sanitizer's allocator";
   EXPECT_LE(peak_kib - base_kib, kSubscribers * (kBudget + kChunkSlackBytes) / 1024 + 8 * 1024)
       << "base " << base_kib << " KiB, peak " << peak_kib << " KiB";
-  EXPECT_LE(after_kib, base_kib + base_kib / 10 + 1024)
+  // Given back a moment after they left (malloc_trim runs 50 ms after the last of it).
+  long after_kib = 0;
+  EXPECT_TRUE(wait_until(
+      [&] { return (after_kib = rss_kib(pid)) <= base_kib + base_kib / 10 + 1024; }, Millis(5000)))
       << "memory is returned: base " << base_kib << " KiB, peak " << peak_kib << " KiB, after "
-      << after_kib << " KiB";
+      << after_kib << " KiB, " << metric(writer, "memory_trims") << " trims";
 }
 
 TEST_F(HostileClients, OverTheGlobalBudgetTheLongestStalledClientsAreDisconnected) {
@@ -437,7 +439,6 @@ TEST_F(HostileClients, AThousandConnectionsDuringAReplayDoNotStopTheProbe) {
   EXPECT_EQ(writer_failures.load(), 0);
   ASSERT_TRUE(wait_until([&] { return metric(watcher, "connections_open") == 1; }, Millis(10000)));
   expect_probe_works(syncd, "after");
-  const long after_kib = rss_kib(pid);
   // The replay went on: the queue drains to the server.
   EXPECT_TRUE(wait_until(
       [&] {
@@ -452,7 +453,10 @@ TEST_F(HostileClients, AThousandConnectionsDuringAReplayDoNotStopTheProbe) {
   // The budgets, the 100 half frames and the 1,000 connections' own state.
   EXPECT_LE(peak_kib, before_kib + kTotal / 1024 + 16 * 1024)
       << "before " << before_kib << " KiB, peak " << peak_kib << " KiB";
-  EXPECT_LE(after_kib, before_kib + before_kib / 10 + 1024)
+  long after_kib = 0;
+  EXPECT_TRUE(
+      wait_until([&] { return (after_kib = rss_kib(pid)) <= before_kib + before_kib / 10 + 1024; },
+                 Millis(5000)))
       << "before " << before_kib << " KiB, peak " << peak_kib << " KiB, after " << after_kib;
 }
 
