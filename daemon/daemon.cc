@@ -124,7 +124,8 @@ class Daemon {
     }
 
     uv_loop_init(&loop_);
-    handler_ = std::make_unique<RpcHandler>(*methods_, metrics_);
+    handler_ = std::make_unique<RpcHandler>(*methods_, metrics_,
+                                            static_cast<unsigned>(config.store.max_document_depth));
     journaled_->start(&loop_, db_->path(), [](const std::string& error) { log_error(error); });
     server_ =
         std::make_unique<IpcServer>(&loop_, *journaled_, *handler_, metrics_, limits_from(config));

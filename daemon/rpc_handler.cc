@@ -1,23 +1,45 @@
 #include "daemon/rpc_handler.h"
 
-#include "daemon/rpc_error.h"
+#include "daemon/rpc_frame.h"
 #include "store/sqlite.h"
 
 namespace syncd {
 namespace {
 
-void set_error(JsonValue& out, const JsonValue& id, int code, const std::string& reason,
-               const std::string& message, JsonAllocator& alloc) {
-  out.SetObject();
-  out.AddMember("jsonrpc", "2.0", alloc);
-  out.AddMember("id", JsonValue(id, alloc), alloc);
-  JsonValue error(rapidjson::kObjectType);
-  error.AddMember("code", code, alloc);
-  error.AddMember("message", json_string(message, alloc), alloc);
-  JsonValue data(rapidjson::kObjectType);
-  data.AddMember("reason", json_string(reason, alloc), alloc);
-  error.AddMember("data", data, alloc);
-  out.AddMember("error", error, alloc);
+// A request nests in a batch (1), the request object (1) and params (1) around a
+// document: the frame may nest that much deeper than a document.
+constexpr unsigned kFrameEnvelopeDepth = 3;
+constexpr std::string_view kNullId = "null";
+
+void write_string(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view s) {
+  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
+}
+
+// {"jsonrpc":"2.0","id":<raw_id>, then the caller's member, then "}".
+void begin_answer(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view raw_id) {
+  w.StartObject();
+  w.Key("jsonrpc");
+  w.String("2.0");
+  w.Key("id");
+  w.RawValue(raw_id.data(), raw_id.size(), rapidjson::kNumberType);
+}
+
+void write_error(rapidjson::Writer<rapidjson::StringBuffer>& w, std::string_view raw_id, int code,
+                 std::string_view reason, std::string_view message) {
+  begin_answer(w, raw_id);
+  w.Key("error");
+  w.StartObject();
+  w.Key("code");
+  w.Int(code);
+  w.Key("message");
+  write_string(w, message);
+  w.Key("data");
+  w.StartObject();
+  w.Key("reason");
+  write_string(w, reason);
+  w.EndObject();
+  w.EndObject();
+  w.EndObject();
 }
 
 bool valid_id(const JsonValue& id) { return id.IsString() || id.IsNumber() || id.IsNull(); }
@@ -26,26 +48,26 @@ bool valid_id(const JsonValue& id) { return id.IsString() || id.IsNumber() || id
 
 std::string RpcHandler::error_line(int code, const std::string& reason,
                                    const std::string& message) {
-  JsonDocument doc;
-  set_error(doc, JsonValue(rapidjson::kNullType), code, reason, message, doc.GetAllocator());
-  return to_json(doc);
+  rapidjson::StringBuffer out;
+  Writer w(out);
+  write_error(w, kNullId, code, reason, message);
+  return std::string(out.GetString(), out.GetSize());
 }
 
 std::string RpcHandler::failure_response(const HandledFrame& frame, int code,
                                          const std::string& reason, const std::string& message) {
   if (frame.ids.empty()) return {};
-  JsonDocument doc;
-  auto& alloc = doc.GetAllocator();
-  JsonValue array(rapidjson::kArrayType);
-  for (const auto& id_text : frame.ids) {
-    JsonDocument id;
-    id.Parse(id_text.data(), id_text.size());
-    JsonValue item;
-    set_error(item, id, code, reason, message, alloc);
-    array.PushBack(item, alloc);
+  rapidjson::StringBuffer out;
+  Writer w(out);
+  if (frame.batch) out.Put('[');
+  for (size_t i = 0; i < frame.ids.size(); ++i) {
+    if (i > 0) out.Put(',');
+    w.Reset(out);
+    write_error(w, frame.ids[i], code, reason, message);
+    if (!frame.batch) break;
   }
-  if (frame.batch) return to_json(array);
-  return to_json(array[0]);
+  if (frame.batch) out.Put(']');
+  return std::string(out.GetString(), out.GetSize());
 }
 
 HandledFrame RpcHandler::handle_frame(std::string_view frame, CallContext& ctx) {
@@ -59,56 +81,91 @@ HandledFrame RpcHandler::handle_frame(std::string_view frame, CallContext& ctx) 
   rapidjson::MemoryPoolAllocator<> request_pool(request_space, sizeof request_space);
   rapidjson::MemoryPoolAllocator<> answer_pool(answer_space, sizeof answer_space);
   JsonDocument request(&request_pool, 512);
-  if (auto error = parse_json(frame, request)) {
+  std::vector<std::string_view> raw_ids;
+  if (auto error =
+          decode_frame(frame, max_document_depth_ + kFrameEnvelopeDepth, request, raw_ids)) {
     ++metrics_.request_errors;
     handled.response = error_line(rpc_code::kParseError, "invalid_json", *error);
-    handled.ids.push_back("null");
+    handled.ids.emplace_back(kNullId);
     return handled;
   }
   JsonDocument answer(&answer_pool);
   auto& alloc = answer.GetAllocator();
+  rapidjson::StringBuffer out;
+  Writer w(out);
   if (request.IsArray()) {
-    handled.batch = true;
     if (request.Empty()) {
       ++metrics_.request_errors;
-      handled.batch = false;
       handled.response = error_line(rpc_code::kInvalidRequest, "invalid_request", "empty batch");
-      handled.ids.push_back("null");
+      handled.ids.emplace_back(kNullId);
       return handled;
     }
-    answer.SetArray();
-    for (const auto& item : request.GetArray()) {
-      JsonValue out;
-      if (handle_request(item, ctx, handled, out, alloc)) answer.PushBack(out, alloc);
+    handled.batch = true;
+    bool answered = false;
+    for (rapidjson::SizeType i = 0; i < request.Size(); ++i) {
+      out.Put(answered ? ',' : '[');
+      if (handle_request(request[i], raw_ids[i], ctx, handled, w, alloc)) {
+        answered = true;
+      } else {
+        out.Pop(1);  // a notification: no answer, no separator
+      }
+      w.Reset(out);
     }
-    if (!answer.Empty()) handled.response = to_json(answer);
+    if (answered) {
+      out.Put(']');
+      handled.response.assign(out.GetString(), out.GetSize());
+    }
     return handled;
   }
-  if (handle_request(request, ctx, handled, answer, alloc)) handled.response = to_json(answer);
+  if (handle_request(request, raw_ids.empty() ? std::string_view() : raw_ids[0], ctx, handled, w,
+                     alloc)) {
+    handled.response.assign(out.GetString(), out.GetSize());
+  }
   return handled;
 }
 
-bool RpcHandler::handle_request(const JsonValue& request, CallContext& ctx, HandledFrame& frame,
-                                JsonValue& out, JsonAllocator& alloc) {
+std::optional<RpcError> RpcHandler::check_params(const JsonValue& params) const {
+  if (!params.IsObject()) return std::nullopt;  // Methods refuses anything but an object
+  if (auto key = duplicate_key(params)) {
+    return invalid_params("params has the key " + json_quote(*key) + " twice");
+  }
+  for (const auto& member : params.GetObject()) {
+    if (!member.value.IsObject() && !member.value.IsArray()) continue;
+    if (auto problem = check_json_value(member.value, max_document_depth_)) {
+      std::string name =
+          "params." + std::string(member.name.GetString(), member.name.GetStringLength());
+      std::string message = describe(*problem, name, max_document_depth_);
+      if (problem->kind == JsonProblem::Kind::too_deep) message += " (store.max_document_depth)";
+      return RpcError(rpc_code::kInvalidParams, "invalid_document", message);
+    }
+  }
+  return std::nullopt;
+}
+
+bool RpcHandler::handle_request(const JsonValue& request, std::string_view raw_id, CallContext& ctx,
+                                HandledFrame& frame, Writer& out, JsonAllocator& alloc) {
   ++metrics_.requests;
-  const JsonValue null_id(rapidjson::kNullType);
-  auto fail = [&](const JsonValue& id, int code, const std::string& reason,
+  auto fail = [&](std::string_view id, int code, const std::string& reason,
                   const std::string& message) {
     ++metrics_.request_errors;
-    set_error(out, id, code, reason, message, alloc);
-    frame.ids.push_back(to_json(id));
+    write_error(out, id, code, reason, message);
+    frame.ids.emplace_back(id);
     return true;
   };
   if (!request.IsObject()) {
-    return fail(null_id, rpc_code::kInvalidRequest, "invalid_request",
+    return fail(kNullId, rpc_code::kInvalidRequest, "invalid_request",
                 std::string("a request must be an object, got ") + json_type_name(request));
   }
   auto id_it = request.FindMember("id");
   const bool notification = id_it == request.MemberEnd();
-  const JsonValue& id = notification ? null_id : id_it->value;
-  if (!valid_id(id)) {
-    return fail(null_id, rpc_code::kInvalidRequest, "invalid_request",
+  if (!notification && (!valid_id(id_it->value) || raw_id.empty())) {
+    return fail(kNullId, rpc_code::kInvalidRequest, "invalid_request",
                 "id must be a string, a number or null");
+  }
+  const std::string_view id = notification ? kNullId : raw_id;
+  if (auto key = duplicate_key(request)) {
+    return fail(id, rpc_code::kInvalidRequest, "invalid_request",
+                "the request has the key " + json_quote(*key) + " twice");
   }
   auto version = request.FindMember("jsonrpc");
   if (version == request.MemberEnd() || !version->value.IsString() ||
@@ -119,11 +176,13 @@ bool RpcHandler::handle_request(const JsonValue& request, CallContext& ctx, Hand
   if (method == request.MemberEnd() || !method->value.IsString()) {
     return fail(id, rpc_code::kInvalidRequest, "invalid_request", "method must be a string");
   }
+  const JsonValue null_params(rapidjson::kNullType);
   auto params_it = request.FindMember("params");
-  const JsonValue& params = params_it == request.MemberEnd() ? null_id : params_it->value;
+  const JsonValue& params = params_it == request.MemberEnd() ? null_params : params_it->value;
 
   JsonValue result;
   try {
+    if (auto refused = check_params(params)) throw *refused;
     methods_.call(std::string_view(method->value.GetString(), method->value.GetStringLength()),
                   params, ctx, result, alloc);
   } catch (const RpcError& e) {
@@ -153,11 +212,11 @@ bool RpcHandler::handle_request(const JsonValue& request, CallContext& ctx, Hand
     return fail(id, rpc_code::kInternalError, "internal_error", e.what());
   }
   if (notification) return false;
-  out.SetObject();
-  out.AddMember("jsonrpc", "2.0", alloc);
-  out.AddMember("id", JsonValue(id, alloc), alloc);
-  out.AddMember("result", result, alloc);
-  frame.ids.push_back(to_json(id));
+  begin_answer(out, id);
+  out.Key("result");
+  result.Accept(out);
+  out.EndObject();
+  frame.ids.emplace_back(id);
   return true;
 }
 
