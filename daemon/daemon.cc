@@ -62,6 +62,7 @@ SyncSettings sync_settings_from(const Config& c) {
   s.max_inflight = c.sync.max_inflight;
   s.pull_interval_ms = c.sync.pull_interval_s * 1000;
   s.pull_limit = c.sync.pull_limit;
+  s.max_document_depth = static_cast<unsigned>(c.store.max_document_depth);
   s.backoff = BackoffPolicy{c.backoff.initial_ms, c.backoff.factor, c.backoff.max_ms};
   s.breaker_threshold = c.breaker.failure_threshold;
   s.breaker_cooldown_ms = c.breaker.cooldown_ms;
