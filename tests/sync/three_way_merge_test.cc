@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sync/conflict_resolver.h"
+
 namespace syncd {
 namespace {
 
@@ -164,6 +166,47 @@ TEST(ThreeWayMerge, TableOfCases) {
           << c.name << ": got " << to_json(*result.document) << ", want " << c.merged;
     }
     EXPECT_EQ(result.conflicts, c.conflicts) << c.name;
+  }
+}
+
+// {"a":{"a":...{"a":LEAF}}}: `depth` objects.
+std::string nested_objects(size_t depth, const std::string& leaf) {
+  std::string out;
+  for (size_t i = 0; i < depth; ++i) out += R"({"a":)";
+  return out + leaf + std::string(depth, '}');
+}
+
+// The deepest documents syncd holds, changed at the bottom on both sides: merged field by
+// field down there, and the path of a field changed on both sides named in full.
+TEST(ThreeWayMerge, AtTheCeiling) {
+  const size_t depth = kMaxJsonDepth - 1;
+  auto base = parse_or_null(nested_objects(depth, R"({"x":1,"y":1})").c_str());
+  auto local = parse_or_null(nested_objects(depth, R"({"x":2,"y":1})").c_str());
+  auto remote = parse_or_null(nested_objects(depth, R"({"x":3,"y":2})").c_str());
+  MergeResult merged = three_way_merge(base.get(), local.get(), remote.get(), Tiebreak::local);
+  ASSERT_TRUE(merged.document);
+  EXPECT_EQ(to_json(*merged.document), nested_objects(depth, R"({"x":2,"y":2})"));
+  std::string path;
+  for (size_t i = 0; i < depth; ++i) path += "/a";
+  EXPECT_EQ(merged.conflicts, std::vector<std::string>{path + "/x"});
+}
+
+// Past the ceiling a side cannot be read (an older syncd stored it), so there is nothing
+// to walk. It must not count as "deleted" either: the conflict is kept for a person.
+TEST(ThreeWayMerge, ASideTooDeepToReadIsKeptForAPersonNotMergedAsDeleted) {
+  const std::string too_deep = nested_objects(kMaxJsonDepth, "{}");
+  Mutation m;
+  m.op = MutationOp::put;
+  m.payload = R"({"v":1})";
+  for (int side = 0; side < 3; ++side) {
+    Mutation mutation = m;
+    Conflict conflict{R"({"v":0})", R"({"v":2})", "7"};
+    if (side == 0) conflict.base_data = too_deep;
+    if (side == 1) mutation.payload = too_deep;
+    if (side == 2) conflict.remote_data = too_deep;
+    ConflictDecision d = resolve_conflict(ConflictPolicy{}, mutation, conflict);
+    EXPECT_EQ(d.action, ConflictDecision::Action::keep) << side;
+    EXPECT_EQ(d.outcome, "manual") << side;
   }
 }
 
