@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include <algorithm>
+#include <unordered_map>
 #include <vector>
 
 #include "util/json_reader.h"
@@ -35,6 +36,12 @@ void append_pointer_token(std::string& path, std::string_view key) {
     }
   }
 }
+
+// Lets an index of owned names be searched with a string_view.
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+};
 
 }  // namespace
 
@@ -155,19 +162,78 @@ void apply_merge_patch(JsonValue& target, const JsonValue& patch, JsonAllocator&
     return;
   }
   if (!target.IsObject()) target.SetObject();
+  // Each patch member is looked up in the target: by a scan while one side is small
+  // (the usual patch), by an index of the target's names otherwise, so that a patch of
+  // 40,000 keys on a document of as many takes milliseconds, not seconds.
+  constexpr rapidjson::SizeType kScanUpTo = 16;
+  const bool scan = patch.MemberCount() <= kScanUpTo || target.MemberCount() <= kScanUpTo;
+  // Owned names: AddMember may move the members, short names are stored inside them.
+  std::unordered_map<std::string, rapidjson::SizeType, NameHash, std::equal_to<>> index;
+  if (!scan) {
+    for (rapidjson::SizeType i = 0; i < target.MemberCount(); ++i) {
+      index.emplace(member_name(target.MemberBegin()[i]), i);
+    }
+  }
   for (auto& member : patch.GetObject()) {
-    auto existing = target.FindMember(member.name);
+    const std::string_view name = member_name(member);
+    auto existing = target.MemberEnd();
+    if (scan) {
+      existing = target.FindMember(member.name);
+    } else if (auto it = index.find(name); it != index.end()) {
+      existing = target.MemberBegin() + it->second;
+    }
     if (member.value.IsNull()) {
-      if (existing != target.MemberEnd()) target.RemoveMember(existing);
+      if (existing == target.MemberEnd()) continue;
+      // RemoveMember moves the last member into the hole: its index entry follows.
+      const auto at = static_cast<rapidjson::SizeType>(existing - target.MemberBegin());
+      const rapidjson::SizeType last = target.MemberCount() - 1;
+      if (!scan) index.erase(index.find(name));
+      target.RemoveMember(existing);
+      if (!scan && at != last) {
+        auto moved = index.find(member_name(target.MemberBegin()[at]));
+        if (moved != index.end() && moved->second == last) moved->second = at;
+      }
     } else if (existing != target.MemberEnd()) {
       apply_merge_patch(existing->value, member.value, alloc);
     } else {
-      JsonValue name(member.name, alloc);
+      JsonValue key(member.name, alloc);
       JsonValue value(rapidjson::kNullType);
       apply_merge_patch(value, member.value, alloc);
-      target.AddMember(name, value, alloc);
+      target.AddMember(key, value, alloc);
+      if (!scan) index.emplace(name, target.MemberCount() - 1);
     }
   }
+}
+
+bool json_equal(const JsonValue& a, const JsonValue& b) {
+  if (a.GetType() != b.GetType()) return false;
+  if (a.IsArray()) {
+    if (a.Size() != b.Size()) return false;
+    for (rapidjson::SizeType i = 0; i < a.Size(); ++i) {
+      if (!json_equal(a[i], b[i])) return false;
+    }
+    return true;
+  }
+  if (!a.IsObject()) return a == b;  // a scalar: RapidJSON compares numbers by value
+  if (a.MemberCount() != b.MemberCount()) return false;
+  constexpr rapidjson::SizeType kScanUpTo = 16;
+  if (a.MemberCount() <= kScanUpTo) {  // no allocation for the usual small object
+    for (const auto& m : a.GetObject()) {
+      auto other = b.FindMember(m.name);
+      if (other == b.MemberEnd() || !json_equal(m.value, other->value)) return false;
+    }
+    // Only with a key twice can `b` have a name `a` lacks; such objects are not equal.
+    for (const auto& m : b.GetObject()) {
+      if (!a.HasMember(m.name)) return false;
+    }
+    return true;
+  }
+  std::vector<const JsonValue::Member*> x = members_by_name(a), y = members_by_name(b);
+  for (size_t i = 0; i < x.size(); ++i) {
+    if (member_name(*x[i]) != member_name(*y[i]) || !json_equal(x[i]->value, y[i]->value))
+      return false;
+  }
+  return true;
 }
 
 std::vector<const JsonValue::Member*> members_by_name(const JsonValue& object) {

@@ -79,6 +79,10 @@ std::string json_quote(std::string_view s);
 // kMaxJsonDepth); the result nests no deeper than the deeper of the two.
 void apply_merge_patch(JsonValue& target, const JsonValue& patch, JsonAllocator& alloc);
 
+// Deep equality, as RapidJSON's operator== (object members in any order, numbers by
+// value) but in n log n per object instead of n squared: members are compared in name
+// order. Recursive, at most kMaxJsonDepth deep.
+bool json_equal(const JsonValue& a, const JsonValue& b);
 // The members of `object` in byte order of their names, equal names in document order
 // (empty when `object` is not an object).
 std::vector<const JsonValue::Member*> members_by_name(const JsonValue& object);
