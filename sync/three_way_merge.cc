@@ -48,7 +48,7 @@ struct Outcome {
 };
 
 Outcome merge_value(const JsonValue* base, const JsonValue* local, const JsonValue* remote,
-                    Tiebreak tiebreak, const std::string& path, JsonAllocator& alloc,
+                    Tiebreak tiebreak, std::vector<std::string_view>& path, JsonAllocator& alloc,
                     std::vector<std::string>& conflicts) {
   Outcome o;
   const bool objects = local != nullptr && remote != nullptr && local->IsObject() &&
@@ -57,20 +57,22 @@ Outcome merge_value(const JsonValue* base, const JsonValue* local, const JsonVal
     // Every key of the three, in byte order: the three name-sorted member lists are
     // walked side by side (n log n, where a lookup per key was n squared).
     o.same = {base != nullptr, base != nullptr, true};
-    std::vector<std::pair<std::string, Outcome>> members;
+    std::vector<std::pair<std::string_view, Outcome>> members;
     SortedMembers b(base), l(local), r(remote);
     while (!b.done() || !l.done() || !r.done()) {
       std::optional<std::string_view> key;
       for (const SortedMembers* side : {&b, &l, &r}) {
         if (!side->done() && (!key || side->head() < *key)) key = side->head();
       }
-      std::string name(*key);
+      const std::string_view name = *key;  // in an input, which outlives the merge
       const JsonValue *bv = b.take(name), *lv = l.take(name), *rv = r.take(name);
-      Outcome member = merge_value(bv, lv, rv, tiebreak, path + "/" + name, alloc, conflicts);
+      path.push_back(name);
+      Outcome member = merge_value(bv, lv, rv, tiebreak, path, alloc, conflicts);
+      path.pop_back();
       o.same.local_base &= member.same.local_base;
       o.same.remote_base &= member.same.remote_base;
       o.same.local_remote &= member.same.local_remote;
-      members.emplace_back(std::move(name), std::move(member));
+      members.emplace_back(name, std::move(member));
     }
     if (!o.same.local_base && !o.same.remote_base && !o.same.local_remote) {
       // Changed on both sides, differently: merged member by member. (A member merged
@@ -97,7 +99,9 @@ Outcome merge_value(const JsonValue* base, const JsonValue* local, const JsonVal
   } else if (o.same.remote_base || o.same.local_remote) {
     o.take = local;
   } else {
-    conflicts.push_back(path.empty() ? "/" : path);
+    std::string where;
+    for (std::string_view step : path) (where += '/') += step;
+    conflicts.push_back(where.empty() ? "/" : where);
     o.take = tiebreak == Tiebreak::local ? local : remote;
   }
   return o;
@@ -109,8 +113,9 @@ MergeResult three_way_merge(const JsonValue* base, const JsonValue* local, const
                             Tiebreak tiebreak) {
   MergeResult result;
   JsonDocument merged;
+  std::vector<std::string_view> path;  // the keys down to the place being merged
   Outcome o =
-      merge_value(base, local, remote, tiebreak, "", merged.GetAllocator(), result.conflicts);
+      merge_value(base, local, remote, tiebreak, path, merged.GetAllocator(), result.conflicts);
   if (!o.merged && o.take == nullptr) return result;  // deleted
   JsonValue& root = merged;
   if (o.merged) {
