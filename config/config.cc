@@ -1,5 +1,6 @@
 #include "config/config.h"
 
+#include <algorithm>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -11,6 +12,10 @@ namespace syncd {
 namespace {
 
 constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
+// The envelope around a document (an RPC frame, a pull page, a push answer) adds up to 4
+// levels: the limit stays below kMaxJsonDepth with them.
+constexpr int64_t kMaxDocumentDepth = 1000;
+static_assert(kMaxDocumentDepth + 4 <= kMaxJsonDepth);
 
 // One configurable key: how to read it from JSON and how to show its value.
 struct Field {
@@ -18,12 +23,6 @@ struct Field {
   std::function<std::optional<std::string>(const JsonValue&)> read;  // error without the path
   std::function<std::string()> show;
 };
-
-std::string quoted(const std::string& s) {
-  JsonDocument doc;
-  JsonValue v = json_string(s, doc.GetAllocator());
-  return to_json(v);
-}
 
 std::string got(const JsonValue& v) { return std::string(", got ") + json_type_name(v); }
 
@@ -70,7 +69,7 @@ std::optional<std::string> check_choice(const std::string& value,
   }
   std::string list;
   for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
-  return "expected one of " + list + ", got " + quoted(value);
+  return "expected one of " + list + ", got " + json_quote(value);
 }
 
 Field string_field(std::string path, std::string& ref, std::vector<std::string> choices = {}) {
@@ -82,7 +81,7 @@ Field string_field(std::string path, std::string& ref, std::vector<std::string> 
             ref = std::move(s);
             return std::nullopt;
           },
-          [&ref] { return quoted(ref); }};
+          [&ref] { return json_quote(ref); }};
 }
 
 Field id_list_field(std::string path, std::vector<int64_t>& ref) {
@@ -148,8 +147,9 @@ Field collections_field(std::string path, std::map<std::string, CollectionPolicy
             std::string out = "{";
             bool first = true;
             for (const auto& [name, p] : ref) {
-              out += (first ? "" : ",") + quoted(name) + ":{\"strategy\":" + quoted(p.strategy) +
-                     ",\"merge_tiebreak\":" + quoted(p.merge_tiebreak) + "}";
+              out += (first ? "" : ",") + json_quote(name) +
+                     ":{\"strategy\":" + json_quote(p.strategy) +
+                     ",\"merge_tiebreak\":" + json_quote(p.merge_tiebreak) + "}";
               first = false;
             }
             return out + "}";
@@ -170,6 +170,7 @@ std::vector<Field> fields_of(Config& c) {
       id_list_field("ipc.allowed_uids", c.ipc.allowed_uids),
       id_list_field("ipc.allowed_gids", c.ipc.allowed_gids),
       int_field("store.max_document_bytes", c.store.max_document_bytes, 2, 1LL << 30),
+      int_field("store.max_document_depth", c.store.max_document_depth, 1, kMaxDocumentDepth),
       string_field("store.synchronous", c.store.synchronous, {"full", "normal"}),
       int_field("sync.batch_size", c.sync.batch_size, 1, 100000),
       int_field("sync.batch_bytes", c.sync.batch_bytes, 1024, 1LL << 30),
@@ -273,6 +274,14 @@ Config parse_config(std::string_view text, std::string_view source) {
   if (!doc.IsObject()) {
     throw ConfigError(std::string(source) + ": expected a JSON object at the top, got " +
                       json_type_name(doc));
+  }
+  // A key given twice would silently take one of its values.
+  auto problem = check_json_value(doc, kMaxJsonDepth);
+  if (problem && problem->kind == JsonProblem::Kind::duplicate_key) {
+    std::string where = problem->path.empty() ? "" : problem->path.substr(1) + ": ";
+    std::replace(where.begin(), where.end(), '/', '.');
+    throw ConfigError(std::string(source) + ": " + where + "the key " + problem->key +
+                      " is given twice");
   }
   Config config;
   std::vector<Field> fields = fields_of(config);

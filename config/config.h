@@ -40,6 +40,8 @@ struct Config {
 
   struct Store {
     int64_t max_document_bytes = 512 << 10;
+    // Deepest nesting of arrays and objects in a document from a client or the server.
+    int64_t max_document_depth = 64;
     std::string synchronous = "full";  // full | normal
   } store;
 

@@ -64,6 +64,7 @@ SyncSettings sync_settings_from(const Config& c) {
   s.max_inflight = c.sync.max_inflight;
   s.pull_interval_ms = c.sync.pull_interval_s * 1000;
   s.pull_limit = c.sync.pull_limit;
+  s.max_document_depth = static_cast<unsigned>(c.store.max_document_depth);
   s.backoff = BackoffPolicy{c.backoff.initial_ms, c.backoff.factor, c.backoff.max_ms};
   s.breaker_threshold = c.breaker.failure_threshold;
   s.breaker_cooldown_ms = c.breaker.cooldown_ms;
@@ -126,7 +127,8 @@ class Daemon {
     }
 
     uv_loop_init(&loop_);
-    handler_ = std::make_unique<RpcHandler>(*methods_, metrics_);
+    handler_ = std::make_unique<RpcHandler>(*methods_, metrics_,
+                                            static_cast<unsigned>(config.store.max_document_depth));
     journaled_->start(&loop_, db_->path(), [](const std::string& error) { log_error(error); });
     server_ =
         std::make_unique<IpcServer>(&loop_, *journaled_, *handler_, metrics_, limits_from(config));

@@ -66,6 +66,14 @@ ConflictDecision resolve_conflict(const ConflictPolicy& policy, const Mutation& 
       auto base = parse_or_null(conflict.base_data);
       auto local = parse_or_null(d.local_data);
       auto remote = parse_or_null(conflict.remote_data);
+      // A side that cannot be read (stored nested deeper than kMaxJsonDepth by an older
+      // syncd, or damaged) would count as deleted: it is kept for a person instead.
+      if ((conflict.base_data && !base) || (d.local_data && !local) ||
+          (conflict.remote_data && !remote)) {
+        d.action = ConflictDecision::Action::keep;
+        d.outcome = "manual";
+        return d;
+      }
       MergeResult merged = three_way_merge(base.get(), local.get(), remote.get(), policy.tiebreak);
       d.outcome = "merged";
       if (merged.document) {

@@ -114,9 +114,14 @@ std::optional<std::string> parse_push_response(std::string_view body,
   return std::nullopt;
 }
 
-std::optional<std::string> parse_pull_response(std::string_view body, PullPage& out) {
+std::optional<std::string> parse_pull_response(std::string_view body, PullPage& out,
+                                               unsigned max_document_depth) {
+  // The page (1), changes (1) and a change (1) around each document.
+  JsonParseOptions options;
+  options.max_depth = max_document_depth + 3;
+  options.mark_too_deep = true;
   JsonDocument doc;
-  if (auto error = parse_json(body, doc)) return "pull answer is not JSON: " + *error;
+  if (auto error = parse_json(body, doc, options)) return "pull answer is not JSON: " + *error;
   if (!doc.IsObject()) return "pull answer is not an object";
   const JsonValue* changes = field(doc, "changes");
   const JsonValue* cursor = field(doc, "cursor");
@@ -142,6 +147,13 @@ std::optional<std::string> parse_pull_response(std::string_view body, PullPage& 
     const JsonValue* data = field(c, "data");
     if (!(deleted && deleted->IsTrue()) && data && !data->IsNull()) {
       if (!data->IsObject()) return "pulled change " + change.doc_id + " has non-object data";
+      if (auto problem = check_json_value(*data, max_document_depth)) {
+        std::string why = describe(*problem, "its data", max_document_depth);
+        if (problem->kind == JsonProblem::Kind::too_deep) why += " (store.max_document_depth)";
+        out.skipped.push_back("pulled change " + change.collection + "/" + change.doc_id +
+                              " (version " + change.version + ") skipped: " + why);
+        continue;
+      }
       change.data = to_json(*data);
     }
     out.changes.push_back(std::move(change));

@@ -37,9 +37,15 @@ struct PullPage {
   std::vector<PullChange> changes;
   std::string cursor;
   bool has_more = false;
+  // Changes left out, each with why: "pulled change C/ID (version V) skipped: ...".
+  std::vector<std::string> skipped;
 };
 
-std::optional<std::string> parse_pull_response(std::string_view body, PullPage& out);
+// A change whose data nests deeper than `max_document_depth`, or has a key twice, is
+// left out (named in `skipped`) and the rest of the page stands: syncd cannot hold it,
+// and refusing the page would stop the cursor on it for ever.
+std::optional<std::string> parse_pull_response(std::string_view body, PullPage& out,
+                                               unsigned max_document_depth);
 
 // True when version `a` is newer than `b`: numeric versions compare as numbers, others
 // as strings of equal length first (longer is newer).

@@ -554,7 +554,7 @@ void SyncEngine::on_pull_answer(HttpResponse r, uint64_t token_used) {
     if (r.status == 401 || r.status == 403) auth_ = "failed";
     error = "pull answered HTTP " + std::to_string(r.status) + ": " + excerpt(r.body);
   } else {
-    error = parse_pull_response(r.body, page);
+    error = parse_pull_response(r.body, page, settings_.max_document_depth);
     if (error) error = "invalid pull answer: " + *error;
   }
   if (error) {
@@ -596,6 +596,11 @@ void SyncEngine::on_pull_answer(HttpResponse r, uint64_t token_used) {
     return;
   }
   request_succeeded();
+  if (!page.skipped.empty()) {
+    const size_t more = page.skipped.size() - 1;
+    note_error(page.skipped.front() +
+               (more ? "; " + std::to_string(more) + " more changes of the page skipped" : ""));
+  }
   if (page.has_more) {
     pull_wanted_ = true;
   } else {

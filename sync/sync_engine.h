@@ -47,6 +47,7 @@ struct SyncSettings {
   int64_t max_inflight = 8;
   int64_t pull_interval_ms = 60000;
   int64_t pull_limit = 500;
+  unsigned max_document_depth = 64;  // a pulled document nested deeper is skipped
   BackoffPolicy backoff;
   int64_t breaker_threshold = 5;
   int64_t breaker_cooldown_ms = 30000;

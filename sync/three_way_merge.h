@@ -4,7 +4,9 @@
 // `remote` the server's current document; each may be absent (the document did not
 // exist or was deleted). Object members are merged recursively; any other value
 // (arrays included) is replaced whole. A field changed on both sides to different
-// values goes to the tiebreak side and is reported.
+// values goes to the tiebreak side and is reported. Recurses once per level of nested
+// objects, so at most kMaxJsonDepth deep (util/json.h: no value in syncd nests deeper);
+// the result nests no deeper than the deepest input.
 #include <optional>
 #include <string>
 #include <vector>

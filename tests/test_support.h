@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <memory>
 #include <stdexcept>
 #include <string>
@@ -13,6 +14,20 @@
 #include "store/sqlite.h"
 
 namespace syncd::testing {
+
+// How much slower a sanitizer build runs (ASan in CI is a Debug build): time bounds in
+// tests are multiplied by it.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr double kSlowBuild = 10;
+#else
+constexpr double kSlowBuild = 1;
+#endif
+
+// Milliseconds since `start`, for the time bounds above.
+inline double elapsed_ms(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+      .count();
+}
 
 class TempDir {
  public:

@@ -29,6 +29,7 @@ TEST(Config, EmptyObjectGivesTheDocumentedDefaults) {
   EXPECT_EQ(c.ipc.max_total_output_bytes, 64 << 20);
   EXPECT_EQ(c.ipc.max_batch, 10000);
   EXPECT_EQ(c.store.synchronous, "full");
+  EXPECT_EQ(c.store.max_document_depth, 64);
   EXPECT_EQ(c.sync.batch_size, 500);
   EXPECT_EQ(c.backoff.initial_ms, 1000);
   EXPECT_EQ(c.backoff.factor, 2.0);
@@ -45,7 +46,7 @@ TEST(Config, ReadsEveryKindOfValueWithCommentsAndTrailingCommas) {
       "socket": "/run/syncd/syncd.sock",
       "log_level": "debug",
       "ipc": {"max_frame_bytes": 65536, "allowed_uids": [1000, 1001], "allowed_gids": [],},
-      "store": {"max_document_bytes": 32768, "synchronous": "normal"},
+      "store": {"max_document_bytes": 32768, "synchronous": "normal", "max_document_depth": 1000},
       "backoff": {"factor": 1.5},
       /* per collection */
       "conflicts": {"strategy": "server_wins",
@@ -56,6 +57,7 @@ TEST(Config, ReadsEveryKindOfValueWithCommentsAndTrailingCommas) {
   EXPECT_EQ(c.socket_path(), "/run/syncd/syncd.sock");
   EXPECT_EQ(c.ipc.allowed_uids, (std::vector<int64_t>{1000, 1001}));
   EXPECT_EQ(c.store.synchronous, "normal");
+  EXPECT_EQ(c.store.max_document_depth, 1000);
   EXPECT_EQ(c.backoff.factor, 1.5);
   EXPECT_EQ(c.conflicts.collections.at("notes").strategy, "manual");
   EXPECT_EQ(c.conflicts.collections.at("notes").merge_tiebreak, "local");
@@ -120,6 +122,16 @@ TEST(Config, EveryErrorNamesTheKeyPathAndWhatWasExpected) {
       {"{\"store\": {\"max_document_bytes\": 2000000}}",
        "test.json: store.max_document_bytes (2000000) must be at least 1024 bytes below "
        "ipc.max_frame_bytes (1048576) so a document fits in a frame"},
+      {"{\"store\": {\"max_document_depth\": 0}}",
+       "test.json: store.max_document_depth: expected an integer from 1 to 1000, got 0"},
+      {"{\"store\": {\"max_document_depth\": 1001}}",
+       "test.json: store.max_document_depth: expected an integer from 1 to 1000, got 1001"},
+      {"{\"store\": {\"max_document_depth\": \"64\"}}",
+       "test.json: store.max_document_depth: expected an integer, got string"},
+      {"{\"log_level\": \"info\", \"log_level\": \"debug\"}",
+       "test.json: the key \"log_level\" is given twice"},
+      {"{\"ipc\": {\"max_clients\": 2, \"max_clients\": 3}}",
+       "test.json: ipc: the key \"max_clients\" is given twice"},
       {"{\"backoff\": {\"initial_ms\": 5000, \"max_ms\": 1000}}",
        "test.json: backoff.initial_ms (5000) must not exceed backoff.max_ms (1000)"},
       {"{\"ipc\": {\"max_total_output_bytes\": 1048576}}",

@@ -20,7 +20,7 @@ class RpcHandlerTest : public ::testing::Test {
   DaemonInfo info_{"client-1", 0};
   Metrics metrics_;
   Methods methods_{docs_, queue_, writes_, clock_, info_, metrics_};
-  RpcHandler handler_{methods_, metrics_};
+  RpcHandler handler_{methods_, metrics_, 64};
   Subscriptions subscriptions_;
   std::vector<ChangeEvent> changes_;
 
@@ -287,16 +287,140 @@ TEST_F(RpcHandlerTest, QueueListAndRetry) {
   EXPECT_EQ(reason(call(req(5, "queue.retry", R"({"id":"nope"})"))), "not_found");
 }
 
+// "[[...]]": `depth` arrays, one inside the other.
+std::string nested_arrays(size_t depth) {
+  return std::string(depth, '[') + std::string(depth, ']');
+}
+
+// A document (an object) nesting `depth` levels of objects and arrays: {"a":[[...]]}.
+std::string deep_document(size_t depth) { return R"({"a":)" + nested_arrays(depth - 1) + "}"; }
+
+std::string put_params(const std::string& id, const std::string& data) {
+  return R"({"collection":"c","id":")" + id + R"(","data":)" + data + "}";
+}
+
+TEST_F(RpcHandlerTest, ADocumentNestedPastTheLimitIsAnInvalidDocumentAnsweredWithItsId) {
+  JsonDocument deep = call(req(7, "put", put_params("deep", deep_document(100000))));
+  ASSERT_TRUE(deep.HasMember("error")) << to_json(deep);
+  EXPECT_EQ(deep["id"].GetInt(), 7);
+  EXPECT_EQ(code(deep), -32602);
+  EXPECT_EQ(reason(deep), "invalid_document");
+  EXPECT_EQ(std::string(deep["error"]["message"].GetString()),
+            "params.data nests deeper than 64 levels of arrays and objects "
+            "(store.max_document_depth)");
+
+  EXPECT_EQ(reason(call(req(8, "put", put_params("past", deep_document(65))))), "invalid_document");
+  JsonDocument at = call(req(9, "put", put_params("at", deep_document(64))));
+  ASSERT_TRUE(at.HasMember("result")) << to_json(at);
+  EXPECT_EQ(reason(call(req(10, "patch", put_params("at", deep_document(65))))),
+            "invalid_document");
+  EXPECT_EQ(reason(call(req(11, "conflicts.resolve",
+                            R"({"id":"m","take":)" + deep_document(100000) + "}"))),
+            "invalid_document");
+
+  // In a batch only the deep request fails; the others are answered as usual.
+  JsonDocument batch = call("[" + req(12, "put", put_params("deep", deep_document(100000))) + "," +
+                            req(13, "get", R"({"collection":"c","id":"at"})") + "]");
+  ASSERT_TRUE(batch.IsArray());
+  ASSERT_EQ(batch.Size(), 2u);
+  EXPECT_EQ(batch[0]["id"].GetInt(), 12);
+  EXPECT_EQ(reason(batch[0]), "invalid_document");
+  EXPECT_EQ(to_json(batch[1]["result"]["data"]), deep_document(64));
+  EXPECT_FALSE(docs_.find("c", "deep"));
+  EXPECT_FALSE(docs_.find("c", "past"));
+  EXPECT_EQ(queue_.counts().pending, 1) << "only the put at the limit was queued";
+}
+
+TEST_F(RpcHandlerTest, DeepNestingOutsideParamsIsNotWalked) {
+  // An unknown member of the request is ignored, however deep; the request is served.
+  JsonDocument a =
+      call(R"({"jsonrpc":"2.0","id":1,"method":"status","x":)" + nested_arrays(100000) + "}");
+  EXPECT_TRUE(a.HasMember("result")) << to_json(a);
+  JsonDocument b = call(R"({"jsonrpc":"2.0","id":2,"method":)" + nested_arrays(100000) + "}");
+  EXPECT_EQ(code(b), -32600);
+  EXPECT_EQ(b["id"].GetInt(), 2);
+  JsonDocument c = call(nested_arrays(100000));  // a batch of one array, not a request
+  ASSERT_TRUE(c.IsArray() && c.Size() == 1) << to_json(c);
+  EXPECT_EQ(code(c[0]), -32600);
+}
+
+TEST_F(RpcHandlerTest, DuplicateKeysAreRefusedWhereverTheyAre) {
+  struct Case {
+    std::string frame;
+    int code;
+    std::string reason, message;
+  } cases[] = {
+      {req(1, "put", put_params("a", R"({"t":1,"t":2})")), -32602, "invalid_document",
+       R"(params.data has the key "t" twice)"},
+      {req(2, "put", put_params("a", R"({"x":{"b":[0,{"k":1,"j":2,"k":3}]}})")), -32602,
+       "invalid_document", R"(params.data/x/b/1 has the key "k" twice)"},
+      {req(3, "put", R"({"collection":"c","id":"a","id":"b","data":{}})"), -32602, "invalid_params",
+       R"(params has the key "id" twice)"},
+      {R"({"jsonrpc":"2.0","id":4,"method":"get","method":"put","params":{}})", -32600,
+       "invalid_request", R"(the request has the key "method" twice)"},
+  };
+  for (const auto& c : cases) {
+    JsonDocument a = call(c.frame);
+    ASSERT_TRUE(a.HasMember("error")) << c.frame;
+    EXPECT_EQ(code(a), c.code) << c.frame;
+    EXPECT_EQ(reason(a), c.reason) << c.frame;
+    EXPECT_EQ(std::string(a["error"]["message"].GetString()), c.message) << c.frame;
+  }
+  // Keys that differ only after a NUL byte are different keys.
+  JsonDocument nul = call(req(5, "put", put_params("n", R"({"a\u0000x":1,"a\u0000y":2})")));
+  EXPECT_TRUE(nul.HasMember("result")) << to_json(nul);
+  EXPECT_EQ(queue_.counts().pending, 1) << "no write with a duplicate key was queued";
+}
+
+TEST_F(RpcHandlerTest, IdsAreEchoedExactlyAsTheClientWroteThem) {
+  for (std::string id :
+       {"123456789012345678901234567890", "-98765432109876543210", "18446744073709551616", "1.50",
+        "1e2", "-0", "0.1", "3.141592653589793238462643383279", "\"req-\\u00e9\"", "\"a\\\"b\"",
+        "null", "7"}) {
+    std::string raw;
+    call(R"({"jsonrpc":"2.0","id":)" + id + R"(,"method":"status"})", &raw);
+    EXPECT_EQ(raw.rfind(R"({"jsonrpc":"2.0","id":)" + id + R"(,"result":)", 0), 0u) << raw;
+    call(R"({"jsonrpc":"2.0", "id" : )" + id + R"( ,"method":"nope"})", &raw);
+    EXPECT_EQ(raw.rfind(R"({"jsonrpc":"2.0","id":)" + id + R"(,"error":)", 0), 0u) << raw;
+    call(R"([{"jsonrpc":"2.0","method":"status","id":)" + id + "}]", &raw);
+    EXPECT_EQ(raw.rfind(R"([{"jsonrpc":"2.0","id":)" + id + R"(,"result":)", 0), 0u) << raw;
+  }
+}
+
+TEST_F(RpcHandlerTest, AStoredDocumentDeeperThanSyncdReadsIsAnErrorNotACrash) {
+  {
+    Transaction tx(*db_);
+    docs_.set_local_view("c", "old", deep_document(100000), 0);
+    docs_.set_local_view("c", "mid", deep_document(200), 0);
+    tx.commit();
+  }
+  JsonDocument get = call(req(1, "get", R"({"collection":"c","id":"old"})"));
+  EXPECT_EQ(code(get), -32603);
+  EXPECT_EQ(reason(get), "corrupt_document");
+  JsonDocument patch = call(req(2, "patch", put_params("old", R"({"x":1})")));
+  EXPECT_EQ(code(patch), -32603);
+  EXPECT_EQ(code(call(req(3, "list", R"({"collection":"c"})"))), -32603);
+  // Deeper than the limit for new input but stored before (a lower limit now): served.
+  JsonDocument mid = call(req(4, "get", R"({"collection":"c","id":"mid"})"));
+  EXPECT_EQ(to_json(mid["result"]["data"]), deep_document(200));
+  JsonDocument patched = call(req(5, "patch", put_params("mid", R"({"x":1})")));
+  EXPECT_TRUE(patched.HasMember("result")) << to_json(patched);
+  EXPECT_TRUE(call(req(6, "status", "{}")).HasMember("result"));
+}
+
 TEST_F(RpcHandlerTest, FailureResponseCoversEveryAnsweredRequest) {
   HandledFrame frame;
   frame.batch = true;
-  frame.ids = {"1", "\"x\""};
+  frame.ids = {"123456789012345678901234567890", "\"x\""};
   JsonDocument doc;
   ASSERT_FALSE(
       parse_json(RpcHandler::failure_response(frame, -32000, "storage_full", "disk full"), doc));
   ASSERT_EQ(doc.Size(), 2u);
   EXPECT_EQ(doc[1]["id"].GetString(), std::string("x"));
   EXPECT_EQ(reason(doc[0]), "storage_full");
+  EXPECT_NE(RpcHandler::failure_response(frame, -32000, "storage_full", "disk full")
+                .find(R"("id":123456789012345678901234567890,)"),
+            std::string::npos);
 }
 
 }  // namespace

@@ -71,7 +71,7 @@ TEST(PushProtocol, PullAnswersAreCheckedToo) {
   ASSERT_FALSE(parse_pull_response(
       R"({"changes":[{"collection":"c","doc_id":"a","version":"3","data":{"v":1},"deleted":false},)"
       R"({"collection":"c","doc_id":"b","version":4,"data":null,"deleted":true}],"cursor":4,"has_more":true})",
-      page));
+      page, 64));
   ASSERT_EQ(page.changes.size(), 2u);
   EXPECT_EQ(*page.changes[0].data, R"({"v":1})");
   EXPECT_FALSE(page.changes[1].data);
@@ -85,8 +85,40 @@ TEST(PushProtocol, PullAnswersAreCheckedToo) {
        R"({"changes":[{"collection":"c","doc_id":"a"}],"cursor":"1","has_more":false})",
        R"({"changes":[{"collection":"c","doc_id":"a","version":"1","data":"x"}],"cursor":"1","has_more":false})"}) {
     PullPage p;
-    EXPECT_TRUE(parse_pull_response(bad, p)) << bad;
+    EXPECT_TRUE(parse_pull_response(bad, p, 64)) << bad;
   }
+}
+
+// A change nested one level past the limit, or with a key twice, is left out and named;
+// one at the limit, and the rest of the page, stand.
+TEST(PushProtocol, PulledChangesTooDeepOrWithAKeyTwiceAreSkippedAndNamed) {
+  auto change = [](const char* id, const std::string& data) {
+    return std::string(R"({"collection":"c","doc_id":")") + id + R"(","version":"7","data":)" +
+           data + "}";
+  };
+  auto nested = [](size_t depth) {  // an object nesting `depth` levels
+    return R"({"a":)" + std::string(depth - 1, '[') + std::string(depth - 1, ']') + "}";
+  };
+  PullPage page;
+  ASSERT_FALSE(parse_pull_response(
+      R"({"changes":[)" + change("at", nested(5)) + "," + change("past", nested(6)) + "," +
+          change("far", nested(100000)) + "," + change("twice", R"({"x":[{"k":1,"k":2}]})") + "," +
+          change("ok", R"({"v":1})") + R"(],"cursor":"9","has_more":false})",
+      page, 5));
+  ASSERT_EQ(page.changes.size(), 2u);
+  EXPECT_EQ(page.changes[0].doc_id, "at");
+  EXPECT_EQ(*page.changes[0].data, nested(5));
+  EXPECT_EQ(page.changes[1].doc_id, "ok");
+  EXPECT_EQ(page.cursor, "9");
+  const std::string too_deep =
+      " (version 7) skipped: its data nests deeper than 5 levels of arrays and objects "
+      "(store.max_document_depth)";
+  EXPECT_EQ(page.skipped,
+            (std::vector<std::string>{
+                "pulled change c/past" + too_deep,
+                "pulled change c/far" + too_deep,
+                R"(pulled change c/twice (version 7) skipped: its data/x/0 has the key "k" twice)",
+            }));
 }
 
 TEST(PushProtocol, VersionOrder) {

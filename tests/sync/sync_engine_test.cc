@@ -243,5 +243,33 @@ TEST_F(SyncEngineTest, ABatchTheServerRefusesIsHalvedUntilTheBadMutationIsADeadL
   EXPECT_TRUE(docs_.find("c", "d4")->server_version.has_value());
 }
 
+TEST_F(SyncEngineTest, APulledDocumentNestedTooDeepIsSkippedNamedAndPassed) {
+  go_online();
+  const std::string deep = std::string(100000, '[') + std::string(100000, ']');
+  engine_->sync_now();
+  run();
+  auto pull = http_.take("/v1/pull");
+  ASSERT_TRUE(pull);
+  pull->done(status(200, R"({"changes":[)"
+                         R"({"collection":"c","doc_id":"a","version":"1","data":{"v":1}},)"
+                         R"({"collection":"c","doc_id":"deep","version":"2","data":{"x":)" +
+                             deep +
+                             R"(}},)"
+                             R"({"collection":"c","doc_id":"b","version":"3","data":{"v":3}}],)"
+                             R"("cursor":"3","has_more":false})"));
+  run();
+  ASSERT_TRUE(docs_.find("c", "a"));
+  EXPECT_EQ(*docs_.find("c", "a")->local_data, R"({"v":1})");
+  ASSERT_TRUE(docs_.find("c", "b"));
+  EXPECT_EQ(*docs_.find("c", "b")->local_data, R"({"v":3})");
+  EXPECT_FALSE(docs_.find("c", "deep")) << "the skipped change stored nothing";
+  EXPECT_EQ(engine_->status().last_error,
+            "pulled change c/deep (version 2) skipped: its data nests deeper than 64 levels of "
+            "arrays and objects (store.max_document_depth)");
+  EXPECT_EQ(to_string(engine_->status().connectivity), std::string("online"));
+  EXPECT_EQ(MetaStore(*db_).get("pull_cursor"), "3") << "the cursor moved past the change";
+  EXPECT_EQ(remote_changes_, 2u);
+}
+
 }  // namespace
 }  // namespace syncd

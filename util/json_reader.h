@@ -1,0 +1,158 @@
+#pragma once
+// The one JSON reader of syncd, for the few places that need SAX events (parse_json in
+// util/json.cc, the RPC frame decoder). JsonTextReader runs RapidJSON's iterative parser
+// over a text holding one JSON value: its stack is on the heap, so no nesting can
+// overflow the thread's stack. JsonDepthFilter sits between the reader and a DOM and
+// bounds how deep the DOM nests: the recursive walkers (RapidJSON's Accept, CopyFrom,
+// operator==, merge patch, three-way merge) are safe on what it lets through.
+#include <rapidjson/encodedstream.h>
+#include <rapidjson/error/en.h>
+#include <rapidjson/memorystream.h>
+#include <rapidjson/reader.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace syncd {
+
+// Stands in the DOM for a container nested past the limit when TooDeep::mark is asked
+// for; recognised by its address (is_too_deep in util/json.h), never by its text.
+inline constexpr char kTooDeepMarker[] = "(nested too deep)";
+
+enum class TooDeep {
+  fail,  // the parse stops with an error at the first container past the limit
+  mark,  // the container is read past (nothing of it is kept) and a marker stands for it
+};
+
+// Reads exactly one JSON value from `text`: UTF-8 validated, nothing after it but
+// whitespace. While a handler runs, offset() is just past the token that caused the
+// event. Owns no copy of the text, which must outlive it.
+class JsonTextReader {
+ public:
+  explicit JsonTextReader(std::string_view text)
+      : text_(text), memory_(text.data(), text.size()), stream_(memory_) {}
+
+  // Builds `doc` from the events, sent through `handler` (a filter in front of `doc`);
+  // `doc` is null after an error.
+  template <bool kRelaxed, class Document, class Handler>
+  std::optional<std::string> build(Document& doc, Handler& handler) {
+    std::optional<std::string> error;
+    auto generate = [&](Document&) {
+      error = read<kRelaxed>(handler);
+      return !error;
+    };
+    doc.SetNull();
+    doc.Populate(generate);
+    return error;
+  }
+
+  size_t offset() const { return stream_.Tell(); }
+  std::string_view text() const { return text_; }
+
+  // Sends the events to `handler`; nullopt, or "parse error at offset N: why". A handler
+  // that stops the parse (returns false) says why in stop_reason().
+  template <bool kRelaxed, class Handler>
+  std::optional<std::string> read(Handler& handler) {
+    constexpr unsigned kFlags =
+        rapidjson::kParseIterativeFlag | rapidjson::kParseValidateEncodingFlag |
+        rapidjson::kParseStopWhenDoneFlag |
+        (kRelaxed ? rapidjson::kParseCommentsFlag | rapidjson::kParseTrailingCommasFlag : 0u);
+    rapidjson::Reader reader;
+    rapidjson::ParseResult result = reader.Parse<kFlags>(stream_, handler);
+    if (result.IsError()) {
+      std::string why = result.Code() == rapidjson::kParseErrorTermination
+                            ? handler.stop_reason()
+                            : rapidjson::GetParseError_En(result.Code());
+      return "parse error at offset " + std::to_string(result.Offset()) + ": " + why;
+    }
+    size_t end = offset();
+    while (end < text_.size() &&
+           (text_[end] == ' ' || text_[end] == '\t' || text_[end] == '\r' || text_[end] == '\n')) {
+      ++end;
+    }
+    if (end != text_.size()) {
+      return "parse error at offset " + std::to_string(end) +
+             ": unexpected data after the JSON value";
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::string_view text_;
+  rapidjson::MemoryStream memory_;
+  rapidjson::EncodedInputStream<rapidjson::UTF8<>, rapidjson::MemoryStream> stream_;
+};
+
+// A SAX handler that passes events on to `Inner` (a JsonDocument, or another filter)
+// while the nesting of arrays and objects is at most `max_depth` (the outermost counts
+// 1). What happens past it is `mode`'s choice. Invariant: Inner never sees a container
+// deeper than max_depth, so a DOM built through it nests at most that deep.
+template <class Inner>
+class JsonDepthFilter {
+ public:
+  using Ch = char;
+  using SizeType = rapidjson::SizeType;
+
+  JsonDepthFilter(Inner& inner, unsigned max_depth, TooDeep mode)
+      : inner_(inner), max_depth_(max_depth), mode_(mode) {}
+
+  bool Null() { return skipping() || inner_.Null(); }
+  bool Bool(bool b) { return skipping() || inner_.Bool(b); }
+  bool Int(int i) { return skipping() || inner_.Int(i); }
+  bool Uint(unsigned i) { return skipping() || inner_.Uint(i); }
+  bool Int64(int64_t i) { return skipping() || inner_.Int64(i); }
+  bool Uint64(uint64_t i) { return skipping() || inner_.Uint64(i); }
+  bool Double(double d) { return skipping() || inner_.Double(d); }
+  bool RawNumber(const Ch* s, SizeType n, bool copy) {
+    return skipping() || inner_.RawNumber(s, n, copy);
+  }
+  bool String(const Ch* s, SizeType n, bool copy) {
+    return skipping() || inner_.String(s, n, copy);
+  }
+  bool Key(const Ch* s, SizeType n, bool copy) { return skipping() || inner_.Key(s, n, copy); }
+  bool StartObject() {
+    return open([this] { return inner_.StartObject(); });
+  }
+  bool StartArray() {
+    return open([this] { return inner_.StartArray(); });
+  }
+  bool EndObject(SizeType members) { return close() || inner_.EndObject(members); }
+  bool EndArray(SizeType elements) { return close() || inner_.EndArray(elements); }
+
+  // True once a container past max_depth was met (with fail, the parse stopped there).
+  bool too_deep() const { return too_deep_; }
+  std::string stop_reason() const {
+    return "nests deeper than " + std::to_string(max_depth_) + " levels of arrays and objects";
+  }
+
+ private:
+  bool skipping() const { return skip_from_ != 0; }
+
+  template <class Start>
+  bool open(Start start) {
+    ++depth_;
+    if (skipping()) return true;
+    if (depth_ <= max_depth_) return start();
+    too_deep_ = true;
+    if (mode_ == TooDeep::fail) return false;
+    skip_from_ = depth_;
+    return inner_.String(kTooDeepMarker, sizeof kTooDeepMarker - 1, false);
+  }
+  // True when the end belongs to a skipped container (Inner is not told).
+  bool close() {
+    const unsigned closing = depth_--;
+    if (!skipping()) return false;
+    if (closing == skip_from_) skip_from_ = 0;
+    return true;
+  }
+
+  Inner& inner_;
+  const unsigned max_depth_;
+  const TooDeep mode_;
+  unsigned depth_ = 0;
+  unsigned skip_from_ = 0;  // depth of the container being skipped; 0: none
+  bool too_deep_ = false;
+};
+
+}  // namespace syncd
