@@ -192,6 +192,36 @@ TEST_F(RpcHandlerTest, ABatchIsHandledInSlicesThatAnswerInOrder) {
   EXPECT_EQ(changes_.size(), 5u);
 }
 
+// A batch worked over several calls answers with its ids as the client wrote them,
+// whether its rest was copied (a small frame) or kept where it was parsed (a large one),
+// though the frame text they came from is gone by then.
+TEST_F(RpcHandlerTest, ABatchInSlicesEchoesItsIdsExactlyAfterTheFrameIsGone) {
+  for (size_t pad : {size_t{0}, size_t{70000}}) {
+    const std::vector<std::string> ids = {
+        "123456789012345678901234567890", "1.50", "\"s\"", "-0", "null", "7e3"};
+    std::string batch = "[";
+    for (size_t i = 0; i < ids.size(); ++i) {
+      if (i > 0) batch += ",";
+      batch += R"({"jsonrpc":"2.0","id":)" + ids[i] +
+               R"(,"method":"put","params":{"collection":"c","id":"x)" + std::to_string(i) +
+               R"(","data":{"pad":")" + std::string(pad / ids.size(), 'p') + R"("}}})";
+    }
+    batch += "]";
+    CallContext ctx{subscriptions_, changes_};
+    std::unique_ptr<BatchInProgress> rest;
+    std::string answers = handler_.handle_frame(batch, ctx, 2, &rest).response;
+    std::fill(batch.begin(), batch.end(), '#');  // the frame's text goes away
+    batch.clear();
+    batch.shrink_to_fit();
+    ASSERT_TRUE(rest);
+    while (!rest->done()) answers += handler_.continue_batch(*rest, ctx, 2).response;
+    for (const std::string& id : ids) {
+      EXPECT_NE(answers.find(R"("id":)" + id + ","), std::string::npos)
+          << "id " << id << " (pad " << pad << ") in " << answers.substr(0, 400);
+    }
+  }
+}
+
 TEST_F(RpcHandlerTest, ALargeBatchIsWorkedInSlicesToo) {
   // Over 64 KiB: parsed where it can be kept, not copied.
   std::string batch = "[";
