@@ -293,14 +293,19 @@ double cpu_seconds(pid_t pid) {
   return (std::stod(utime) + std::stod(stime)) / static_cast<double>(sysconf(_SC_CLK_TCK));
 }
 
-long rss_kib(pid_t pid) {
+namespace {
+long status_kib(pid_t pid, const std::string& field) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
   }
   return -1;
 }
+}  // namespace
+
+long rss_kib(pid_t pid) { return status_kib(pid, "VmRSS:"); }
+long peak_rss_kib(pid_t pid) { return status_kib(pid, "VmHWM:"); }
 
 int free_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -329,6 +334,22 @@ int read_port(const std::string& path) {
 }
 }  // namespace
 
+int start_python_server(std::unique_ptr<Process>& process, std::vector<std::string> argv,
+                        const std::string& port_file, const std::string& log_path) {
+  ::unlink(port_file.c_str());
+  argv.insert(argv.begin(), "/usr/bin/python3");
+  process = std::make_unique<Process>(argv, log_path, log_path);
+  bool up =
+      wait_until([&] { return read_port(port_file) > 0 || !process->running(); }, Millis(20000));
+  return up && process->running() ? read_port(port_file) : 0;
+}
+
+std::string control_command(const std::string& socket_path, const std::string& line) {
+  Client control(socket_path);
+  if (!control.connected() || !control.send_raw(line + "\n")) return "";
+  return control.read_line(Millis(10000)).value_or("");
+}
+
 RefServer::RefServer(const TempDir& dir, std::vector<std::string> extra_args)
     : port_file_(dir.file("refserver.port")),
       log_path_(dir.file("refserver.log")),
@@ -338,9 +359,7 @@ RefServer::RefServer(const TempDir& dir, std::vector<std::string> extra_args)
 RefServer::~RefServer() { stop(); }
 
 bool RefServer::start() {
-  ::unlink(port_file_.c_str());
-  std::vector<std::string> argv = {"/usr/bin/python3",
-                                   source_dir() + "/tests/refserver/refserver.py",
+  std::vector<std::string> argv = {source_dir() + "/tests/refserver/refserver.py",
                                    "--port",
                                    port_ ? std::to_string(port_) : "0",
                                    "--db",
@@ -348,11 +367,8 @@ bool RefServer::start() {
                                    "--port-file",
                                    port_file_};
   for (const auto& a : extra_args_) argv.push_back(a);
-  process_ = std::make_unique<Process>(argv, log_path_, log_path_);
-  bool up =
-      wait_until([&] { return read_port(port_file_) > 0 || !process_->running(); }, Millis(20000));
-  port_ = read_port(port_file_);
-  return up && port_ > 0 && process_->running();
+  port_ = start_python_server(process_, argv, port_file_, log_path_);
+  return port_ > 0;
 }
 
 void RefServer::stop() {
@@ -374,21 +390,16 @@ FaultProxy::~FaultProxy() {
 }
 
 bool FaultProxy::start() {
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{"/usr/bin/python3", source_dir() + "/tests/faultproxy/faultproxy.py",
-                               "--upstream", std::to_string(upstream_port_), "--port-file",
-                               port_file_, "--control", control_path_},
-      log_path_, log_path_);
-  bool up =
-      wait_until([&] { return read_port(port_file_) > 0 || !process_->running(); }, Millis(20000));
-  port_ = read_port(port_file_);
-  return up && port_ > 0 && process_->running();
+  port_ = start_python_server(
+      process_,
+      {source_dir() + "/tests/faultproxy/faultproxy.py", "--upstream",
+       std::to_string(upstream_port_), "--port-file", port_file_, "--control", control_path_},
+      port_file_, log_path_);
+  return port_ > 0;
 }
 
 std::string FaultProxy::command(const std::string& line) {
-  Client control(control_path_);
-  if (!control.connected() || !control.send_raw(line + "\n")) return "";
-  return control.read_line(Millis(10000)).value_or("");
+  return control_command(control_path_, line);
 }
 
 CommandResult run_command(const std::vector<std::string>& argv,

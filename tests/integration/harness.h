@@ -117,6 +117,8 @@ class ProcStat {
 
 // A process's resident set size in KiB (VmRSS), -1 when unknown.
 long rss_kib(pid_t pid);
+// Its peak resident set size since it started, in KiB (VmHWM), -1 when unknown.
+long peak_rss_kib(pid_t pid);
 
 // A loopback TCP port that was free a moment ago.
 int free_port();
@@ -151,6 +153,13 @@ class RefServer {
   int port_ = 0;
   std::unique_ptr<Process> process_;
 };
+
+// Starts a Python test server (`argv` after the interpreter) that writes its port to
+// `port_file` once it listens; the port, or 0 when it did not come up.
+int start_python_server(std::unique_ptr<Process>& process, std::vector<std::string> argv,
+                        const std::string& port_file, const std::string& log_path);
+// Sends one line on a line-oriented Unix control socket; its answer line, "" on failure.
+std::string control_command(const std::string& socket_path, const std::string& line);
 
 // The fault proxy (tests/faultproxy/faultproxy.py) in front of `upstream_port`.
 class FaultProxy {
