@@ -1,7 +1,7 @@
 # Shared by scripts/test and scripts/run: Debian packages and the build.
 # shellcheck shell=bash
 
-SYNCD_PACKAGES=(g++ cmake pkg-config libsqlite3-dev libcurl4-openssl-dev rapidjson-dev
+SYNCD_PACKAGES=(g++ cmake pkg-config libsqlite3-dev libcurl4-openssl-dev zlib1g-dev rapidjson-dev
                 libuv1-dev libgtest-dev libsystemd-dev python3)
 
 # Installs what is missing when root; otherwise prints the apt-get line and exits 2.

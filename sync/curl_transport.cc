@@ -3,6 +3,9 @@
 #include <algorithm>
 #include <cctype>
 #include <mutex>
+#include <stdexcept>
+
+#include "sync/body_decoder.h"
 
 namespace syncd {
 
@@ -13,8 +16,15 @@ struct CurlTransport::Transfer {
   HttpRequest request;
   HttpResponse response;
   Callback done;
-  bool too_large = false;
   char error[CURL_ERROR_SIZE] = {};
+  size_t header_bytes = 0;
+  bool body_started = false;  // the headers are complete: decoder and streaming are known
+  bool streaming = false;     // a 200 answer to a stream request: the body goes to on_chunk
+  std::unique_ptr<BodyDecoder> decoder;  // null: the body is not encoded
+  bool curl_paused = false;              // on_body answered CURL_WRITEFUNC_PAUSE: curl holds bytes
+  bool curl_finished = false;            // curl is done; decoded bytes are still to hand on
+  CURLcode curl_code = CURLE_OK;
+  std::string failure;  // why syncd ended the transfer (cap, headers, encoding, receiver)
 
   ~Transfer() {
     if (easy) curl_easy_cleanup(easy);
@@ -30,28 +40,19 @@ struct CurlTransport::SocketContext {
 
 namespace {
 
-size_t on_body(char* data, size_t size, size_t count, void* user) {
-  auto* t = static_cast<CurlTransport::Transfer*>(user);
-  size_t bytes = size * count;
-  if (t->request.on_chunk) {
-    long status = 0;
-    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-    if (status == 200) {
-      t->request.on_chunk(std::string_view(data, bytes));
-      return bytes;
-    }
-  }
-  t->response.body.append(data, bytes);
-  return bytes;
-}
-
 size_t on_header(char* data, size_t size, size_t count, void* user) {
   auto* t = static_cast<CurlTransport::Transfer*>(user);
   size_t bytes = size * count;
+  t->header_bytes += bytes;
+  if (t->header_bytes > CurlTransport::kMaxHeaderBytes) {
+    t->failure =
+        "response headers larger than " + std::to_string(CurlTransport::kMaxHeaderBytes) + " bytes";
+    return 0;  // ends the transfer
+  }
   std::string line(data, bytes);
   while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
   if (line.rfind("HTTP/", 0) == 0) {
-    t->response.headers.clear();  // a new response (after 100 Continue or a redirect)
+    t->response.headers.clear();  // a new response (after 100 Continue)
     return bytes;
   }
   size_t colon = line.find(':');
@@ -62,18 +63,6 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   size_t value_start = line.find_first_not_of(" \t", colon + 1);
   t->response.headers[name] = value_start == std::string::npos ? "" : line.substr(value_start);
   return bytes;
-}
-
-int on_progress(void* user, curl_off_t, curl_off_t downloaded, curl_off_t, curl_off_t) {
-  auto* t = static_cast<CurlTransport::Transfer*>(user);
-  // Checked here as well as through CURLOPT_MAXFILESIZE, which chunked or compressed
-  // responses can slip past.
-  if (downloaded > 0 && t->response.body.size() > 0 &&
-      static_cast<int64_t>(t->response.body.size()) > t->owner->max_response_bytes()) {
-    t->too_large = true;
-    return 1;  // abort the transfer
-  }
-  return 0;
 }
 
 }  // namespace
@@ -90,7 +79,9 @@ CurlTransport::CurlTransport(uv_loop_t* loop, HttpSettings settings)
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
-  open_handles_ = 1;
+  uv_timer_init(loop_, &resume_timer_);
+  resume_timer_.data = this;
+  open_handles_ = 2;
 }
 
 CurlTransport::~CurlTransport() {
@@ -118,9 +109,16 @@ void CurlTransport::send(HttpRequest request, Callback done) {
                    t->request.on_chunk ? 0L : static_cast<long>(settings_.timeout_ms));
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(settings_.low_speed_time_s));
+  // Refuses an announced Content-Length over the cap before any byte; deliver() checks
+  // the decoded bytes.
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
                    static_cast<curl_off_t>(settings_.max_response_bytes));
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "");  // every encoding curl can decode
+  // Decoded by BodyDecoder, a bounded piece per turn, not by curl all at once.
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
+  curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+  // A redirect is not the server's answer but a captive portal's or a misconfigured
+  // proxy's; following it would carry the bearer token and the body elsewhere.
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_USERAGENT, settings_.user_agent.c_str());
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
   curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
@@ -128,9 +126,6 @@ void CurlTransport::send(HttpRequest request, Callback done) {
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
   curl_easy_setopt(e, CURLOPT_HEADERDATA, t);
-  curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
-  curl_easy_setopt(e, CURLOPT_XFERINFODATA, t);
-  curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
   for (const auto& h : t->request.headers) t->headers = curl_slist_append(t->headers, h.c_str());
   if (t->request.method == "POST") {
@@ -155,6 +150,103 @@ void CurlTransport::send(HttpRequest request, Callback done) {
 void CurlTransport::cancel_all() {
   for (auto& [easy, transfer] : transfers_) curl_multi_remove_handle(multi_, easy);
   transfers_.clear();
+  deferred_.clear();
+}
+
+size_t CurlTransport::on_body(char* data, size_t size, size_t count, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  CurlTransport* self = t->owner;
+  const size_t bytes = size * count;
+  if (!t->body_started) {
+    t->body_started = true;
+    long status = 0;
+    curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+    t->streaming = t->request.on_chunk && status == 200;
+    try {
+      t->decoder = BodyDecoder::for_encoding(t->response.header("content-encoding"));
+    } catch (const std::invalid_argument& e) {
+      t->failure = e.what();
+      return 0;
+    }
+  }
+  const bool spent = self->turn_bytes_ >= kTurnBudgetBytes;
+  if (spent || (t->decoder && t->decoder->has_input())) {
+    t->curl_paused = true;  // curl keeps `data` and hands it over again once unpaused
+    self->defer(t);
+    return CURL_WRITEFUNC_PAUSE;
+  }
+  if (!t->decoder) {
+    self->turn_bytes_ += bytes;
+    return self->deliver(t, std::string_view(data, bytes)) ? bytes : 0;
+  }
+  t->decoder->feed(std::string_view(data, bytes));
+  return self->pump(t) ? bytes : 0;
+}
+
+bool CurlTransport::pump(Transfer* t) {
+  while (t->decoder->has_input()) {
+    if (turn_bytes_ >= kTurnBudgetBytes) {
+      defer(t);
+      return true;
+    }
+    std::string decoded;
+    if (auto error = t->decoder->decode(kTurnBudgetBytes - turn_bytes_, decoded)) {
+      t->failure = *error;
+      return false;
+    }
+    turn_bytes_ += decoded.size();
+    if (!deliver(t, decoded)) return false;
+    if (decoded.empty()) break;  // zlib needs more wire bytes
+  }
+  return true;
+}
+
+bool CurlTransport::deliver(Transfer* t, std::string_view decoded) {
+  if (decoded.empty()) return true;
+  if (t->streaming) {
+    if (t->request.on_chunk(decoded)) return true;
+    t->failure = "stream ended by syncd";
+    return false;
+  }
+  if (t->response.body.size() + decoded.size() >
+      static_cast<size_t>(settings_.max_response_bytes)) {
+    t->failure = "response larger than http.max_response_bytes (" +
+                 std::to_string(settings_.max_response_bytes) + " bytes, decoded)";
+    return false;
+  }
+  t->response.body.append(decoded);
+  return true;
+}
+
+void CurlTransport::defer(Transfer* t) {
+  deferred_.insert(t->easy);
+  uv_timer_start(&resume_timer_, on_resume, 0, 0);
+}
+
+void CurlTransport::on_resume(uv_timer_t* timer) {
+  auto* self = static_cast<CurlTransport*>(timer->data);
+  std::unordered_set<CURL*> deferred;
+  deferred.swap(self->deferred_);
+  self->turn_bytes_ = 0;
+  for (CURL* easy : deferred) {
+    auto it = self->transfers_.find(easy);
+    if (it != self->transfers_.end()) self->resume(it->second.get());
+  }
+  self->drain_finished();
+}
+
+void CurlTransport::resume(Transfer* t) {
+  if (t->decoder && t->decoder->has_input()) {
+    if (!pump(t)) return complete(t, CURLE_WRITE_ERROR);
+    if (t->decoder->has_input()) return;  // deferred again
+  }
+  if (t->curl_finished) return complete(t, t->curl_code);
+  if (t->curl_paused) {
+    t->curl_paused = false;
+    // Hands curl's kept bytes to on_body at once, which may defer the transfer again.
+    CURLcode rc = curl_easy_pause(t->easy, CURLPAUSE_CONT);
+    if (rc != CURLE_OK) complete(t, rc);
+  }
 }
 
 int CurlTransport::on_socket(CURL*, curl_socket_t fd, int what, void* self_ptr, void* socket_ptr) {
@@ -216,6 +308,7 @@ void CurlTransport::on_poll(uv_poll_t* handle, int status, int events) {
   if (events & UV_READABLE) flags |= CURL_CSELECT_IN;
   if (events & UV_WRITABLE) flags |= CURL_CSELECT_OUT;
   int running = 0;
+  self->turn_bytes_ = 0;
   curl_multi_socket_action(self->multi_, ctx->fd, flags, &running);
   self->drain_finished();
 }
@@ -223,6 +316,7 @@ void CurlTransport::on_poll(uv_poll_t* handle, int status, int events) {
 void CurlTransport::on_timeout(uv_timer_t* timer) {
   auto* self = static_cast<CurlTransport*>(timer->data);
   int running = 0;
+  self->turn_bytes_ = 0;
   curl_multi_socket_action(self->multi_, CURL_SOCKET_TIMEOUT, 0, &running);
   self->drain_finished();
 }
@@ -238,7 +332,22 @@ void CurlTransport::drain_finished() {
 }
 
 void CurlTransport::finish(Transfer* t, CURLcode code) {
+  if (code == CURLE_OK && t->decoder && t->decoder->has_input()) {
+    // curl has every byte; what it decodes to is handed on in later turns first.
+    t->curl_finished = true;
+    t->curl_code = code;
+    defer(t);
+    return;
+  }
+  complete(t, code);
+}
+
+void CurlTransport::complete(Transfer* t, CURLcode code) {
   CURL* easy = t->easy;
+  if (code == CURLE_OK && t->decoder && !t->decoder->ended()) {
+    t->failure = "the compressed body ends before its end";
+    code = CURLE_BAD_CONTENT_ENCODING;
+  }
   HttpResponse response = std::move(t->response);
   if (code == CURLE_OK) {
     long status = 0;
@@ -248,7 +357,14 @@ void CurlTransport::finish(Transfer* t, CURLcode code) {
     response.status = 0;
     response.body.clear();
     response.timed_out = code == CURLE_OPERATION_TIMEDOUT;
-    if (t->too_large || code == CURLE_FILESIZE_EXCEEDED) {
+    curl_off_t connected_us = 0;
+    curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connected_us);
+    response.connect_failed =
+        code == CURLE_COULDNT_RESOLVE_HOST || code == CURLE_COULDNT_RESOLVE_PROXY ||
+        code == CURLE_COULDNT_CONNECT || (code == CURLE_OPERATION_TIMEDOUT && connected_us == 0);
+    if (!t->failure.empty()) {
+      response.error = t->failure;
+    } else if (code == CURLE_FILESIZE_EXCEEDED) {
       response.error = "response larger than http.max_response_bytes (" +
                        std::to_string(settings_.max_response_bytes) + " bytes)";
     } else {
@@ -256,6 +372,7 @@ void CurlTransport::finish(Transfer* t, CURLcode code) {
     }
   }
   Callback done = std::move(t->done);
+  deferred_.erase(easy);
   curl_multi_remove_handle(multi_, easy);
   transfers_.erase(easy);  // frees t
   if (done) done(std::move(response));
@@ -266,14 +383,17 @@ void CurlTransport::close(std::function<void()> done) {
   closed_ = std::move(done);
   cancel_all();
   uv_timer_stop(&timer_);
+  uv_timer_stop(&resume_timer_);
   // Cleanup reports CURL_POLL_REMOVE for sockets still watched; their handles close.
   curl_multi_cleanup(multi_);
   multi_ = nullptr;
   while (!sockets_.empty()) close_socket(*sockets_.begin());
-  uv_close(reinterpret_cast<uv_handle_t*>(&timer_), [](uv_handle_t* h) {
-    auto* self = static_cast<CurlTransport*>(h->data);
-    if (--self->open_handles_ == 0 && self->closed_) self->closed_();
-  });
+  for (uv_timer_t* timer : {&timer_, &resume_timer_}) {
+    uv_close(reinterpret_cast<uv_handle_t*>(timer), [](uv_handle_t* h) {
+      auto* self = static_cast<CurlTransport*>(h->data);
+      if (--self->open_handles_ == 0 && self->closed_) self->closed_();
+    });
+  }
 }
 
 }  // namespace syncd

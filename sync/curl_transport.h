@@ -6,6 +6,15 @@
 // (keep-alive; HTTP/2 multiplexing where the server offers it over TLS), gzip and
 // deflate responses are accepted, and every transfer has connect, total and low-speed
 // timeouts and a cap on the response size.
+//
+// What a server sends is bounded before it costs anything. Bodies are decoded here
+// (BodyDecoder), not by curl, a piece at a time: the cap counts decoded bytes and stops
+// a gzip bomb at the cap; one turn of the loop decodes and hands on at most
+// kTurnBudgetBytes, all transfers together, and a transfer with more waits for a later
+// turn (curl holds its next wire bytes meanwhile), so local clients are served in
+// between however fast or however compressed the server's bytes are. The response
+// headers have their own cap. Redirects are never followed (docs/PROTOCOL.md): a 3xx
+// is handed up as the answer it is.
 #include <curl/curl.h>
 #include <uv.h>
 
@@ -27,6 +36,12 @@ struct HttpSettings {
 
 class CurlTransport final : public HttpTransport {
  public:
+  // Decoded body bytes handed on per loop turn, all transfers together: about a
+  // millisecond of inflating and parsing.
+  static constexpr size_t kTurnBudgetBytes = 256 << 10;
+  // Response header bytes per transfer; a longer header block ends it.
+  static constexpr size_t kMaxHeaderBytes = 64 << 10;
+
   CurlTransport(uv_loop_t* loop, HttpSettings settings);
   ~CurlTransport() override;
   CurlTransport(const CurlTransport&) = delete;
@@ -36,7 +51,6 @@ class CurlTransport final : public HttpTransport {
   void cancel_all() override;
   size_t in_flight() const override { return transfers_.size(); }
   void set_settings(HttpSettings settings) { settings_ = std::move(settings); }
-  int64_t max_response_bytes() const { return settings_.max_response_bytes; }
 
   // Cancels everything and closes the libuv handles; `done` runs once they are closed.
   void close(std::function<void()> done);
@@ -47,16 +61,29 @@ class CurlTransport final : public HttpTransport {
  private:
   static int on_socket(CURL* easy, curl_socket_t fd, int what, void* self, void* socket_ctx);
   static int on_timer(CURLM* multi, long timeout_ms, void* self);
+  static size_t on_body(char* data, size_t size, size_t count, void* transfer);
   static void on_poll(uv_poll_t* handle, int status, int events);
   static void on_timeout(uv_timer_t* timer);
+  static void on_resume(uv_timer_t* timer);
+  // Decodes what `t` holds within the turn's budget and hands it on; false when the
+  // transfer must end (t->failure says why).
+  bool pump(Transfer* t);
+  bool deliver(Transfer* t, std::string_view decoded);
+  // `t` goes on in a later turn.
+  void defer(Transfer* t);
+  void resume(Transfer* t);
   void drain_finished();
   void close_socket(SocketContext* ctx);
   void finish(Transfer* transfer, CURLcode code);
+  void complete(Transfer* transfer, CURLcode code);
 
   uv_loop_t* loop_;
   HttpSettings settings_;
   CURLM* multi_ = nullptr;
   uv_timer_t timer_{};
+  uv_timer_t resume_timer_{};  // runs deferred transfers on the next loop turn
+  size_t turn_bytes_ = 0;      // decoded bytes handed on since this turn's curl call began
+  std::unordered_set<CURL*> deferred_;
   bool closing_ = false;
   int open_handles_ = 0;
   std::function<void()> closed_;

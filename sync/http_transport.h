@@ -16,9 +16,10 @@ struct HttpRequest {
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
   std::string body;
-  // A stream (Server-Sent Events): the body goes to on_chunk as it arrives instead of
-  // into the response, and only the connect and low-speed timeouts apply.
-  std::function<void(std::string_view)> on_chunk;
+  // A stream (Server-Sent Events): a 200 answer's body goes to on_chunk as it arrives
+  // instead of into the response, and only the connect and low-speed timeouts apply.
+  // on_chunk returns false to end the stream (the request then fails).
+  std::function<bool(std::string_view)> on_chunk;
 };
 
 struct HttpResponse {
@@ -27,6 +28,7 @@ struct HttpResponse {
   std::map<std::string, std::string> headers;  // lower-case names
   std::string error;  // transport failure: "connect to 127.0.0.1:8787 refused", timeouts...
   bool timed_out = false;
+  bool connect_failed = false;  // no connection was made (refused, DNS, TCP connect timeout)
 
   bool transport_failed() const { return status == 0; }
   std::string header(const std::string& lower_name) const {

@@ -223,7 +223,10 @@ void SyncEngine::open_events() {
   });
   HttpRequest r = request("GET", "/v1/events", "");
   r.headers.push_back("Accept: text/event-stream");
-  r.on_chunk = [this](std::string_view bytes) { events_parser_->feed(bytes); };
+  r.on_chunk = [this](std::string_view bytes) {
+    events_parser_->feed(bytes);
+    return true;
+  };
   http_.send(std::move(r), [this](HttpResponse response) {
     events_open_ = false;
     if (stopped_) return;
@@ -351,8 +354,10 @@ void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r, uin
   --pushes_in_flight_;
   if (stopped_) return;
   if (r.transport_failed()) {
+    // Only a connection that could not be made means offline (and health probes); a
+    // server that answers badly is reachable, and is retried with backoff.
     push_failed(batch, "push failed: " + r.error, std::nullopt,
-                r.timed_out ? Connectivity::degraded : Connectivity::offline);
+                r.connect_failed ? Connectivity::offline : Connectivity::degraded);
   } else if (r.status == 200) {
     std::vector<PushResult> results;
     if (auto error = parse_push_response(r.body, results)) {
@@ -562,8 +567,7 @@ void SyncEngine::on_pull_answer(HttpResponse r, uint64_t token_used) {
     const int64_t delay = backoff_.delay_ms(static_cast<int>(failures_));
     wait_until_ms_ = std::max(wait_until_ms_, clock_.monotonic_ms() + delay);
     pull_wanted_ = true;
-    connectivity_ =
-        r.transport_failed() && !r.timed_out ? Connectivity::offline : Connectivity::degraded;
+    connectivity_ = r.connect_failed ? Connectivity::offline : Connectivity::degraded;
     note_error(*error);
     tick();
     return;

@@ -171,6 +171,7 @@ TEST_F(SyncEngineTest, RetriesFollowTheSeededBackoffAndRetryAfterWinsWhenLonger)
   ASSERT_TRUE(push);
   HttpResponse refused;
   refused.error = "Connection refused";
+  refused.connect_failed = true;
   push->done(refused);
   run();
   int64_t delay3 = expected.delay_ms(3);

@@ -1,0 +1,101 @@
+// CurlTransport on a real libuv loop against the hostile server: what a server sends in
+// any amount, at any speed, never holds the loop for long, and the response cap counts
+// decoded bytes.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+#include "sync/curl_transport.h"
+#include "tests/hostile/hostile_server.h"
+
+namespace syncd::testing {
+namespace {
+
+// A loop with a 1 ms ticker that records the longest gap between two of its ticks: the
+// longest time anything else on the loop held it.
+class LoopWatch {
+ public:
+  LoopWatch() {
+    uv_loop_init(&loop_);
+    uv_timer_init(&loop_, &ticker_);
+    ticker_.data = this;
+    last_ns_ = uv_hrtime();
+    uv_timer_start(
+        &ticker_,
+        [](uv_timer_t* t) {
+          auto* self = static_cast<LoopWatch*>(t->data);
+          const uint64_t now = uv_hrtime();
+          self->longest_gap_ns_ = std::max(self->longest_gap_ns_, now - self->last_ns_);
+          self->last_ns_ = now;
+        },
+        1, 1);
+  }
+  ~LoopWatch() {
+    uv_close(reinterpret_cast<uv_handle_t*>(&ticker_), nullptr);
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+  }
+  uv_loop_t* loop() { return &loop_; }
+  double longest_gap_ms() const { return static_cast<double>(longest_gap_ns_) / 1e6; }
+
+ private:
+  uv_loop_t loop_{};
+  uv_timer_t ticker_{};
+  uint64_t last_ns_ = 0;
+  uint64_t longest_gap_ns_ = 0;
+};
+
+HttpResponse fetch(LoopWatch& watch, CurlTransport& transport, HttpRequest request) {
+  HttpResponse out;
+  bool done = false;
+  transport.send(std::move(request), [&](HttpResponse r) {
+    out = std::move(r);
+    done = true;
+  });
+  while (!done) uv_run(watch.loop(), UV_RUN_ONCE);
+  return out;
+}
+
+void close(LoopWatch& watch, CurlTransport& transport) {
+  bool closed = false;
+  transport.close([&] { closed = true; });
+  while (!closed) uv_run(watch.loop(), UV_RUN_ONCE);
+}
+
+TEST(CurlTransportAgainstAHostileServer, AGzipBombStopsAtTheDecodedCapWithoutHoldingTheLoop) {
+  TempDir dir;
+  HostileServer server(dir, R"({"push": {"mode": "gzip_bomb", "inflated_bytes": 1288490188}})");
+  ASSERT_TRUE(server.start()) << server.log();
+  LoopWatch watch;
+  CurlTransport transport(watch.loop(), HttpSettings{});  // the default cap: 64 MiB
+  HttpResponse r =
+      fetch(watch, transport, HttpRequest{"POST", server.url() + "/v1/push", {}, "{}", {}});
+  EXPECT_TRUE(r.transport_failed());
+  EXPECT_NE(r.error.find("max_response_bytes"), std::string::npos) << r.error;
+  EXPECT_NE(r.error.find("decoded"), std::string::npos) << r.error;
+  EXPECT_LT(watch.longest_gap_ms(), 50.0) << "the loop was held this long";
+  close(watch, transport);
+}
+
+TEST(CurlTransportAgainstAHostileServer, AStreamAsFastAsTheSocketDoesNotHoldTheLoop) {
+  TempDir dir;
+  HostileServer server(dir, R"({"events": {"mode": "random"}})");
+  ASSERT_TRUE(server.start()) << server.log();
+  LoopWatch watch;
+  CurlTransport transport(watch.loop(), HttpSettings{});
+  size_t received = 0;
+  HttpRequest request{"GET", server.url() + "/v1/events", {}, "", {}};
+  // Takes 64 MiB of random bytes, then ends the stream.
+  request.on_chunk = [&](std::string_view bytes) {
+    received += bytes.size();
+    return received < (64u << 20);
+  };
+  HttpResponse r = fetch(watch, transport, std::move(request));
+  EXPECT_TRUE(r.transport_failed());
+  EXPECT_GE(received, 64u << 20);
+  EXPECT_LT(watch.longest_gap_ms(), 20.0) << "the loop was held this long";
+  close(watch, transport);
+}
+
+}  // namespace
+}  // namespace syncd::testing
