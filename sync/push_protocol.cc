@@ -3,16 +3,33 @@
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
 
+#include <map>
+
+#include "store/keys.h"
+#include "sync/server_text.h"
 #include "util/json.h"
 
 namespace syncd {
 namespace {
 
-// A version may be a string or an integer on the wire; syncd keeps strings.
-std::optional<std::string> version_of(const JsonValue& v) {
+// A string or an integer on the wire (versions, the cursor); syncd keeps strings.
+std::optional<std::string> text_of(const JsonValue& v) {
   if (v.IsString()) return std::string(v.GetString(), v.GetStringLength());
   if (v.IsInt64()) return std::to_string(v.GetInt64());
   if (v.IsUint64()) return std::to_string(v.GetUint64());
+  return std::nullopt;
+}
+
+// Reads the version `v` of `what` into `out`; an error names what is wrong.
+std::optional<std::string> read_version(const JsonValue* v, const std::string& what,
+                                        std::string& out) {
+  std::optional<std::string> text = v ? text_of(*v) : std::nullopt;
+  if (!text) return what + " has no version";
+  if (!is_version(*text)) {
+    return what + " has version \"" + server_text(*text, 40) +
+           "\": a version is a decimal integer (docs/PROTOCOL.md)";
+  }
+  out = std::move(*text);
   return std::nullopt;
 }
 
@@ -73,41 +90,44 @@ std::optional<std::string> parse_push_response(std::string_view body,
     const JsonValue* id = field(r, "id");
     const JsonValue* status = field(r, "status");
     if (id == nullptr || !id->IsString()) return "a push result has no string id";
-    if (status == nullptr || !status->IsString())
-      return "push result " + std::string(id->GetString()) + " has no status";
     PushResult result;
-    result.id = id->GetString();
+    result.id = std::string(id->GetString(), id->GetStringLength());
+    const std::string shown = server_text(result.id, 80);
+    if (status == nullptr || !status->IsString()) return "push result " + shown + " has no status";
     std::string_view kind(status->GetString(), status->GetStringLength());
     if (kind == "applied") {
-      const JsonValue* version = field(r, "version");
-      auto v = version ? version_of(*version) : std::nullopt;
-      if (!v) return "applied result " + result.id + " has no version";
+      if (auto error = read_version(field(r, "version"), "applied result " + shown, result.version))
+        return error;
       result.kind = PushResult::Kind::applied;
-      result.version = *v;
     } else if (kind == "conflict") {
       result.kind = PushResult::Kind::conflict;
       const JsonValue* current = field(r, "current");
       if (current == nullptr || !current->IsObject()) {
-        return "conflict result " + result.id + " has no current document";
+        return "conflict result " + shown + " has no current document";
       }
       const JsonValue* version = field(*current, "version");
       if (version && !version->IsNull()) {
-        result.current_version = version_of(*version);
-        if (!result.current_version) return "conflict result " + result.id + " has a bad version";
+        std::string v;
+        if (auto error = read_version(version, "conflict result " + shown, v)) return error;
+        result.current_version = std::move(v);
       }
       const JsonValue* deleted = field(*current, "deleted");
       const JsonValue* data = field(*current, "data");
       bool is_deleted = (deleted && deleted->IsTrue()) || data == nullptr || data->IsNull();
       if (!is_deleted) {
-        if (!data->IsObject()) return "conflict result " + result.id + " has non-object data";
+        if (!data->IsObject()) return "conflict result " + shown + " has non-object data";
         result.current_data = to_json(*data);
       }
     } else if (kind == "rejected") {
       result.kind = PushResult::Kind::rejected;
       const JsonValue* error = field(r, "error");
-      result.error = error && error->IsString() ? error->GetString() : "rejected by the server";
+      result.error =
+          error && error->IsString()
+              ? server_text(std::string_view(error->GetString(), error->GetStringLength()),
+                            kMaxServerMessageBytes)
+              : "rejected by the server";
     } else {
-      return "push result " + result.id + " has unknown status " + std::string(kind);
+      return "push result " + shown + " has unknown status " + server_text(kind, 40);
     }
     out.push_back(std::move(result));
   }
@@ -127,8 +147,12 @@ std::optional<std::string> parse_pull_response(std::string_view body, PullPage& 
   const JsonValue* cursor = field(doc, "cursor");
   const JsonValue* more = field(doc, "has_more");
   if (changes == nullptr || !changes->IsArray()) return "pull answer has no changes array";
-  auto cursor_text = cursor ? version_of(*cursor) : std::nullopt;
+  auto cursor_text = cursor ? text_of(*cursor) : std::nullopt;
   if (!cursor_text) return "pull answer has no cursor";
+  if (cursor_text->empty() || cursor_text->size() > kMaxCursorBytes) {
+    return "pull answer's cursor is empty or longer than " + std::to_string(kMaxCursorBytes) +
+           " bytes";
+  }
   if (more == nullptr || !more->IsBool()) return "pull answer has no has_more";
   out.cursor = *cursor_text;
   out.has_more = more->GetBool();
@@ -140,13 +164,25 @@ std::optional<std::string> parse_pull_response(std::string_view body, PullPage& 
     if (!collection || !collection->IsString() || !doc_id || !doc_id->IsString()) {
       return "a pulled change has no collection or doc_id";
     }
-    auto v = version ? version_of(*version) : std::nullopt;
-    if (!v) return "a pulled change has no version";
-    PullChange change{collection->GetString(), doc_id->GetString(), *v, std::nullopt};
+    PullChange change{std::string(collection->GetString(), collection->GetStringLength()),
+                      std::string(doc_id->GetString(), doc_id->GetStringLength()), "",
+                      std::nullopt};
+    for (auto [key, what] : {std::pair{&change.collection, "a pulled change's collection"},
+                             std::pair{&change.doc_id, "a pulled change's doc_id"}}) {
+      if (auto error = check_key(*key, what)) return server_text(*error);
+    }
+    if (auto error = read_version(version,
+                                  "pulled change " + server_text(change.collection, 80) + "/" +
+                                      server_text(change.doc_id, 80),
+                                  change.version)) {
+      return error;
+    }
     const JsonValue* deleted = field(c, "deleted");
     const JsonValue* data = field(c, "data");
     if (!(deleted && deleted->IsTrue()) && data && !data->IsNull()) {
-      if (!data->IsObject()) return "pulled change " + change.doc_id + " has non-object data";
+      if (!data->IsObject()) {
+        return "pulled change " + server_text(change.doc_id, 80) + " has non-object data";
+      }
       if (auto problem = check_json_value(*data, max_document_depth)) {
         std::string why = describe(*problem, "its data", max_document_depth);
         if (problem->kind == JsonProblem::Kind::too_deep) why += " (store.max_document_depth)";
@@ -159,6 +195,38 @@ std::optional<std::string> parse_pull_response(std::string_view body, PullPage& 
     out.changes.push_back(std::move(change));
   }
   return std::nullopt;
+}
+
+std::optional<std::string> match_results(const std::vector<Mutation>& batch,
+                                         const std::vector<PushResult>& results,
+                                         std::vector<const PushResult*>& out) {
+  std::map<std::string_view, size_t> index;  // mutation id -> its place in the batch
+  for (size_t i = 0; i < batch.size(); ++i) index.emplace(batch[i].id, i);
+  out.assign(batch.size(), nullptr);
+  for (const PushResult& r : results) {
+    auto it = index.find(r.id);
+    if (it == index.end()) return "a result for unknown mutation " + server_text(r.id, 80);
+    if (out[it->second] != nullptr) return "two results for mutation " + r.id;
+    out[it->second] = &r;
+  }
+  size_t missing = 0;
+  const Mutation* first = nullptr;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (out[i] != nullptr) continue;
+    if (first == nullptr) first = &batch[i];
+    ++missing;
+  }
+  if (first != nullptr) {
+    return "no result for " + std::to_string(missing) + " of the " + std::to_string(batch.size()) +
+           " mutations sent (" + first->id + " first)";
+  }
+  return std::nullopt;
+}
+
+bool is_version(std::string_view text) {
+  if (text.empty() || text.size() > 20) return false;
+  if (text.size() > 1 && text.front() == '0') return false;
+  return text.find_first_not_of("0123456789") == std::string_view::npos;
 }
 
 bool version_newer(const std::string& a, const std::string& b) {

@@ -1,7 +1,9 @@
 #pragma once
 // Protocol v1 bodies (docs/PROTOCOL.md): the push request built from queued mutations,
 // and the push and pull answers parsed and checked. A server answer of the wrong shape
-// is an error naming what is wrong, never a crash or a guess.
+// is an error naming what is wrong, never a crash or a guess: versions are decimal
+// integers, a push answer has exactly one result per mutation sent, and text from the
+// server (ids, messages) is cut and made printable before it is kept or shown.
 #include <optional>
 #include <string>
 #include <string_view>
@@ -26,6 +28,17 @@ struct PushResult {
 // nullopt on success, else why the body is not a valid push answer.
 std::optional<std::string> parse_push_response(std::string_view body, std::vector<PushResult>& out);
 
+// Pairs each mutation of `batch` with its result (`out[i]` for `batch[i]`). Any other
+// answer is an error naming the first mismatch: a mutation without a result, a result
+// for a mutation not sent, two results for one mutation.
+std::optional<std::string> match_results(const std::vector<Mutation>& batch,
+                                         const std::vector<PushResult>& results,
+                                         std::vector<const PushResult*>& out);
+
+// The longest rejection message and cursor kept from a server.
+constexpr size_t kMaxServerMessageBytes = 500;
+constexpr size_t kMaxCursorBytes = 1024;
+
 struct PullChange {
   std::string collection;
   std::string doc_id;
@@ -47,8 +60,12 @@ struct PullPage {
 std::optional<std::string> parse_pull_response(std::string_view body, PullPage& out,
                                                unsigned max_document_depth);
 
+// A server version as docs/PROTOCOL.md defines it: a decimal integer of 1 to 20 digits
+// without sign or leading zero (on the wire a JSON string or number).
+bool is_version(std::string_view text);
+
 // True when version `a` is newer than `b`: numeric versions compare as numbers, others
-// as strings of equal length first (longer is newer).
+// (stored by an older syncd, which took any string) as different-means-newer.
 bool version_newer(const std::string& a, const std::string& b);
 
 }  // namespace syncd

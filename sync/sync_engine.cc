@@ -6,6 +6,7 @@
 
 #include "queue/local_writes.h"
 #include "sync/retry_after.h"
+#include "sync/server_text.h"
 #include "util/json.h"
 
 namespace syncd {
@@ -15,10 +16,28 @@ bool retryable_status(int status) {
   return status == 408 || status == 425 || status == 429 || status >= 500;
 }
 
-std::string excerpt(const std::string& body) {
-  std::string out = body.substr(0, 200);
-  std::replace(out.begin(), out.end(), '\n', ' ');
-  return out;
+// A 4xx that refuses what the request carries (so a mutation in it), not the endpoint
+// or the credentials: the batch is halved to find that mutation. A 3xx, 404, 405, 407,
+// 410 or any status outside 200-599 says the remote URL or a proxy is wrong, and every
+// mutation would be refused alike: those are retried, never dead letters.
+bool refuses_content(int status) {
+  if (status < 400 || status > 499 || retryable_status(status)) return false;
+  return status != 401 && status != 403 && status != 404 && status != 405 && status != 407 &&
+         status != 410;
+}
+
+// "HTTP 302 (a redirect to ...)": a server's answer as status and last_error show it.
+std::string describe_answer(const HttpResponse& r) {
+  std::string text = "HTTP " + std::to_string(r.status);
+  if (r.status >= 300 && r.status <= 399) {
+    const std::string location = r.header("location");
+    text += " (a redirect" + (location.empty() ? "" : " to " + server_text(location, 200)) +
+            "; syncd does not follow redirects: set remote to the server's own URL)";
+  } else if (r.status == 404 || r.status == 405 || r.status == 410) {
+    text += " (no protocol v1 endpoint there: check remote)";
+  }
+  if (!r.body.empty()) text += ": " + server_text(r.body);
+  return text;
 }
 
 std::string url_encode(const std::string& s) {
@@ -288,7 +307,7 @@ bool SyncEngine::refresh_token_after_401() {
     if (response.transport_failed()) {
       error = response.error;
     } else if (response.status != 200) {
-      error = "HTTP " + std::to_string(response.status) + ": " + excerpt(response.body);
+      error = describe_answer(response);
     } else if (parse_json(response.body, doc) || !doc.IsObject() ||
                !doc.HasMember("access_token") || !doc["access_token"].IsString()) {
       error = "the answer has no access_token";
@@ -360,14 +379,19 @@ void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r, uin
                 r.connect_failed ? Connectivity::offline : Connectivity::degraded);
   } else if (r.status == 200) {
     std::vector<PushResult> results;
-    if (auto error = parse_push_response(r.body, results)) {
+    std::vector<const PushResult*> matched;
+    std::optional<std::string> error = parse_push_response(r.body, results);
+    if (!error) error = match_results(batch, results, matched);
+    if (error) {
+      // Nothing of an answer of the wrong shape is applied: the batch is sent again
+      // with the same ids after the backoff, and the server's dedupe answers it.
       push_failed(batch, "invalid push answer: " + *error, std::nullopt, Connectivity::degraded);
     } else {
       request_succeeded();
       // Keep the server busy: the next batch leaves before this one's results are stored
       // (its documents are still inflight, so the lease skips them: order holds).
       if (clock_.monotonic_ms() >= wait_until_ms_) replay();
-      apply_results(batch, results);
+      apply_results(batch, matched);
       last_push_ms_ = clock_.now_ms();
       pull_wanted_ = true;  // pull once the replay has drained (pushes in flight reach 0)
       if (batch_limit_ > 0) {
@@ -380,8 +404,7 @@ void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r, uin
     if (std::string h = r.header("retry-after"); !h.empty()) {
       retry_after = parse_retry_after_ms(h, clock_.now_ms());
     }
-    push_failed(batch, "push answered HTTP " + std::to_string(r.status) + ": " + excerpt(r.body),
-                retry_after, Connectivity::degraded);
+    push_failed(batch, "push answered " + describe_answer(r), retry_after, Connectivity::degraded);
   } else if (r.status == 401 && (token_used != token_generation_ || refresh_token_after_401())) {
     // Sent with a token since replaced, or a refresh has started: back to pending, due
     // now, resent with the new token.
@@ -399,11 +422,13 @@ void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r, uin
     refreshed_since_success_ = false;  // refresh again on the next 401, after the backoff
     push_failed(batch, "push answered HTTP " + std::to_string(r.status) + " (check auth.token)",
                 std::nullopt, Connectivity::degraded);
+  } else if (!refuses_content(r.status)) {
+    push_failed(batch, "push answered " + describe_answer(r), std::nullopt, Connectivity::degraded);
   } else {
     // The server refuses the request itself: find the mutation it refuses by halving
     // the batch; a batch of one is that mutation, which becomes a dead letter.
     request_succeeded();
-    const std::string error = "HTTP " + std::to_string(r.status) + ": " + excerpt(r.body);
+    const std::string error = describe_answer(r);
     std::vector<RemoteChange> changes;
     try {
       Transaction tx(db_);
@@ -428,21 +453,15 @@ void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r, uin
 }
 
 void SyncEngine::apply_results(const std::vector<Mutation>& batch,
-                               const std::vector<PushResult>& results) {
-  std::map<std::string, const PushResult*> by_id;
-  for (const auto& r : results) by_id[r.id] = &r;
+                               const std::vector<const PushResult*>& results) {
   std::vector<RemoteChange> changes;
   std::vector<MutationQueue::Applied> applied;
   const int64_t now = clock_.now_ms();
   try {
     Transaction tx(db_);
-    for (const Mutation& m : batch) {
-      auto it = by_id.find(m.id);
-      if (it == by_id.end()) {
-        queue_.fail(m.id, now, "the push answer had no result for this mutation");
-        continue;
-      }
-      const PushResult& r = *it->second;
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const Mutation& m = batch[i];
+      const PushResult& r = *results[i];
       switch (r.kind) {
         case PushResult::Kind::applied: {
           std::optional<std::string> before;
@@ -557,7 +576,7 @@ void SyncEngine::on_pull_answer(HttpResponse r, uint64_t token_used) {
     return;  // pulled again with the new token
   } else if (r.status != 200) {
     if (r.status == 401 || r.status == 403) auth_ = "failed";
-    error = "pull answered HTTP " + std::to_string(r.status) + ": " + excerpt(r.body);
+    error = "pull answered " + describe_answer(r);
   } else {
     error = parse_pull_response(r.body, page, settings_.max_document_depth);
     if (error) error = "invalid pull answer: " + *error;

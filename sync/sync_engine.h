@@ -110,7 +110,9 @@ class SyncEngine {
   void replay();
   void send_push(std::vector<Mutation> batch);
   void on_push_answer(std::vector<Mutation> batch, HttpResponse response, uint64_t token_used);
-  void apply_results(const std::vector<Mutation>& batch, const std::vector<PushResult>& results);
+  // `results[i]` is the server's answer for `batch[i]` (match_results).
+  void apply_results(const std::vector<Mutation>& batch,
+                     const std::vector<const PushResult*>& results);
   void apply_conflict(const Mutation& m, const PushResult& r, std::vector<RemoteChange>& changes);
   void push_failed(const std::vector<Mutation>& batch, const std::string& error,
                    std::optional<int64_t> retry_after_ms, Connectivity now_state);

@@ -57,6 +57,14 @@ TEST(PushProtocol, EveryMalformedPushAnswerIsNamed) {
       {R"({"results":[{"id":"a","status":"conflict","current":{"version":"1","data":[1]}}]})",
        "conflict result a has non-object data"},
       {R"({"results":[{"id":"a","status":"maybe"}]})", "push result a has unknown status maybe"},
+      {R"({"results":[{"id":"a","status":"applied","version":"abc"}]})",
+       "applied result a has version \"abc\": a version is a decimal integer"},
+      {R"({"results":[{"id":"a","status":"applied","version":-3}]})", "has version \"-3\""},
+      {R"({"results":[{"id":"a","status":"applied","version":"007"}]})", "has version \"007\""},
+      {R"({"results":[{"id":"a","status":"applied","version":1.5}]})",
+       "applied result a has no version"},
+      {R"({"results":[{"id":"a","status":"conflict","current":{"version":"v2","data":null}}]})",
+       "conflict result a has version \"v2\""},
   };
   for (const auto& c : cases) {
     std::vector<PushResult> out;
@@ -83,7 +91,11 @@ TEST(PushProtocol, PullAnswersAreCheckedToo) {
        R"({"changes":[],"cursor":"1"})",
        R"({"changes":[{"doc_id":"a","version":"1"}],"cursor":"1","has_more":false})",
        R"({"changes":[{"collection":"c","doc_id":"a"}],"cursor":"1","has_more":false})",
-       R"({"changes":[{"collection":"c","doc_id":"a","version":"1","data":"x"}],"cursor":"1","has_more":false})"}) {
+       R"({"changes":[{"collection":"c","doc_id":"a","version":"1","data":"x"}],"cursor":"1","has_more":false})",
+       R"({"changes":[{"collection":"c","doc_id":"a","version":"abc","data":{}}],"cursor":"1","has_more":false})",
+       R"({"changes":[{"collection":"c","doc_id":"","version":"1","data":{}}],"cursor":"1","has_more":false})",
+       R"({"changes":[{"collection":"c\u0000","doc_id":"a","version":"1","data":{}}],"cursor":"1","has_more":false})",
+       R"({"changes":[],"cursor":"","has_more":false})"}) {
     PullPage p;
     EXPECT_TRUE(parse_pull_response(bad, p, 64)) << bad;
   }
@@ -119,6 +131,63 @@ TEST(PushProtocol, PulledChangesTooDeepOrWithAKeyTwiceAreSkippedAndNamed) {
                 "pulled change c/far" + too_deep,
                 R"(pulled change c/twice (version 7) skipped: its data/x/0 has the key "k" twice)",
             }));
+}
+
+TEST(PushProtocol, ServerTextInResultsIsCutAndPrintable) {
+  std::vector<PushResult> out;
+  const std::string error = "bad\\u001b[31m\\u0000" + std::string(5000, 'x');
+  ASSERT_FALSE(parse_push_response(
+      R"({"results":[{"id":"a","status":"rejected","error":")" + error + R"("}]})", out));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_LE(out[0].error.size(), kMaxServerMessageBytes + 3);
+  EXPECT_EQ(out[0].error.substr(0, 10), "bad?[31m?x");
+  std::vector<PushResult> none;
+  auto named =
+      parse_push_response(R"({"results":[{"id":"\u001b]0;owned\u0007","status":"x"}]})", none);
+  ASSERT_TRUE(named);
+  EXPECT_EQ(named->find('\x1b'), std::string::npos) << *named;
+}
+
+Mutation mutation(const std::string& id) {
+  Mutation m;
+  m.id = id;
+  return m;
+}
+
+TEST(PushProtocol, EachMutationSentNeedsExactlyOneResult) {
+  const std::vector<Mutation> batch = {mutation("m1"), mutation("m2"), mutation("m3")};
+  auto result = [](const std::string& id) {
+    PushResult r;
+    r.id = id;
+    r.version = "1";
+    return r;
+  };
+  std::vector<const PushResult*> matched;
+  const std::vector<PushResult> shuffled = {result("m3"), result("m1"), result("m2")};
+  ASSERT_FALSE(match_results(batch, shuffled, matched));
+  EXPECT_EQ(matched[0]->id, "m1");
+  EXPECT_EQ(matched[2]->id, "m3");
+  struct Case {
+    std::vector<PushResult> results;
+    const char* error;
+  } cases[] = {
+      {{}, "no result for 3 of the 3 mutations sent (m1 first)"},
+      {{result("m1"), result("m3")}, "no result for 1 of the 3 mutations sent (m2 first)"},
+      {{result("m1"), result("m2"), result("m3"), result("zz")},
+       "a result for unknown mutation zz"},
+      {{result("m1"), result("m1"), result("m2"), result("m3")}, "two results for mutation m1"},
+  };
+  for (const auto& c : cases) {
+    auto error = match_results(batch, c.results, matched);
+    ASSERT_TRUE(error) << c.error;
+    EXPECT_EQ(*error, c.error);
+  }
+}
+
+TEST(PushProtocol, VersionsAreDecimalIntegers) {
+  for (const char* good : {"0", "7", "17", "18446744073709551615"}) EXPECT_TRUE(is_version(good));
+  for (const char* bad : {"", "abc", "-1", "+1", "01", "1.5", "1e3", " 1", "123456789012345678901"})
+    EXPECT_FALSE(is_version(bad)) << bad;
 }
 
 TEST(PushProtocol, VersionOrder) {

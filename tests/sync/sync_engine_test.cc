@@ -272,5 +272,55 @@ TEST_F(SyncEngineTest, APulledDocumentNestedTooDeepIsSkippedNamedAndPassed) {
   EXPECT_EQ(remote_changes_, 2u);
 }
 
+TEST_F(SyncEngineTest, ARedirectOrAMissingEndpointIsRetriedNeverADeadLetter) {
+  go_online();
+  write("a");
+  kick_and_run();
+  for (int code : {302, 307, 404, 405}) {
+    auto push = http_.take("/v1/push");
+    ASSERT_TRUE(push) << code;
+    push->done(status(code, "moved", {{"location", "http://portal.test/login"}}));
+    run();
+    const QueueCounts counts = queue_.counts();
+    EXPECT_EQ(counts.failed, 0) << code;
+    EXPECT_EQ(counts.pending, 1) << code;
+    const SyncStatus s = engine_->status();
+    EXPECT_NE(s.last_error.find("push answered HTTP " + std::to_string(code)), std::string::npos)
+        << s.last_error;
+    EXPECT_TRUE(s.next_retry_ms) << "backs off";
+    EXPECT_EQ(to_string(s.connectivity), std::string("degraded"));
+    if (code == 302) {
+      EXPECT_NE(s.last_error.find("a redirect to http://portal.test/login; syncd does not follow"),
+                std::string::npos)
+          << s.last_error;
+    }
+    EXPECT_TRUE(docs_.find("c", "a")->visible()) << "the write stays in the local view";
+    clock_.advance_ms(120000);
+    engine_->sync_now();
+    run();
+  }
+}
+
+TEST_F(SyncEngineTest, APushAnswerThatDoesNotMatchTheBatchAppliesNothingAndBacksOff) {
+  go_online();
+  const std::string a = write("a");
+  write("b");
+  kick_and_run();
+  auto push = http_.take("/v1/push");
+  ASSERT_TRUE(push);
+  push->done(
+      status(200, R"({"results":[{"id":")" + a + R"(","status":"applied","version":"3"}]})"));
+  run();
+  const SyncStatus s = engine_->status();
+  EXPECT_NE(s.last_error.find("invalid push answer: no result for 1 of the 2 mutations sent"),
+            std::string::npos)
+      << s.last_error;
+  EXPECT_TRUE(s.next_retry_ms);
+  EXPECT_EQ(to_string(s.connectivity), std::string("degraded"));
+  EXPECT_EQ(queue_.counts().pending, 2) << "both are sent again, with the same ids";
+  EXPECT_FALSE(docs_.find("c", "a")->server_version) << "nothing of the answer was applied";
+  EXPECT_FALSE(http_.take("/v1/push")) << "no resend before the retry time";
+}
+
 }  // namespace
 }  // namespace syncd
