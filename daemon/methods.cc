@@ -131,7 +131,7 @@ void Methods::call(std::string_view method, const JsonValue& params, CallContext
     }
     return queue_list(params, state, result, alloc);
   }
-  if (method == "queue.retry") return queue_retry(params, result, alloc);
+  if (method == "queue.retry") return queue_retry(params, ctx, result, alloc);
   if (method == "conflicts.list") return conflicts_list(params, result, alloc);
   if (method == "conflicts.resolve") return conflicts_resolve(params, ctx, result, alloc);
   if (method == "sync.now") {
@@ -367,23 +367,25 @@ void Methods::queue_list(const JsonValue& params, std::optional<MutationState> o
   }
 }
 
-void Methods::queue_retry(const JsonValue& params, JsonValue& result, JsonAllocator& alloc) {
+void Methods::queue_retry(const JsonValue& params, CallContext& ctx, JsonValue& result,
+                          JsonAllocator& alloc) {
   const JsonValue* all = member(params, "all");
-  int64_t retried = 0;
-  if (all != nullptr && all->IsTrue()) {
-    retried = queue_.retry_all_failed(clock_.now_ms());
-  } else if (member(params, "id") != nullptr) {
-    std::string id = require_key(params, "id");
-    std::optional<Mutation> m = queue_.find(id);
-    if (!m) throw RpcError(rpc_code::kNotFound, "not_found", "no mutation " + id);
+  std::optional<std::string> id;
+  if (all == nullptr || !all->IsTrue()) {
+    if (member(params, "id") == nullptr) throw invalid_params("params: give id, or all: true");
+    id = require_key(params, "id");
+    std::optional<Mutation> m = queue_.find(*id);
+    if (!m) throw RpcError(rpc_code::kNotFound, "not_found", "no mutation " + *id);
     if (m->state != MutationState::failed) {
       throw RpcError(rpc_code::kInvalidParams, "not_failed",
-                     "mutation " + id + " is " + to_string(m->state) + ", not failed");
+                     "mutation " + *id + " is " + to_string(m->state) + ", not failed");
     }
-    retried = queue_.retry(id, clock_.now_ms()) ? 1 : 0;
-  } else {
-    throw invalid_params("params: give id, or all: true");
   }
+  // A retried dead letter is back in its document's local view (sync/dead_letters.h).
+  std::vector<RemoteChange> changed;
+  const int64_t retried = retry_dead_letters(documents_, queue_, id, clock_.now_ms(), changed);
+  if (retried > 0) ++ctx.writes;  // it changed the queue: the turn commits before answering
+  for (auto& c : changed) ctx.changes.push_back(ChangeEvent{c.collection, c.id, c.data, "local"});
   result.SetObject();
   result.AddMember("retried", JsonValue(retried), alloc);
 }

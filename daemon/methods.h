@@ -78,7 +78,8 @@ class Methods {
                    JsonAllocator& alloc);
   void queue_list(const JsonValue& params, std::optional<MutationState> only, JsonValue& result,
                   JsonAllocator& alloc);
-  void queue_retry(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
+  void queue_retry(const JsonValue& params, CallContext& ctx, JsonValue& result,
+                   JsonAllocator& alloc);
   void conflicts_list(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
   void conflicts_resolve(const JsonValue& params, CallContext& ctx, JsonValue& result,
                          JsonAllocator& alloc);

@@ -27,6 +27,9 @@ struct QueueCounts {
 class MutationQueue {
  public:
   explicit MutationQueue(Database& db);
+  // The database the queue lives in, for a transaction around a queue change and the
+  // document change that goes with it.
+  Database& database() { return db_; }
 
   // Appends `m` (state pending); m.seq is ignored and assigned. Returns the seq.
   int64_t enqueue(const Mutation& m);

@@ -433,10 +433,7 @@ void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r, uin
     try {
       Transaction tx(db_);
       if (batch.size() == 1) {
-        const Mutation& m = batch.front();
-        queue_.dead_letter(m.id, error);
-        auto view = rebuild_local_view(documents_, queue_, m.collection, m.doc_id, clock_.now_ms());
-        changes.push_back({m.collection, m.doc_id, view});
+        dead_letter(documents_, queue_, batch.front(), error, clock_.now_ms(), changes);
       } else {
         batch_limit_ = static_cast<int64_t>((batch.size() + 1) / 2);
         for (const Mutation& m : batch)
@@ -474,12 +471,9 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
           applied.push_back({m.seq, m.collection, m.doc_id, r.version});
           break;
         }
-        case PushResult::Kind::rejected: {
-          queue_.dead_letter(m.id, r.error);
-          auto view = rebuild_local_view(documents_, queue_, m.collection, m.doc_id, now);
-          changes.push_back({m.collection, m.doc_id, view});
+        case PushResult::Kind::rejected:
+          dead_letter(documents_, queue_, m, r.error, now, changes);
           break;
-        }
         case PushResult::Kind::conflict:
           apply_conflict(m, r, changes);
           break;

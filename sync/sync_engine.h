@@ -26,6 +26,7 @@
 #include "sync/backoff.h"
 #include "sync/circuit_breaker.h"
 #include "sync/conflict_resolver.h"
+#include "sync/dead_letters.h"
 #include "sync/http_transport.h"
 #include "sync/push_protocol.h"
 #include "sync/sse_parser.h"
@@ -66,13 +67,6 @@ struct SyncStatus {
   std::optional<int64_t> next_retry_ms;
   std::string last_error;                   // kept after recovery: compare last_error_at
   std::optional<int64_t> last_error_at_ms;  // with last_push and last_pull
-};
-
-// A document whose local view changed because of the remote (for subscribers).
-struct RemoteChange {
-  std::string collection;
-  std::string id;
-  std::optional<std::string> data;
 };
 
 class SyncEngine {
