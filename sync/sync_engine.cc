@@ -86,7 +86,14 @@ SyncEngine::SyncEngine(uv_loop_t* loop, Database& db, DocumentStore& documents,
       client_id_(std::move(client_id)),
       on_remote_changes_(std::move(on_remote_changes)),
       backoff_(settings_.backoff, random),
-      breaker_(settings_.breaker_threshold, settings_.breaker_cooldown_ms, clock) {
+      breaker_(settings_.breaker_threshold, settings_.breaker_cooldown_ms, clock),
+      events_(
+          http, clock, backoff_, [this] { hint(); },
+          [this](const std::string& error) {
+            if (stopped_) return;
+            if (!error.empty()) note_error(error);
+            hint();  // whatever changed while the stream was down is caught by a pull
+          }) {
   token_ = settings_.token;
   if (!token_.empty() || !settings_.token_url.empty()) auth_ = "ok";
   try {
@@ -195,18 +202,24 @@ void SyncEngine::tick() {
     }
     return;
   }
-  if (!events_open_ && now >= events_retry_ms_) open_events();
+  if (!events_.is_open() && now >= events_.reopen_at_ms()) {
+    events_.open(request("GET", "/v1/events", ""));
+  }
   if (now >= wait_until_ms_) replay();
+  const bool hint_due = hint_waiting_ && now >= hint_not_before_ms_;
   if (pushes_in_flight_ == 0 && !pull_in_flight_ && now >= wait_until_ms_ &&
-      (pull_wanted_ || now >= next_pull_ms_)) {
+      (pull_wanted_ || hint_due || now >= next_pull_ms_)) {
     pull();
   }
-  // The next wake-up: a retry time or the periodic pull. Answers of requests in flight
-  // call tick() themselves.
+  // The next wake-up: a retry time, a hint's turn or the periodic pull. Answers of
+  // requests in flight call tick() themselves.
   int64_t next = std::numeric_limits<int64_t>::max();
   if (wait_until_ms_ > now) next = wait_until_ms_;
-  if (!pull_in_flight_ && pushes_in_flight_ == 0) next = std::min(next, next_pull_ms_);
-  if (!events_open_) next = std::min(next, std::max(events_retry_ms_, now + 1));
+  if (!pull_in_flight_ && pushes_in_flight_ == 0) {
+    next = std::min(next, next_pull_ms_);
+    if (hint_waiting_) next = std::min(next, hint_not_before_ms_);
+  }
+  if (!events_.is_open()) next = std::min(next, std::max(events_.reopen_at_ms(), now + 1));
   if (next != std::numeric_limits<int64_t>::max()) schedule_tick(std::max<int64_t>(next - now, 1));
 }
 
@@ -232,30 +245,11 @@ void SyncEngine::probe() {
   });
 }
 
-void SyncEngine::open_events() {
-  events_open_ = true;
-  events_parser_ = std::make_unique<SseParser>([this](const SseEvent& event) {
-    if (event.type == "changed") {
-      pull_wanted_ = true;
-      schedule_tick(0);
-    }
-  });
-  HttpRequest r = request("GET", "/v1/events", "");
-  r.headers.push_back("Accept: text/event-stream");
-  r.on_chunk = [this](std::string_view bytes) {
-    events_parser_->feed(bytes);
-    return true;
-  };
-  http_.send(std::move(r), [this](HttpResponse response) {
-    events_open_ = false;
-    if (stopped_) return;
-    // Whatever happened while the stream was down is caught by a pull. A server without
-    // the endpoint is asked again much later.
-    pull_wanted_ = true;
-    const bool unsupported = !response.transport_failed() && response.status != 200;
-    events_retry_ms_ = clock_.monotonic_ms() + (unsupported ? 60000 : 1000);
-    schedule_tick(0);
-  });
+void SyncEngine::hint() {
+  // One hint waits at most: a flood of them is one pull (and hint_not_before_ms_ spaces
+  // hints that keep finding nothing).
+  hint_waiting_ = true;
+  schedule_tick(0);
 }
 
 void SyncEngine::replay() {
@@ -336,7 +330,7 @@ bool SyncEngine::refresh_token_after_401() {
       }
     }
     // Retry at once with the new token (the event stream too).
-    events_retry_ms_ = 0;
+    events_.allow_reopen_now();
     sync_now();
   });
   return true;
@@ -542,13 +536,20 @@ void SyncEngine::apply_conflict(const Mutation& m, const PushResult& r,
 
 void SyncEngine::pull() {
   pull_in_flight_ = true;
-  pull_wanted_ = false;
   std::string cursor;
   try {
     cursor = meta_.get("pull_cursor").value_or("0");
   } catch (const SqliteError& e) {
     note_error(e.what());
   }
+  if (!round_open_) {
+    round_open_ = true;
+    round_by_hint_ = hint_waiting_ && !pull_wanted_ && clock_.monotonic_ms() < next_pull_ms_;
+    round_cursor_ = cursor;
+  }
+  pull_wanted_ = false;
+  hint_waiting_ = false;  // this pull covers every hint so far
+  cursor_sent_ = cursor;
   http_.send(
       request("GET",
               "/v1/pull?cursor=" + url_encode(cursor) +
@@ -571,11 +572,19 @@ void SyncEngine::on_pull_answer(HttpResponse r, uint64_t token_used) {
   } else if (r.status != 200) {
     if (r.status == 401 || r.status == 403) auth_ = "failed";
     error = "pull answered " + describe_answer(r);
+  } else if ((error = parse_pull_response(r.body, page, settings_.max_document_depth))) {
+    error = "invalid pull answer: " + *error;
+  } else if (page.has_more && page.cursor == cursor_sent_) {
+    // Paging that does not move would ask for the same page for ever.
+    error = "invalid pull answer: has_more is true but the cursor did not move (\"" +
+            server_text(page.cursor, 40) + "\")";
+  } else if (page.has_more && page.changes.empty() && page.skipped.empty()) {
+    error = "invalid pull answer: has_more is true but the page has no changes";
   } else {
-    error = parse_pull_response(r.body, page, settings_.max_document_depth);
-    if (error) error = "invalid pull answer: " + *error;
+    error = store_pulled(page);
   }
   if (error) {
+    round_open_ = false;  // the round ends here; the next one starts from the stored cursor
     ++failures_;
     const int64_t delay = backoff_.delay_ms(static_cast<int>(failures_));
     wait_until_ms_ = std::max(wait_until_ms_, clock_.monotonic_ms() + delay);
@@ -585,6 +594,23 @@ void SyncEngine::on_pull_answer(HttpResponse r, uint64_t token_used) {
     tick();
     return;
   }
+  request_succeeded();
+  if (!page.skipped.empty()) {
+    const size_t more = page.skipped.size() - 1;
+    note_error(page.skipped.front() +
+               (more ? "; " + std::to_string(more) + " more changes of the page skipped" : ""));
+  }
+  if (page.has_more) {
+    pull_wanted_ = true;
+  } else {
+    end_pull_round(page.cursor);
+    last_pull_ms_ = clock_.now_ms();
+    next_pull_ms_ = clock_.monotonic_ms() + settings_.pull_interval_ms;
+  }
+  tick();
+}
+
+std::optional<std::string> SyncEngine::store_pulled(const PullPage& page) {
   std::vector<RemoteChange> changes;
   const int64_t now = clock_.now_ms();
   try {
@@ -608,24 +634,31 @@ void SyncEngine::on_pull_answer(HttpResponse r, uint64_t token_used) {
     meta_.set("pull_cursor", page.cursor);
     tx.commit();
   } catch (const SqliteError& e) {
-    note_error(std::string("storing pulled changes failed: ") + e.what());
-    tick();
-    return;
-  }
-  request_succeeded();
-  if (!page.skipped.empty()) {
-    const size_t more = page.skipped.size() - 1;
-    note_error(page.skipped.front() +
-               (more ? "; " + std::to_string(more) + " more changes of the page skipped" : ""));
-  }
-  if (page.has_more) {
-    pull_wanted_ = true;
-  } else {
-    last_pull_ms_ = now;
-    next_pull_ms_ = clock_.monotonic_ms() + settings_.pull_interval_ms;
+    return std::string("storing pulled changes failed: ") + e.what();
   }
   if (!changes.empty()) on_remote_changes_(std::move(changes));
-  tick();
+  return std::nullopt;
+}
+
+void SyncEngine::end_pull_round(const std::string& cursor) {
+  round_open_ = false;
+  if (cursor != round_cursor_) {
+    hint_misses_ = 0;
+    hint_not_before_ms_ = 0;
+    return;
+  }
+  if (!round_by_hint_) return;
+  // A `changed` hint that finds nothing new once is a race with the pull after our own
+  // push; in a row they are a server crying wolf, followed ever more slowly.
+  ++hint_misses_;
+  const int64_t wait = backoff_.ceiling_ms(static_cast<int>(hint_misses_));
+  hint_not_before_ms_ = clock_.monotonic_ms() + wait;
+  if (hint_misses_ >= 2) {
+    note_error("event stream: " + std::to_string(hint_misses_) +
+               " 'changed' hints in a row found nothing new to pull; the next is followed "
+               "after " +
+               std::to_string(wait) + " ms");
+  }
 }
 
 std::optional<std::string> SyncEngine::resolve_manually(const std::string& mutation_id,

@@ -27,9 +27,9 @@
 #include "sync/circuit_breaker.h"
 #include "sync/conflict_resolver.h"
 #include "sync/dead_letters.h"
+#include "sync/event_stream.h"
 #include "sync/http_transport.h"
 #include "sync/push_protocol.h"
-#include "sync/sse_parser.h"
 #include "util/clock.h"
 #include "util/uuid7.h"
 
@@ -111,9 +111,14 @@ class SyncEngine {
   void push_failed(const std::vector<Mutation>& batch, const std::string& error,
                    std::optional<int64_t> retry_after_ms, Connectivity now_state);
   void probe();
-  void open_events();
+  // The event stream said `changed` (or ended): pull soon, coalesced with other hints.
+  void hint();
   void pull();
   void on_pull_answer(HttpResponse response, uint64_t token_used);
+  // Applies a pulled page and stores its cursor; an error when storing failed.
+  std::optional<std::string> store_pulled(const PullPage& page);
+  // A pull round (its pages until has_more is false) ended at `cursor`.
+  void end_pull_round(const std::string& cursor);
   void request_succeeded();
   void note_error(const std::string& error);
   // A 401: refresh the token once (when configured). True when a refresh was started,
@@ -151,11 +156,20 @@ class SyncEngine {
   bool probe_in_flight_ = false;
   bool pull_in_flight_ = false;
   bool pull_wanted_ = true;
-  int64_t next_pull_ms_ = 0;     // monotonic
-  int64_t batch_limit_ = 0;      // lowered while isolating a mutation the server refuses
-  bool events_open_ = false;     // the /v1/events stream: "changed" triggers a pull
-  int64_t events_retry_ms_ = 0;  // monotonic: reopen the stream not before this
-  std::unique_ptr<SseParser> events_parser_;
+  int64_t next_pull_ms_ = 0;  // monotonic
+  int64_t batch_limit_ = 0;   // lowered while isolating a mutation the server refuses
+  EventStream events_;        // the /v1/events stream: "changed" is a hint to pull
+  // Hints wait here, one at most. One that finds nothing new in a row with others
+  // (hint_misses_) is followed only after a growing wait (monotonic hint_not_before_ms_).
+  bool hint_waiting_ = false;
+  int64_t hint_not_before_ms_ = 0;
+  int64_t hint_misses_ = 0;
+  // The pull round in progress: whether only a hint asked for it, the cursor it began at
+  // (a round that ends there found nothing new), and the cursor of the page asked for.
+  bool round_open_ = false;
+  bool round_by_hint_ = false;
+  std::string round_cursor_;
+  std::string cursor_sent_;
   std::optional<int64_t> last_push_ms_;
   std::optional<int64_t> last_pull_ms_;
   std::string last_error_;

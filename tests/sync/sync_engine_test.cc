@@ -97,6 +97,12 @@ class SyncEngineTest : public ::testing::Test {
     uv_run(&loop_, UV_RUN_ONCE);
     run();
   }
+  // Lets `ms` pass on the fake clock, then takes the request for `path`, if any.
+  std::optional<FakeTransport::Pending> take_after_ms(int64_t ms, const std::string& path) {
+    clock_.advance_ms(ms);
+    kick_and_run();
+    return http_.take(path);
+  }
   std::string write(const std::string& id) {
     JsonDocument data;
     EXPECT_FALSE(parse_json(R"({"v":1})", data));
@@ -320,6 +326,100 @@ TEST_F(SyncEngineTest, APushAnswerThatDoesNotMatchTheBatchAppliesNothingAndBacks
   EXPECT_EQ(queue_.counts().pending, 2) << "both are sent again, with the same ids";
   EXPECT_FALSE(docs_.find("c", "a")->server_version) << "nothing of the answer was applied";
   EXPECT_FALSE(http_.take("/v1/push")) << "no resend before the retry time";
+}
+
+// The event stream's request, left pending by the fake transport: bytes go to on_chunk.
+bool stream(FakeTransport& http, const std::string& bytes) {
+  for (auto& p : http.pending) {
+    if (p.request.url.find("/v1/events") != std::string::npos) return p.request.on_chunk(bytes);
+  }
+  ADD_FAILURE() << "no event stream open";
+  return false;
+}
+
+TEST_F(SyncEngineTest, HintsAreCoalescedAndThoseThatFindNothingNewAreFollowedEverMoreSlowly) {
+  go_online();
+  const std::string empty = R"({"changes":[],"cursor":"0","has_more":false})";
+  // A flood of hints while a pull is in flight: one more pull after it, not one each.
+  ASSERT_TRUE(stream(http_, "event: changed\ndata: 1\n\n"));
+  run();
+  auto pull = http_.take("/v1/pull");
+  ASSERT_TRUE(pull);
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(stream(http_, "event: changed\ndata: x\n\n"));
+  run();
+  EXPECT_FALSE(http_.take("/v1/pull")) << "one pull in flight";
+  pull->done(status(200, empty));  // found nothing new: the first miss
+  run();
+  EXPECT_FALSE(http_.take("/v1/pull")) << "the hints that waited wait 1 s (backoff.initial_ms)";
+  pull = take_after_ms(1000, "/v1/pull");
+  ASSERT_TRUE(pull) << "the hints that waited: one pull";
+  EXPECT_FALSE(http_.take("/v1/pull"));
+  pull->done(status(200, empty));  // the second miss in a row: named, and waits
+  run();
+  EXPECT_NE(engine_->status().last_error.find("'changed' hints in a row found nothing new"),
+            std::string::npos)
+      << engine_->status().last_error;
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(stream(http_, "event: changed\ndata: x\n\n"));
+  run();
+  EXPECT_FALSE(http_.take("/v1/pull")) << "not before the second miss's wait (2 s)";
+  pull = take_after_ms(2000, "/v1/pull");
+  ASSERT_TRUE(pull) << "after the wait";
+  // A hint that finds something resets the wait.
+  pull->done(status(200, R"({"changes":[{"collection":"c","doc_id":"r","version":"9",)"
+                         R"("data":{"x":1},"deleted":false}],"cursor":"9","has_more":false})"));
+  run();
+  ASSERT_TRUE(stream(http_, "event: changed\ndata: x\n\n"));
+  run();
+  EXPECT_TRUE(http_.take("/v1/pull")) << "followed at once again";
+}
+
+TEST_F(SyncEngineTest, PagingWhoseCursorDoesNotMoveEndsWithAnErrorAndBacksOff) {
+  go_online();
+  engine_->sync_now();
+  run();
+  auto pull = http_.take("/v1/pull");
+  ASSERT_TRUE(pull);
+  EXPECT_NE(pull->request.url.find("cursor=0"), std::string::npos);
+  pull->done(status(200, R"({"changes":[],"cursor":"0","has_more":true})"));
+  run();
+  const SyncStatus s = engine_->status();
+  EXPECT_NE(s.last_error.find("has_more is true but the cursor did not move"), std::string::npos)
+      << s.last_error;
+  EXPECT_TRUE(s.next_retry_ms);
+  EXPECT_EQ(to_string(s.connectivity), std::string("degraded"));
+  EXPECT_FALSE(http_.take("/v1/pull")) << "no pull before the backoff";
+}
+
+TEST_F(SyncEngineTest, AnEventStreamOfGarbageIsEndedNamedAndReopenedLater) {
+  go_online();
+  EXPECT_FALSE(stream(http_, "\x01\x02 binary: garbage\n")) << "syncd ends the stream";
+  auto events = http_.take("/v1/events");
+  ASSERT_TRUE(events);
+  HttpResponse ended;
+  ended.error = "stream ended by syncd";
+  events->done(ended);
+  run();
+  EXPECT_NE(engine_->status().last_error.find(
+                "event stream: not an event stream: a line with unknown field \"?? binary\"; "
+                "reopened in 1000 ms"),
+            std::string::npos)
+      << engine_->status().last_error;
+  EXPECT_FALSE(http_.take("/v1/events")) << "not reopened at once";
+}
+
+TEST_F(SyncEngineTest, AnEventStreamFasterThan64KiBASecondIsAFlood) {
+  go_online();
+  std::string second;
+  while (second.size() < (64u << 10)) second += ": keep-alive\n";
+  EXPECT_TRUE(stream(http_, second.substr(0, 60 << 10)));
+  EXPECT_FALSE(stream(http_, second.substr(0, 8 << 10))) << "past 64 KiB within a second";
+  auto events = http_.take("/v1/events");
+  ASSERT_TRUE(events);
+  events->done(HttpResponse{});
+  run();
+  EXPECT_NE(engine_->status().last_error.find("more than 65536 bytes in a second (a flood)"),
+            std::string::npos)
+      << engine_->status().last_error;
 }
 
 }  // namespace
