@@ -180,6 +180,7 @@ std::vector<Field> fields_of(Config& c) {
       int_field("backoff.initial_ms", c.backoff.initial_ms, 1, 86400000),
       number_field("backoff.factor", c.backoff.factor, 1.0, 100.0),
       int_field("backoff.max_ms", c.backoff.max_ms, 1, 86400000),
+      int_field("backoff.max_retry_after_s", c.backoff.max_retry_after_s, 1, 86400 * 7),
       int_field("breaker.failure_threshold", c.breaker.failure_threshold, 1, 1000000),
       int_field("breaker.cooldown_ms", c.breaker.cooldown_ms, 1, 86400000),
       int_field("http.connect_timeout_ms", c.http.connect_timeout_ms, 1, 600000),

@@ -57,6 +57,7 @@ struct Config {
     int64_t initial_ms = 1000;
     double factor = 2.0;
     int64_t max_ms = 60000;
+    int64_t max_retry_after_s = 3600;  // a server's Retry-After is capped here
   } backoff;
 
   struct Breaker {

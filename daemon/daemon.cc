@@ -65,7 +65,8 @@ SyncSettings sync_settings_from(const Config& c) {
   s.pull_interval_ms = c.sync.pull_interval_s * 1000;
   s.pull_limit = c.sync.pull_limit;
   s.max_document_depth = static_cast<unsigned>(c.store.max_document_depth);
-  s.backoff = BackoffPolicy{c.backoff.initial_ms, c.backoff.factor, c.backoff.max_ms};
+  s.backoff = BackoffPolicy{c.backoff.initial_ms, c.backoff.factor, c.backoff.max_ms,
+                            c.backoff.max_retry_after_s * 1000};
   s.breaker_threshold = c.breaker.failure_threshold;
   s.breaker_cooldown_ms = c.breaker.cooldown_ms;
   auto policy = [](const std::string& strategy, const std::string& tiebreak) {

@@ -20,7 +20,9 @@ int64_t Backoff::delay_ms(int failures, std::optional<int64_t> retry_after_ms) {
   const double unit = static_cast<double>(random_.next_u64() >> 11) * 0x1.0p-53;
   int64_t jittered = static_cast<int64_t>(unit * static_cast<double>(ceiling + 1));
   jittered = std::min(jittered, ceiling);
-  if (retry_after_ms && *retry_after_ms > jittered) return *retry_after_ms;
+  if (retry_after_ms && *retry_after_ms > jittered) {
+    return std::min(*retry_after_ms, std::max(policy_.max_retry_after_ms, jittered));
+  }
   return jittered;
 }
 

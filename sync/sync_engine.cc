@@ -257,7 +257,11 @@ void SyncEngine::replay() {
     const int64_t limit = batch_limit_ > 0 ? batch_limit_ : settings_.batch_size;
     std::vector<Mutation> batch;
     try {
-      batch = queue_.lease(clock_.now_ms(), static_cast<size_t>(limit),
+      // Retry times are stored in wall-clock ms but the engine wakes on the monotonic
+      // clock: the two may round a millisecond apart, and a lease that just missed its
+      // mutations would leave them to the next periodic pull.
+      constexpr int64_t kClockSlackMs = 10;
+      batch = queue_.lease(clock_.now_ms() + kClockSlackMs, static_cast<size_t>(limit),
                            static_cast<size_t>(settings_.batch_bytes));
     } catch (const SqliteError& e) {
       note_error(e.what());
@@ -336,6 +340,18 @@ bool SyncEngine::refresh_token_after_401() {
   return true;
 }
 
+std::optional<int64_t> SyncEngine::retry_after(const HttpResponse& r, std::string& error) const {
+  const std::string header = r.header("retry-after");
+  if (header.empty()) return std::nullopt;
+  std::optional<int64_t> wait = parse_retry_after_ms(header, clock_.now_ms());
+  if (wait && *wait > backoff_.max_retry_after_ms()) {
+    error += "; Retry-After of " + std::to_string(*wait / 1000) + " s capped at " +
+             std::to_string(backoff_.max_retry_after_ms() / 1000) +
+             " s (backoff.max_retry_after_s)";
+  }
+  return wait;
+}
+
 void SyncEngine::request_succeeded() {
   refreshed_since_success_ = false;
   if (auth_ == "failed") auth_ = "ok";
@@ -394,11 +410,9 @@ void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r, uin
       }
     }
   } else if (retryable_status(r.status)) {
-    std::optional<int64_t> retry_after;
-    if (std::string h = r.header("retry-after"); !h.empty()) {
-      retry_after = parse_retry_after_ms(h, clock_.now_ms());
-    }
-    push_failed(batch, "push answered " + describe_answer(r), retry_after, Connectivity::degraded);
+    std::string error = "push answered " + describe_answer(r);
+    const std::optional<int64_t> wait = retry_after(r, error);
+    push_failed(batch, error, wait, Connectivity::degraded);
   } else if (r.status == 401 && (token_used != token_generation_ || refresh_token_after_401())) {
     // Sent with a token since replaced, or a refresh has started: back to pending, due
     // now, resent with the new token.
@@ -586,7 +600,9 @@ void SyncEngine::on_pull_answer(HttpResponse r, uint64_t token_used) {
   if (error) {
     round_open_ = false;  // the round ends here; the next one starts from the stored cursor
     ++failures_;
-    const int64_t delay = backoff_.delay_ms(static_cast<int>(failures_));
+    const std::optional<int64_t> wait =
+        retryable_status(r.status) ? retry_after(r, *error) : std::nullopt;
+    const int64_t delay = backoff_.delay_ms(static_cast<int>(failures_), wait);
     wait_until_ms_ = std::max(wait_until_ms_, clock_.monotonic_ms() + delay);
     pull_wanted_ = true;
     connectivity_ = r.connect_failed ? Connectivity::offline : Connectivity::degraded;

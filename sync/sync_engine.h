@@ -119,6 +119,8 @@ class SyncEngine {
   std::optional<std::string> store_pulled(const PullPage& page);
   // A pull round (its pages until has_more is false) ended at `cursor`.
   void end_pull_round(const std::string& cursor);
+  // The server's Retry-After, if any; `error` notes when the backoff caps it.
+  std::optional<int64_t> retry_after(const HttpResponse& r, std::string& error) const;
   void request_succeeded();
   void note_error(const std::string& error);
   // A 401: refresh the token once (when configured). True when a refresh was started,

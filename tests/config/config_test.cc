@@ -34,6 +34,7 @@ TEST(Config, EmptyObjectGivesTheDocumentedDefaults) {
   EXPECT_EQ(c.backoff.initial_ms, 1000);
   EXPECT_EQ(c.backoff.factor, 2.0);
   EXPECT_EQ(c.backoff.max_ms, 60000);
+  EXPECT_EQ(c.backoff.max_retry_after_s, 3600);
   EXPECT_EQ(c.conflicts.strategy, "merge");
   EXPECT_EQ(c.conflicts.merge_tiebreak, "local");
 }
@@ -96,6 +97,8 @@ TEST(Config, EveryErrorNamesTheKeyPathAndWhatWasExpected) {
        "test.json: backoff.factor: expected a number, got string"},
       {"{\"backoff\": {\"factor\": 0.5}}",
        "test.json: backoff.factor: expected a number from 1 to 100, got 0.5"},
+      {"{\"backoff\": {\"max_retry_after_s\": 0}}",
+       "test.json: backoff.max_retry_after_s: expected an integer from 1 to 604800, got 0"},
       {"{\"conflicts\": {\"strategy\": \"last_write_wins\"}}",
        "test.json: conflicts.strategy: expected one of server_wins, client_wins, merge, manual, "
        "got "

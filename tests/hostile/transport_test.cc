@@ -98,5 +98,18 @@ TEST_F(Transport, AnAbsurdRetryAfterIsCappedAtAnHour) {
   EXPECT_NE(last_error().find("capped"), std::string::npos) << last_error();
 }
 
+TEST_F(Transport, TheRetryAfterCapIsConfigurable) {
+  start(R"({"push": {"mode": "fixed", "status": 503, "headers": {"Retry-After": "99999999"}}})",
+        R"({"backoff": {"initial_ms": 50, "max_ms": 400, "max_retry_after_s": 1},
+            "sync": {"batch_size": 100}})");
+  write_documents(3);
+  ASSERT_TRUE(wait_for_error("capped at 1 s (backoff.max_retry_after_s)")) << last_error();
+  // Each try waits the capped second: two or three in 2.5 s, not none for an hour.
+  const int64_t pushes = requests_during("/v1/push", Millis(2500));
+  EXPECT_GE(pushes, 2);
+  EXPECT_LE(pushes, 3);
+  recover();
+}
+
 }  // namespace
 }  // namespace syncd::testing

@@ -53,5 +53,14 @@ TEST(Backoff, RetryAfterWinsOnlyWhenLonger) {
   EXPECT_EQ(backoff.delay_ms(1, 120000), 120000) << "the server may ask past the cap";
 }
 
+TEST(Backoff, RetryAfterIsCappedByMaxRetryAfter) {
+  FixedRandom mid(0.5);
+  Backoff backoff({1000, 2.0, 60000, 3600000}, mid);
+  EXPECT_EQ(backoff.delay_ms(1, int64_t{99999999} * 1000), 3600000) << "not 3 years";
+  EXPECT_EQ(backoff.delay_ms(1, 3599000), 3599000);
+  Backoff tight({1000, 2.0, 60000, 500}, mid);
+  EXPECT_EQ(tight.delay_ms(3, 10000), 2000) << "the backoff's own delay still holds";
+}
+
 }  // namespace
 }  // namespace syncd
