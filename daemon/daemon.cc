@@ -57,6 +57,7 @@ SyncSettings sync_settings_from(const Config& c) {
   s.token = c.auth.token;
   s.token_url = c.auth.token_url;
   s.refresh_token = c.auth.refresh_token;
+  s.token_file = c.state_dir + "/token.json";
   s.oauth_client_id = c.auth.client_id;
   s.oauth_client_secret = c.auth.client_secret;
   s.batch_size = c.sync.batch_size;

@@ -6,7 +6,8 @@ MetaStore::MetaStore(Database& db)
     : get_(db, "SELECT value FROM meta WHERE key = ?1"),
       set_(db,
            "INSERT INTO meta (key, value) VALUES (?1, ?2) "
-           "ON CONFLICT (key) DO UPDATE SET value = excluded.value") {}
+           "ON CONFLICT (key) DO UPDATE SET value = excluded.value"),
+      erase_(db, "DELETE FROM meta WHERE key = ?1") {}
 
 std::optional<std::string> MetaStore::get(std::string_view key) {
   get_.bind(1, key);
@@ -19,5 +20,7 @@ std::optional<std::string> MetaStore::get(std::string_view key) {
 void MetaStore::set(std::string_view key, std::string_view value) {
   set_.bind(1, key).bind(2, value).run();
 }
+
+void MetaStore::erase(std::string_view key) { erase_.bind(1, key).run(); }
 
 }  // namespace syncd

@@ -14,10 +14,12 @@ class MetaStore {
   explicit MetaStore(Database& db);
   std::optional<std::string> get(std::string_view key);
   void set(std::string_view key, std::string_view value);
+  void erase(std::string_view key);
 
  private:
   Statement get_;
   Statement set_;
+  Statement erase_;
 };
 
 }  // namespace syncd

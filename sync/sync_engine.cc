@@ -40,6 +40,31 @@ std::string describe_answer(const HttpResponse& r) {
   return text;
 }
 
+// A token goes into an Authorization header and the token file: visible ASCII only
+// (RFC 6750's b64token is narrower still), so it cannot end the header early.
+bool is_token(const JsonValue& v) {
+  constexpr size_t kMaxTokenBytes = 16 << 10;
+  if (!v.IsString() || v.GetStringLength() == 0 || v.GetStringLength() > kMaxTokenBytes) {
+    return false;
+  }
+  for (const char* c = v.GetString(); c != v.GetString() + v.GetStringLength(); ++c) {
+    if (*c < 0x21 || *c > 0x7e) return false;
+  }
+  return true;
+}
+
+// Why a token answer (an object with a string access_token) cannot be used, or "".
+std::string check_token_answer(const JsonValue& doc) {
+  if (!is_token(doc["access_token"])) {
+    return "the answer's access_token is not 1 to 16384 bytes of visible ASCII";
+  }
+  auto refresh = doc.FindMember("refresh_token");
+  if (refresh != doc.MemberEnd() && !is_token(refresh->value)) {
+    return "the answer's refresh_token is not 1 to 16384 bytes of visible ASCII";
+  }
+  return "";
+}
+
 std::string url_encode(const std::string& s) {
   static const char* kHex = "0123456789ABCDEF";
   std::string out;
@@ -96,10 +121,48 @@ SyncEngine::SyncEngine(uv_loop_t* loop, Database& db, DocumentStore& documents,
           }) {
   token_ = settings_.token;
   if (!token_.empty() || !settings_.token_url.empty()) auth_ = "ok";
+  if (!settings_.token_file.empty()) token_store_.emplace(settings_.token_file);
+  configured_fingerprint_ = fingerprint(settings_.refresh_token);
+  load_tokens();
+}
+
+void SyncEngine::load_tokens() {
+  const std::string& configured = configured_fingerprint_;
+  std::optional<Tokens> stored;
   try {
-    // A refresh token rotated by the server outlives restarts.
-    if (auto stored = meta_.get("refresh_token")) settings_.refresh_token = *stored;
-  } catch (const SqliteError&) {
+    if (token_store_) stored = token_store_->load();
+    // An older syncd kept a rotated refresh token in the database: it moves to the file
+    // (or, without one, to memory) and leaves the database, its freed bytes zeroed.
+    if (auto legacy = meta_.get("refresh_token")) {
+      if (!stored) stored = Tokens{"", *legacy, configured};
+      if (token_store_) token_store_->save(*stored);
+      Statement mode(db_, "PRAGMA secure_delete");
+      const std::string before = mode.step() ? mode.column_text(0) : "0";
+      mode.reset();
+      db_.exec("PRAGMA secure_delete = ON");
+      {
+        Transaction tx(db_);
+        meta_.erase("refresh_token");
+        tx.commit();
+      }
+      db_.exec(("PRAGMA secure_delete = " + before).c_str());
+    }
+  } catch (const std::exception& e) {
+    note_error(std::string("tokens: ") + e.what());
+  }
+  // Tokens issued under another auth.refresh_token than the configured one are stale:
+  // the operator changed it.
+  if (!stored || stored->configured != configured) return;
+  if (!stored->refresh_token.empty()) settings_.refresh_token = stored->refresh_token;
+  if (!stored->access_token.empty()) token_ = stored->access_token;
+}
+
+void SyncEngine::store_tokens() {
+  if (!token_store_) return;
+  try {
+    token_store_->save(Tokens{token_, settings_.refresh_token, configured_fingerprint_});
+  } catch (const std::exception& e) {
+    note_error("the refreshed tokens are kept in memory only: " + std::string(e.what()));
   }
 }
 
@@ -309,6 +372,8 @@ bool SyncEngine::refresh_token_after_401() {
     } else if (parse_json(response.body, doc) || !doc.IsObject() ||
                !doc.HasMember("access_token") || !doc["access_token"].IsString()) {
       error = "the answer has no access_token";
+    } else {
+      error = check_token_answer(doc);
     }
     if (!error.empty()) {
       auth_ = "failed";
@@ -325,14 +390,8 @@ bool SyncEngine::refresh_token_after_401() {
     auth_ = "ok";
     if (doc.HasMember("refresh_token") && doc["refresh_token"].IsString()) {
       settings_.refresh_token = doc["refresh_token"].GetString();
-      try {
-        Transaction tx(db_);
-        meta_.set("refresh_token", settings_.refresh_token);
-        tx.commit();
-      } catch (const SqliteError& e) {
-        note_error(e.what());
-      }
     }
+    store_tokens();
     // Retry at once with the new token (the event stream too).
     events_.allow_reopen_now();
     sync_now();

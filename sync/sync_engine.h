@@ -30,6 +30,7 @@
 #include "sync/event_stream.h"
 #include "sync/http_transport.h"
 #include "sync/push_protocol.h"
+#include "sync/token_store.h"
 #include "util/clock.h"
 #include "util/uuid7.h"
 
@@ -41,6 +42,9 @@ struct SyncSettings {
   // OAuth 2.0 refresh_token grant (RFC 6749 section 6) on a 401; empty url: none.
   std::string token_url;
   std::string refresh_token;
+  // Where the tokens a refresh brings are kept (TokenStore, mode 0600), never in the
+  // database; empty: in memory only, until the process ends.
+  std::string token_file;
   std::string oauth_client_id;
   std::string oauth_client_secret;
   int64_t batch_size = 500;
@@ -127,6 +131,11 @@ class SyncEngine {
   // false when the request should count as a failure.
   bool refresh_token_after_401();
   HttpRequest request(const std::string& method, const std::string& path, std::string body);
+  // At start: the tokens of the token file (when issued under the configured refresh
+  // token), after moving a refresh token an older syncd kept in the database there.
+  void load_tokens();
+  // Keeps the tokens in use in the token file.
+  void store_tokens();
 
   uv_loop_t* loop_;
   Database& db_;
@@ -148,8 +157,10 @@ class SyncEngine {
   bool tick_scheduled_ = false;
   Connectivity connectivity_ = Connectivity::offline;
   std::string auth_ = "none";
-  std::string token_;              // the access token in use
-  uint64_t token_generation_ = 0;  // bumped by each refresh: a 401 for an older one is stale
+  std::string token_;  // the access token in use
+  std::optional<TokenStore> token_store_;
+  std::string configured_fingerprint_;  // of auth.refresh_token as configured
+  uint64_t token_generation_ = 0;       // bumped by each refresh: a 401 for an older one is stale
   bool refresh_in_flight_ = false;
   bool refreshed_since_success_ = false;  // one refresh per run of 401s
   int64_t failures_ = 0;                  // consecutive failed requests, for the backoff

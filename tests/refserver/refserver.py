@@ -12,7 +12,7 @@ Python standard library only.
 Endpoints: POST /v1/push, GET /v1/pull, GET /v1/events (Server-Sent Events),
 GET /v1/health, and POST /oauth/token (the refresh_token grant of RFC 6749 section 6,
 when --refresh-token is given: each grant issues a new access token, which replaces the
-old one). Test controls under /admin/ (no auth): POST /admin/faults sets fault
+old one; with --rotate-refresh-token also a new refresh token, the old one spent). Test controls under /admin/ (no auth): POST /admin/faults sets fault
 switches, GET /admin/applied lists every mutation applied, in order.
 """
 
@@ -331,8 +331,12 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.server.grants += 1
         self.server.token = "access-%d" % self.server.grants
-        self.send_json(200, {"access_token": self.server.token, "token_type": "Bearer",
-                             "expires_in": 3600})
+        answer = {"access_token": self.server.token, "token_type": "Bearer", "expires_in": 3600}
+        if self.server.rotate_refresh_token:
+            # The old refresh token is spent: only the one issued now works next time.
+            self.server.refresh_token = "refresh-%d" % self.server.grants
+            answer["refresh_token"] = self.server.refresh_token
+        self.send_json(200, answer)
 
     def serve_events(self):
         store = self.server.store
@@ -362,6 +366,12 @@ class Handler(BaseHTTPRequestHandler):
         url = urlparse(self.path)
         if url.path == "/oauth/token":
             self.grant_token()
+            return
+        if url.path == "/admin/revoke":
+            # The access token in use stops working: the next request gets a 401.
+            self.read_body()
+            self.server.token = "revoked-%d" % self.server.grants
+            self.send_json(200, {"ok": True})
             return
         if url.path == "/admin/faults":
             try:
@@ -439,6 +449,7 @@ def main():
     parser.add_argument("--db", default=":memory:")
     parser.add_argument("--token", default="")
     parser.add_argument("--refresh-token", default="")
+    parser.add_argument("--rotate-refresh-token", action="store_true")
     parser.add_argument("--port-file", default="")
     parser.add_argument("--verbose", action="store_true")
     args = parser.parse_args()
@@ -450,6 +461,7 @@ def main():
     server.token = args.token
     server.push_lock = threading.Lock()
     server.refresh_token = args.refresh_token
+    server.rotate_refresh_token = args.rotate_refresh_token
     server.grants = 0
     server.verbose = args.verbose
     server.stopping = False

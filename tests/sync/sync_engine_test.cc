@@ -4,9 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <deque>
 
 #include "queue/local_writes.h"
+#include "store/meta_store.h"
+#include "sync/token_store.h"
 #include "tests/test_support.h"
 
 namespace syncd {
@@ -420,6 +423,101 @@ TEST_F(SyncEngineTest, AnEventStreamFasterThan64KiBASecondIsAFlood) {
   EXPECT_NE(engine_->status().last_error.find("more than 65536 bytes in a second (a flood)"),
             std::string::npos)
       << engine_->status().last_error;
+}
+
+bool has_header(const HttpRequest& r, const std::string& header) {
+  return std::find(r.headers.begin(), r.headers.end(), header) != r.headers.end();
+}
+
+class SyncEngineTokenTest : public SyncEngineTest {
+ protected:
+  // Rebuilds the engine (not started yet) with OAuth settings and a token file.
+  void use_tokens(const std::string& configured_refresh_token) {
+    settings_.token = "configured-access";
+    settings_.token_url = "http://sync.test/oauth/token";
+    settings_.refresh_token = configured_refresh_token;
+    settings_.token_file = dir_.file("token.json");
+    engine_ = std::make_unique<SyncEngine>(
+        &loop_, *db_, docs_, queue_, http_, clock_, random_, ids_, settings_, "client-1",
+        [this](std::vector<RemoteChange> c) { remote_changes_ += c.size(); });
+  }
+  std::optional<std::string> meta(const char* key) { return MetaStore(*db_).get(key); }
+  // Goes online, writes, answers the push 401 and takes the refresh it causes; `push`
+  // is the push that got the 401.
+  std::optional<FakeTransport::Pending> refresh_after_401(HttpRequest* push_sent = nullptr) {
+    go_online();
+    write("a");
+    kick_and_run();
+    auto push = http_.take("/v1/push");
+    EXPECT_TRUE(push);
+    if (!push) return std::nullopt;
+    if (push_sent) *push_sent = push->request;
+    push->done(status(401));
+    run();
+    return http_.take("/oauth/token");
+  }
+};
+
+TEST_F(SyncEngineTokenTest, RotatedTokensGoToTheTokenFileNeverToTheDatabase) {
+  TokenStore(dir_.file("token.json")).save(Tokens{"access-9", "refresh-9", fingerprint("r0")});
+  {
+    // What an older syncd left: it moves out of the database (the file is newer).
+    Transaction tx(*db_);
+    MetaStore(*db_).set("refresh_token", "legacy");
+    tx.commit();
+  }
+  use_tokens("r0");
+  EXPECT_FALSE(meta("refresh_token"));
+  HttpRequest sent;
+  auto refresh = refresh_after_401(&sent);
+  EXPECT_TRUE(has_header(sent, "Authorization: Bearer access-9"));
+  ASSERT_TRUE(refresh);
+  EXPECT_NE(refresh->request.body.find("refresh_token=refresh-9"), std::string::npos)
+      << refresh->request.body;
+  refresh->done(status(200, R"({"access_token":"access-10","refresh_token":"refresh-10"})"));
+  run();
+  auto stored = TokenStore(dir_.file("token.json")).load();
+  ASSERT_TRUE(stored);
+  EXPECT_EQ(stored->access_token, "access-10");
+  EXPECT_EQ(stored->refresh_token, "refresh-10");
+  EXPECT_FALSE(meta("refresh_token")) << "never in the database";
+  auto push = http_.take("/v1/push");
+  ASSERT_TRUE(push) << "resent with the new token";
+  EXPECT_TRUE(has_header(push->request, "Authorization: Bearer access-10"));
+}
+
+TEST_F(SyncEngineTokenTest, ALegacyRefreshTokenMovesToTheFileAndAChangedConfigWins) {
+  {
+    Transaction tx(*db_);
+    MetaStore(*db_).set("refresh_token", "legacy");
+    tx.commit();
+  }
+  use_tokens("r0");
+  EXPECT_FALSE(meta("refresh_token"));
+  auto moved = TokenStore(dir_.file("token.json")).load();
+  ASSERT_TRUE(moved);
+  EXPECT_EQ(moved->refresh_token, "legacy");
+  // The operator sets another refresh token: the file's, issued under r0, is stale.
+  use_tokens("r1");
+  HttpRequest sent;
+  auto refresh = refresh_after_401(&sent);
+  EXPECT_TRUE(has_header(sent, "Authorization: Bearer configured-access"));
+  ASSERT_TRUE(refresh);
+  EXPECT_NE(refresh->request.body.find("refresh_token=r1"), std::string::npos)
+      << refresh->request.body;
+}
+
+TEST_F(SyncEngineTokenTest, ATokenThatCouldEndItsHeaderIsRefused) {
+  use_tokens("r0");
+  auto refresh = refresh_after_401();
+  ASSERT_TRUE(refresh);
+  refresh->done(status(200, R"({"access_token":"x\r\nX-Injected: 1"})"));
+  run();
+  EXPECT_EQ(engine_->status().auth, "failed");
+  EXPECT_NE(engine_->status().last_error.find("access_token is not 1 to 16384 bytes of visible"),
+            std::string::npos)
+      << engine_->status().last_error;
+  EXPECT_FALSE(TokenStore(dir_.file("token.json")).load()) << "nothing stored";
 }
 
 }  // namespace

@@ -1,0 +1,38 @@
+#pragma once
+// The OAuth tokens syncd holds (the access token in use and the refresh token, which the
+// server may rotate at each refresh), kept out of the database in a file of their own,
+// mode 0600, replaced atomically (a temporary file, fsync, rename, fsync of the
+// directory): a crash leaves the old tokens or the new ones, never half a file.
+//
+// The tokens were issued under a configured auth.refresh_token; the file keeps that
+// one's CRC-32C (not the secret) so that a changed config wins over what the file holds.
+#include <optional>
+#include <string>
+
+namespace syncd {
+
+struct Tokens {
+  std::string access_token;
+  std::string refresh_token;
+  // Which configured refresh token these descend from (fingerprint(), not the token).
+  std::string configured;
+};
+
+// A short fingerprint of a configured refresh token.
+std::string fingerprint(const std::string& configured_refresh_token);
+
+class TokenStore {
+ public:
+  explicit TokenStore(std::string path) : path_(std::move(path)) {}
+  const std::string& path() const { return path_; }
+  // The stored tokens; nullopt when there is no file. Throws std::runtime_error naming
+  // the file when it cannot be read or is not a token file.
+  std::optional<Tokens> load() const;
+  // Replaces the file (created 0600). Throws std::runtime_error naming what failed.
+  void save(const Tokens& tokens) const;
+
+ private:
+  std::string path_;
+};
+
+}  // namespace syncd
