@@ -20,6 +20,15 @@ namespace syncd::testing {
 // capped at 1 MiB, 1.5 s per request.
 extern const char* const kHostileConfig;
 
+// With that backoff, 2 s hold a few rounds of retries; a hot loop makes hundreds or
+// thousands of requests.
+constexpr int64_t kMaxRequestsIn2s = 20;
+// Local put+get while a hostile server works on syncd, in ms: far above a round trip
+// (a millisecond or two, more under the sanitizers and a loaded CI machine), far below
+// the seconds a held loop costs.
+constexpr double kMaxP99Ms = 250;
+constexpr double kMaxSlowestMs = 1500;
+
 class HostileTest : public ::testing::Test {
  protected:
   // Starts the hostile server with `script` and syncd on it (over https:// when asked).
