@@ -11,7 +11,8 @@ const char* const kHostileConfig = R"({
   "breaker": {"failure_threshold": 4, "cooldown_ms": 400},
   "http": {"connect_timeout_ms": 500, "timeout_ms": 1500, "low_speed_time_s": 1,
            "max_response_bytes": 1048576},
-  "sync": {"batch_size": 10, "pull_interval_s": 1}
+  "sync": {"batch_size": 10, "pull_interval_s": 1},
+  "store": {"synchronous": "normal"}
 })";
 
 void HostileTest::start(const std::string& script, const std::string& config, bool https) {

@@ -17,7 +17,8 @@
 namespace syncd::testing {
 
 // Backoff from 50 ms to 400 ms, the breaker open for 400 ms after 4 failures, answers
-// capped at 1 MiB, 1.5 s per request.
+// capped at 1 MiB, 1.5 s per request; local writes not synced to the disk (what the
+// latency checks measure is the loop, not the disk of a shared CI machine).
 extern const char* const kHostileConfig;
 
 // With that backoff, 2 s hold a few rounds of retries; a hot loop makes hundreds or
@@ -26,8 +27,20 @@ constexpr int64_t kMaxRequestsIn2s = 20;
 // Local put+get while a hostile server works on syncd, in ms: far above a round trip
 // (a millisecond or two, more under the sanitizers and a loaded CI machine), far below
 // the seconds a held loop costs.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+constexpr double kMaxP99Ms = 1000;
+#else
 constexpr double kMaxP99Ms = 250;
-constexpr double kMaxSlowestMs = 1500;
+#endif
+constexpr double kMaxSlowestMs = 2000;
+// Memory a bounded answer may add: the 1 MiB cap, curl's buffers, the allocator's slack;
+// under AddressSanitizer also its quarantine of freed blocks (256 MiB by default). An
+// unbounded answer added 2 GiB.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr long kMaxGrowthKib = 384 * 1024;
+#else
+constexpr long kMaxGrowthKib = 96 * 1024;
+#endif
 
 class HostileTest : public ::testing::Test {
  protected:

@@ -15,13 +15,13 @@ class StreamAndPull : public HostileTest {
 TEST_F(StreamAndPull, RandomBytesOnTheEventStreamDoNotStarveLocalClients) {
   start(R"({"events": {"mode": "random"}})");
   EXPECT_TRUE(wait_for_error("event stream")) << last_error();
+  // The stream is ended and reopened after a second or more: little CPU, few streams.
   const double cpu_before = cpu();
-  const int64_t streams_before = hostile_->requests("/v1/events");
-  const std::vector<double> latencies = probe_latencies(Millis(2000));
+  EXPECT_LE(requests_during("/v1/events", Millis(2000)), 4) << "the stream backs off";
+  EXPECT_LT(cpu() - cpu_before, 0.5) << "CPU seconds of syncd in 2 s of random bytes";
+  const std::vector<double> latencies = probe_latencies(Millis(1000));
   EXPECT_LT(quantile(latencies, 0.99), kMaxP99Ms) << "put+get p99 in ms, " << latencies.size();
   EXPECT_LT(quantile(latencies, 1.0), kMaxSlowestMs) << "slowest put+get in ms";
-  EXPECT_LT(cpu() - cpu_before, 1.0) << "CPU seconds of syncd in 2 s of random bytes";
-  EXPECT_LE(hostile_->requests("/v1/events") - streams_before, 4) << "the stream backs off";
   write_documents(10);
   recover();
 }
@@ -31,7 +31,7 @@ TEST_F(StreamAndPull, AnSseLineThatNeverEndsIsCut) {
   const long before = peak_rss_kib(syncd_->process()->pid());
   EXPECT_TRUE(wait_for_error("line longer than")) << last_error();
   EXPECT_LE(requests_during("/v1/events", Millis(2000)), 4);
-  EXPECT_LT(peak_rss_kib(syncd_->process()->pid()) - before, 32 * 1024);
+  EXPECT_LT(peak_rss_kib(syncd_->process()->pid()) - before, kMaxGrowthKib);
   write_documents(10);
   recover();
 }

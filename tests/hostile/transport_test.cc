@@ -9,10 +9,6 @@
 namespace syncd::testing {
 namespace {
 
-// Memory a bounded answer may add: the 1 MiB cap, curl's buffers, the allocator's slack
-// (and more under the sanitizers). An unbounded one adds hundreds of MiB.
-constexpr long kMaxGrowthKib = 96 * 1024;
-
 class Transport : public HostileTest {
  protected:
   long peak_kib() { return peak_rss_kib(syncd_->process()->pid()); }
