@@ -302,8 +302,7 @@ void SyncEngine::probe() {
     ++failures_;
     int64_t delay = backoff_.delay_ms(static_cast<int>(failures_));
     wait_until_ms_ = clock_.monotonic_ms() + delay;
-    note_error(r.transport_failed() ? r.error
-                                    : "health check answered HTTP " + std::to_string(r.status));
+    note_error(r.transport_failed() ? r.error : "health check answered " + describe_answer(r));
     schedule_tick(delay);
   });
 }

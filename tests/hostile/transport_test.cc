@@ -74,6 +74,19 @@ TEST_F(Transport, ATlsHandshakeThatNeverFinishesTimesOutAndBacksOff) {
   expect_writes_kept();
 }
 
+TEST_F(Transport, AHealthCheckRedirectedToAPortalKeepsSyncdOfflineAndSaysWhere) {
+  start(R"({"health": {"mode": "fixed", "status": 302,
+                       "headers": {"Location": "http://portal.example/login"}}})");
+  write_documents(5);
+  EXPECT_TRUE(
+      wait_for_error("health check answered HTTP 302 (a redirect to "
+                     "http://portal.example/login"))
+      << last_error();
+  EXPECT_STREQ(status()["result"]["connectivity"].GetString(), "offline");
+  EXPECT_LE(requests_during("/v1/health", Millis(2000)), kMaxRequestsIn2s);
+  recover();
+}
+
 // RFC 3339 UTC ("2026-11-26T20:10:04Z") as Unix seconds.
 int64_t unix_seconds(const std::string& rfc3339) {
   tm parts{};
