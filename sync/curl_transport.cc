@@ -345,7 +345,7 @@ void CurlTransport::finish(Transfer* t, CURLcode code) {
 void CurlTransport::complete(Transfer* t, CURLcode code) {
   CURL* easy = t->easy;
   if (code == CURLE_OK && t->decoder && !t->decoder->ended()) {
-    t->failure = "the compressed body ends before its end";
+    t->failure = "the compressed body is cut short (its stream has no end)";
     code = CURLE_BAD_CONTENT_ENCODING;
   }
   HttpResponse response = std::move(t->response);

@@ -100,6 +100,20 @@ TEST(CurlTransportAgainstAHostileServer, AGzipBombStopsAtTheDecodedCapWithoutHol
   close(watch, transport);
 }
 
+TEST(CurlTransportAgainstAHostileServer, AGzipBodyCutShortIsAnError) {
+  TempDir dir;
+  // 2 MiB of zeros, and the connection closes before the gzip stream's end.
+  HostileServer server(dir, R"({"push": {"mode": "gzip_bomb", "inflated_bytes": 2097152}})");
+  ASSERT_TRUE(server.start()) << server.log();
+  LoopWatch watch;
+  CurlTransport transport(watch.loop(), HttpSettings{});
+  HttpResponse r =
+      fetch(watch, transport, HttpRequest{"POST", server.url() + "/v1/push", {}, "{}", {}});
+  EXPECT_TRUE(r.transport_failed());
+  EXPECT_EQ(r.error, "the compressed body is cut short (its stream has no end)");
+  close(watch, transport);
+}
+
 TEST(CurlTransportAgainstAHostileServer, AStreamAsFastAsTheSocketDoesNotHoldTheLoop) {
   TempDir dir;
   HostileServer server(dir, R"({"events": {"mode": "random"}})");

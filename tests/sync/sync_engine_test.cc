@@ -391,6 +391,15 @@ TEST_F(SyncEngineTest, PagingWhoseCursorDoesNotMoveEndsWithAnErrorAndBacksOff) {
   EXPECT_TRUE(s.next_retry_ms);
   EXPECT_EQ(to_string(s.connectivity), std::string("degraded"));
   EXPECT_FALSE(http_.take("/v1/pull")) << "no pull before the backoff";
+  // Nor may it page on with nothing in the pages.
+  pull = take_after_ms(60000, "/v1/pull");
+  ASSERT_TRUE(pull);
+  pull->done(status(200, R"({"changes":[],"cursor":"5","has_more":true})"));
+  run();
+  EXPECT_NE(engine_->status().last_error.find("has_more is true but the page has no changes"),
+            std::string::npos)
+      << engine_->status().last_error;
+  EXPECT_FALSE(http_.take("/v1/pull"));
 }
 
 TEST_F(SyncEngineTest, AnEventStreamOfGarbageIsEndedNamedAndReopenedLater) {
