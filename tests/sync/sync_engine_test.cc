@@ -400,6 +400,20 @@ TEST_F(SyncEngineTest, PagingWhoseCursorDoesNotMoveEndsWithAnErrorAndBacksOff) {
             std::string::npos)
       << engine_->status().last_error;
   EXPECT_FALSE(http_.take("/v1/pull"));
+  // A page whose only change was skipped (too deep) is progress: paging goes on.
+  pull = take_after_ms(60000, "/v1/pull");
+  ASSERT_TRUE(pull);
+  pull->done(status(200, R"({"changes":[{"collection":"c","doc_id":"deep","version":"6","data":)"
+                         R"({"x":)" +
+                             std::string(100, '[') + std::string(100, ']') +
+                             R"(}}],"cursor":"6","has_more":true})"));
+  run();
+  EXPECT_NE(engine_->status().last_error.find("pulled change c/deep (version 6) skipped"),
+            std::string::npos)
+      << engine_->status().last_error;
+  pull = http_.take("/v1/pull");
+  ASSERT_TRUE(pull) << "the next page at once";
+  EXPECT_NE(pull->request.url.find("cursor=6"), std::string::npos);
 }
 
 TEST_F(SyncEngineTest, AnEventStreamOfGarbageIsEndedNamedAndReopenedLater) {
