@@ -268,6 +268,7 @@ void SyncEngine::tick() {
   if (!events_.is_open() && now >= events_.reopen_at_ms()) {
     events_.open(request("GET", "/v1/events", ""));
   }
+  if (!stranded_.empty()) return_stranded();
   if (now >= wait_until_ms_) replay();
   const bool hint_due = hint_waiting_ && now >= hint_not_before_ms_;
   if (pushes_in_flight_ == 0 && !pull_in_flight_ && now >= wait_until_ms_ &&
@@ -430,11 +431,27 @@ void SyncEngine::push_failed(const std::vector<Mutation>& batch, const std::stri
     for (const Mutation& m : batch) queue_.fail(m.id, retry_at, error);
     tx.commit();
   } catch (const SqliteError& e) {
-    // They stay inflight and return to pending at the next start.
+    strand(batch);
     note_error(e.what());
   }
   connectivity_ = now_state;
   note_error(error);
+}
+
+void SyncEngine::strand(const std::vector<Mutation>& batch) {
+  for (const Mutation& m : batch) stranded_.push_back(m.id);
+}
+
+void SyncEngine::return_stranded() {
+  try {
+    Transaction tx(db_);
+    for (const std::string& id : stranded_)
+      queue_.fail(id, clock_.now_ms(), "its result could not be stored");
+    tx.commit();
+    stranded_.clear();
+  } catch (const SqliteError& e) {
+    note_error("returning mutations whose results could not be stored: " + std::string(e.what()));
+  }
 }
 
 void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r, uint64_t token_used) {
@@ -480,6 +497,7 @@ void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r, uin
         queue_.fail(m.id, clock_.now_ms(), "HTTP 401: refreshing the token");
       tx.commit();
     } catch (const SqliteError& e) {
+      strand(batch);
       note_error(e.what());
     }
     if (refresh_in_flight_) wait_until_ms_ = std::numeric_limits<int64_t>::max() / 2;
@@ -507,7 +525,9 @@ void SyncEngine::on_push_answer(std::vector<Mutation> batch, HttpResponse r, uin
       }
       tx.commit();
     } catch (const SqliteError& e) {
+      strand(batch);
       note_error(e.what());
+      changes.clear();
     }
     note_error("push refused: " + error);
     if (!changes.empty()) on_remote_changes_(std::move(changes));
@@ -548,8 +568,10 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
     queue_.ack_applied(applied);
     tx.commit();
   } catch (const SqliteError& e) {
+    // Nothing of it was stored: sent again with the same ids, the server's dedupe answers.
+    strand(batch);
     note_error(std::string("storing push results failed: ") + e.what());
-    return;  // the batch stays inflight; a restart replays it and dedupe answers again
+    return;
   }
   if (!changes.empty()) on_remote_changes_(std::move(changes));
 }

@@ -127,6 +127,11 @@ class SyncEngine {
   std::optional<int64_t> retry_after(const HttpResponse& r, std::string& error) const;
   void request_succeeded();
   void note_error(const std::string& error);
+  // Leased mutations whose outcome could not be stored (the database failed) would stay
+  // inflight, their documents blocked, until a restart: they are kept here and given back
+  // to the queue (pending, sent again with the same ids) as soon as that can be written.
+  void strand(const std::vector<Mutation>& batch);
+  void return_stranded();
   // A 401: refresh the token once (when configured). True when a refresh was started,
   // false when the request should count as a failure.
   bool refresh_token_after_401();
@@ -169,9 +174,10 @@ class SyncEngine {
   bool probe_in_flight_ = false;
   bool pull_in_flight_ = false;
   bool pull_wanted_ = true;
-  int64_t next_pull_ms_ = 0;  // monotonic
-  int64_t batch_limit_ = 0;   // lowered while isolating a mutation the server refuses
-  EventStream events_;        // the /v1/events stream: "changed" is a hint to pull
+  int64_t next_pull_ms_ = 0;           // monotonic
+  int64_t batch_limit_ = 0;            // lowered while isolating a mutation the server refuses
+  std::vector<std::string> stranded_;  // ids of inflight mutations with no stored outcome
+  EventStream events_;                 // the /v1/events stream: "changed" is a hint to pull
   // Hints wait here, one at most. One that finds nothing new in a row with others
   // (hint_misses_) is followed only after a growing wait (monotonic hint_not_before_ms_).
   bool hint_waiting_ = false;

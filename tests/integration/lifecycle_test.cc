@@ -318,16 +318,16 @@ TEST(Lifecycle, AFullDiskRefusesWritesCleanlyAndRecovers) {
 }
 
 // After a disk-full episode syncd used to refuse to start until more room was free than
-// had been freed. A start on a full disk must serve reads and answer writes with
-// storage_full, and take writes again once there is room, without a restart; the writes
-// the journal held and the pushes that were in flight at the kill then reach the server
-// once each.
+// had been freed. A start on a full disk must serve reads and answer writes (durably into
+// the journal, or storage_full), and once there is room take writes and sync again,
+// without a restart: the writes the journal held and the pushes that were in flight at
+// the kill reach the server once each.
 TEST(Lifecycle, AStartOnAFullDiskServesReadsAndTakesWritesOnceThereIsRoom) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a small tmpfs";
   TempDir dir;
   const std::string mount_point = dir.file("small");
   ::mkdir(mount_point.c_str(), 0755);
-  if (std::system(("mount -t tmpfs -o size=32m tmpfs " + mount_point + " 2>/dev/null").c_str()) !=
+  if (std::system(("mount -t tmpfs -o size=48m tmpfs " + mount_point + " 2>/dev/null").c_str()) !=
       0) {
     GTEST_SKIP() << "cannot mount a tmpfs here";
   }
@@ -335,7 +335,6 @@ TEST(Lifecycle, AStartOnAFullDiskServesReadsAndTakesWritesOnceThereIsRoom) {
     std::string path;
     ~Unmount() { std::system(("umount -l " + path + " 2>/dev/null").c_str()); }
   } unmount{mount_point};
-  write_file(mount_point + "/ballast", std::string(6 << 20, 'b'));  // room to give back
   RefServer server(dir);
   ASSERT_TRUE(server.start()) << server.log();
   http_post(server.url() + "/admin/faults", R"({"delay_ms": 1500})");  // pushes stay in flight
@@ -344,42 +343,63 @@ TEST(Lifecycle, AStartOnAFullDiskServesReadsAndTakesWritesOnceThereIsRoom) {
   ASSERT_TRUE(syncd.start()) << syncd.log();
   std::vector<std::string> acked;
   std::vector<std::string> mutation_ids;
-  {
-    Client client(syncd.socket());
-    const std::string body = R"({"pad":")" + std::string(20000, 'p') + R"("})";
-    for (int i = 0; i < 2000; ++i) {
-      std::string id = "d" + std::to_string(i);
-      JsonDocument r =
-          client.call("put", R"({"collection":"full","id":")" + id + R"(","data":)" + body + "}");
-      ASSERT_TRUE(r.IsObject()) << "syncd stopped answering at " << i << "\n" << syncd.log();
-      if (!r.HasMember("result")) break;
+  const std::string body = R"({"pad":")" + std::string(20000, 'p') + R"("})";
+  Client writer(syncd.socket());
+  auto put = [&](const std::string& id) {
+    JsonDocument r =
+        writer.call("put", R"({"collection":"full","id":")" + id + R"(","data":)" + body + "}");
+    if (r.IsObject() && r.HasMember("result")) {
       acked.push_back(id);
       mutation_ids.push_back(r["result"]["mutation_id"].GetString());
     }
-  }
-  ASSERT_FALSE(acked.empty());
-  // Whatever room is left goes too (a small file per block until none fits).
-  for (int i = 0;; ++i) {
-    std::string path = mount_point + "/fill" + std::to_string(i);
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT, 0644);
-    if (fd < 0) break;
-    const std::string block(4096, 'f');
-    bool full = ::write(fd, block.data(), block.size()) != static_cast<ssize_t>(block.size());
+    return r;
+  };
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(put("d" + std::to_string(i)).HasMember("result"));
+  // Something else fills the disk: one large file, then small ones until none fits.
+  {
+    int fd = ::open((mount_point + "/filler").c_str(), O_WRONLY | O_CREAT, 0644);
+    const std::string chunk(1 << 20, 'f');
+    while (::write(fd, chunk.data(), chunk.size()) == static_cast<ssize_t>(chunk.size())) {
+    }
     ::close(fd);
-    if (full) break;
+    for (int i = 0;; ++i) {
+      fd = ::open((mount_point + "/fill" + std::to_string(i)).c_str(), O_WRONLY | O_CREAT, 0644);
+      if (fd < 0) break;
+      const bool full = ::write(fd, chunk.data(), 4096) != 4096;
+      ::close(fd);
+      if (full) break;
+    }
   }
+  // Writes go on into the preallocated journal (while the tables cannot take them) until
+  // the journal is full too; none is lost.
+  std::string reason;
+  for (int i = 100; i < 1000 && reason.empty(); ++i) {
+    JsonDocument r = put("d" + std::to_string(i));
+    ASSERT_TRUE(r.IsObject()) << "syncd stopped answering at " << i << "\n" << syncd.log();
+    if (r.HasMember("error")) reason = r["error"]["data"]["reason"].GetString();
+  }
+  EXPECT_EQ(reason, "storage_full");
   syncd.kill9();
   ASSERT_TRUE(syncd.start()) << "a full disk kept syncd from starting:\n" << syncd.log();
   Client client(syncd.socket());
   JsonDocument got = client.call("get", R"({"collection":"full","id":")" + acked.back() + "\"}");
   EXPECT_TRUE(got.HasMember("result")) << to_json(got);
-  JsonDocument refused = client.call("put", R"({"collection":"full","id":"new","data":{"pad":")" +
-                                                std::string(100000, 'n') + R"("}})");
-  ASSERT_TRUE(refused.HasMember("error")) << to_json(refused);
-  EXPECT_STREQ(refused["error"]["data"]["reason"].GetString(), "storage_full");
-  // Room again: the waiting writes go in, new ones are taken, no restart.
+  // A write is answered: taken into the journal when it has room (its records wait for
+  // the tables), else storage_full.
+  JsonDocument r = client.call("put", R"({"collection":"full","id":"new","data":{"pad":")" +
+                                          std::string(100000, 'n') + R"("}})");
+  ASSERT_TRUE(r.IsObject()) << syncd.log();
+  if (r.HasMember("result")) {
+    acked.push_back("new");
+    mutation_ids.push_back(r["result"]["mutation_id"].GetString());
+  } else {
+    EXPECT_STREQ(r["error"]["data"]["reason"].GetString(), "storage_full") << to_json(r);
+  }
+  // Room again: the waiting writes go in, new ones are taken, the queue drains.
   http_post(server.url() + "/admin/faults", R"({"reset": true})");
-  ::unlink((mount_point + "/ballast").c_str());
+  ::unlink((mount_point + "/filler").c_str());
+  for (int i = 0; ::unlink((mount_point + "/fill" + std::to_string(i)).c_str()) == 0; ++i) {
+  }
   EXPECT_TRUE(wait_until(
       [&] {
         return client.call("put", R"({"collection":"full","id":"after","data":{"ok":true}})")
@@ -392,6 +412,18 @@ TEST(Lifecycle, AStartOnAFullDiskServesReadsAndTakesWritesOnceThereIsRoom) {
         client.call("get", R"({"collection":"full","id":")" + id + "\"}").HasMember("result"))
         << id;
   }
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const JsonValue& q = client.call("status")["result"]["queue"];
+        return q["pending"].GetInt() + q["inflight"].GetInt() == 0;
+      },
+      Millis(30000)))
+      << to_json(client.call("status")) << syncd.log();
+  JsonDocument applied;
+  ASSERT_FALSE(parse_json(http_get(server.url() + "/admin/applied").body, applied));
+  std::map<std::string, int> times;
+  for (const auto& a : applied["applied"].GetArray()) ++times[a["id"].GetString()];
+  for (const auto& id : mutation_ids) EXPECT_EQ(times[id], 1) << id;
   EXPECT_EQ(exit_code(syncd.stop()), 0);
 }
 

@@ -3,6 +3,7 @@
 #include "sync/sync_engine.h"
 
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <deque>
@@ -338,6 +339,41 @@ bool stream(FakeTransport& http, const std::string& bytes) {
   }
   ADD_FAILURE() << "no event stream open";
   return false;
+}
+
+// Storing a push's results can fail (a full disk, the database locked). The mutations
+// then stayed inflight, their documents blocked, until syncd restarted. Now they go back
+// to pending as soon as that can be written, and are sent again with the same ids (the
+// server's dedupe answers them).
+TEST_F(SyncEngineTest, MutationsWhoseResultsCouldNotBeStoredAreSentAgainWithoutARestart) {
+  go_online();
+  const std::string id = write("a");
+  kick_and_run();
+  auto push = http_.take("/v1/push");
+  ASSERT_TRUE(push);
+  const std::string first_body = push->request.body;
+  {
+    // Another connection holds the write lock while the answer is stored.
+    Database other(db_->path());
+    other.exec("BEGIN IMMEDIATE");
+    sqlite3_busy_timeout(db_->handle(), 1);
+    int version = 0;
+    push->done(applied_all(first_body, version));
+    run();
+    EXPECT_NE(engine_->status().last_error.find("database is locked"), std::string::npos)
+        << engine_->status().last_error;
+    EXPECT_EQ(queue_.counts().inflight, 1);
+    other.exec("ROLLBACK");
+  }
+  sqlite3_busy_timeout(db_->handle(), 5000);
+  auto again = take_after_ms(settings_.backoff.max_ms, "/v1/push");
+  ASSERT_TRUE(again) << "the mutation is stuck inflight";
+  EXPECT_NE(again->request.body.find(id), std::string::npos);
+  int version = 0;
+  again->done(applied_all(again->request.body, version));
+  run();
+  const QueueCounts counts = queue_.counts();
+  EXPECT_EQ(counts.inflight + counts.pending, 0);
 }
 
 TEST_F(SyncEngineTest, HintsAreCoalescedAndThoseThatFindNothingNewAreFollowedEverMoreSlowly) {
