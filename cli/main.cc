@@ -104,14 +104,15 @@ void expect_positional(const std::vector<std::string>& args, size_t min, size_t 
   if (args.size() > max) throw UsageError{"too many arguments"};
 }
 
-int64_t parse_limit(const std::string& text) {
+// The value of `option` (its name, for the message) as a positive integer.
+int64_t parse_positive(const std::string& option, const std::string& text) {
   try {
     size_t used = 0;
     long long n = std::stoll(text, &used);
     if (used == text.size() && n > 0) return n;
   } catch (...) {
   }
-  throw UsageError{"--limit expects a positive integer, got \"" + text + "\""};
+  throw UsageError{option + " expects a positive integer, got \"" + text + "\""};
 }
 
 JsonDocument object_params() {
@@ -267,7 +268,8 @@ std::vector<Command> commands() {
          add_string(r.params, "collection", args[0]);
          if (prefix) add_string(r.params, "prefix", *prefix);
          if (after) add_string(r.params, "after", *after);
-         if (limit) r.params.AddMember("limit", parse_limit(*limit), r.params.GetAllocator());
+         if (limit)
+           r.params.AddMember("limit", parse_positive("--limit", *limit), r.params.GetAllocator());
          return r;
        }},
       {"watch", "watch [COLLECTION]",
@@ -290,8 +292,10 @@ std::vector<Command> commands() {
          if (failed && state) throw UsageError{"--failed and --state exclude each other"};
          if (failed) add_string(r.params, "state", "failed");
          if (state) add_string(r.params, "state", *state);
-         if (limit) r.params.AddMember("limit", parse_limit(*limit), r.params.GetAllocator());
-         if (after) r.params.AddMember("after", parse_limit(*after), r.params.GetAllocator());
+         if (limit)
+           r.params.AddMember("limit", parse_positive("--limit", *limit), r.params.GetAllocator());
+         if (after)
+           r.params.AddMember("after", parse_positive("--after", *after), r.params.GetAllocator());
          return r;
        }},
       {"retry", "retry MUTATION_ID | --all",
@@ -376,6 +380,9 @@ int watch(syncd::RpcClient& client, bool json) {
     const JsonValue& p = note["params"];
     if (json) {
       std::printf("%s\n", syncd::to_json(p).c_str());
+    } else if (field(note, "method") == "gap") {
+      std::printf("gap    %s changes not shown (%s): re-read what matters with get or list\n",
+                  field(p, "missed").c_str(), field(p, "reason").c_str());
     } else {
       std::printf("%-6s %s/%s %s\n", field(p, "origin").c_str(), field(p, "collection").c_str(),
                   field(p, "id").c_str(),
@@ -438,12 +445,11 @@ int main(int argc, char** argv) {
                 command->help, kExitCodes);
     return kOk;
   }
-  // Global flags may also come after the command.
-  if (take_flag(rest, "--json")) json = true;
-  if (auto s = take_option(rest, "--socket")) socket_flag = s;
-
   Request request;
   try {
+    // Global flags may also come after the command.
+    if (take_flag(rest, "--json")) json = true;
+    if (auto s = take_option(rest, "--socket")) socket_flag = s;
     request = command->build(rest);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "syncctl %s: %s\nusage: syncctl %s\n", name.c_str(), e.message.c_str(),

@@ -373,8 +373,14 @@ int run_daemon(DaemonOptions options) {
   // few MiB of heap; RSS stays bounded by it.
   mallopt(M_TRIM_THRESHOLD, 8 << 20);
   mallopt(M_MMAP_THRESHOLD, 1 << 20);
-  Daemon daemon(std::move(options));
-  return daemon.run();
+  std::unique_ptr<Daemon> daemon;
+  try {
+    daemon = std::make_unique<Daemon>(std::move(options));  // seeds its random source
+  } catch (const std::exception& e) {
+    log_error(e.what());
+    return 1;
+  }
+  return daemon->run();
 }
 
 }  // namespace syncd

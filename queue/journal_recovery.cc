@@ -56,13 +56,19 @@ JournalRecovery recover_journal(const std::vector<std::string>& files,
                                 const JournalEvidence& evidence) {
   const uint64_t applied_lsn = evidence.applied_lsn;
   std::vector<JournalScan> scans;
-  std::vector<JournalRecord> records;
+  struct Found {
+    JournalRecord record;
+    size_t file;
+  };
+  std::vector<Found> records;
   for (const std::string& file : files) {
     scans.push_back(Journal::scan(file, applied_lsn));
-    for (const JournalRecord& record : scans.back().records) records.push_back(record);
+    for (JournalRecord& record : scans.back().records) {
+      records.push_back(Found{std::move(record), scans.size() - 1});
+    }
   }
   std::sort(records.begin(), records.end(),
-            [](const JournalRecord& a, const JournalRecord& b) { return a.lsn < b.lsn; });
+            [](const Found& a, const Found& b) { return a.record.lsn < b.record.lsn; });
   JournalRecovery out;
   uint64_t last = applied_lsn;
   auto lose = [&](uint64_t first, uint64_t through, const std::string& tail) {
@@ -70,12 +76,12 @@ JournalRecovery recover_journal(const std::vector<std::string>& files,
     out.messages.push_back("journal: " + range(first, through) + " lost" + tail + ": " +
                            cause(files, scans, first));
   };
-  for (JournalRecord& record : records) {
+  for (auto& [record, file] : records) {
     if (record.lsn <= last) continue;  // in the tables already
     if (record.lsn != last + 1) lose(last + 1, record.lsn - 1, "");
     last = record.lsn;
     if (!decode_write_record(record.payload)) {
-      throw std::runtime_error(base_name(files.front()) + ": record " + std::to_string(record.lsn) +
+      throw std::runtime_error(files[file] + ": record " + std::to_string(record.lsn) +
                                " passes its checksum but is not a write this syncd knows; "
                                "refusing to start rather than drop it");
     }

@@ -760,7 +760,7 @@ void SyncEngine::end_pull_round(const std::string& cursor) {
 std::optional<std::string> SyncEngine::resolve_manually(const std::string& mutation_id,
                                                         const std::string& take,
                                                         std::vector<RemoteChange>& changes) {
-  try {
+  {
     Transaction tx(db_);
     std::optional<Mutation> m = queue_.find(mutation_id);
     if (!m || m->state != MutationState::conflict) return "no conflict " + mutation_id;
@@ -795,8 +795,6 @@ std::optional<std::string> SyncEngine::resolve_manually(const std::string& mutat
     auto view = rebuild_local_view(documents_, queue_, m->collection, m->doc_id, clock_.now_ms());
     changes.push_back({m->collection, m->doc_id, view});
     tx.commit();
-  } catch (const SqliteError& e) {
-    return std::string("storage error: ") + e.what();
   }
   kick();
   return std::nullopt;

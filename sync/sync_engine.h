@@ -96,8 +96,10 @@ class SyncEngine {
   SyncStatus status() const;
 
   // conflicts.resolve: `take` is "local", "remote", or a JSON object text. Returns an
-  // error message, or nullopt when done, with the document's new local view in
-  // `changed`. Joins the caller's transaction when there is one.
+  // error message when there is no such conflict, or nullopt when done, with the
+  // document's new local view in `changed`; throws SqliteError when the database fails
+  // (answered storage_error or storage_full). Joins the caller's transaction when there
+  // is one.
   std::optional<std::string> resolve_manually(const std::string& mutation_id,
                                               const std::string& take,
                                               std::vector<RemoteChange>& changed);

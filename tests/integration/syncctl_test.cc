@@ -64,6 +64,13 @@ TEST_F(Syncctl, BadUsageExitsTwo) {
   EXPECT_EQ(ctl({"put", "notes", "a", "{not json"}).exit_code, 2);
   EXPECT_EQ(ctl({"list", "notes", "--limit", "zero"}).exit_code, 2);
   EXPECT_EQ(ctl({"queue", "--bogus"}).exit_code, 2);
+  // A global flag after the command with no value was an uncaught exception (exit 134).
+  CommandResult no_socket = run_command({syncctl_bin(), "status", "--socket"});
+  EXPECT_EQ(no_socket.exit_code, 2);
+  EXPECT_NE(no_socket.err.find("--socket needs a value"), std::string::npos) << no_socket.err;
+  CommandResult after = ctl({"queue", "--after", "x"});
+  EXPECT_EQ(after.exit_code, 2);
+  EXPECT_NE(after.err.find("--after expects a positive integer"), std::string::npos) << after.err;
   CommandResult help = ctl({"put", "--help"});
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("usage: syncctl [--socket PATH] [--json] put COLLECTION ID JSON"),

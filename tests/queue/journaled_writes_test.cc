@@ -310,6 +310,25 @@ TEST_F(JournalDamageTest, AfterACleanStopMissingJournalFilesLoseNothingAndSayNot
   EXPECT_EQ(in_tables(0, 20), 20);
 }
 
+TEST_F(JournaledWritesTest, ARecordThatChecksButIsNoWriteIsRefusedNamingItsFile) {
+  {
+    auto j = open();  // creates the files; nothing written
+  }
+  {
+    Journal second(dir_.file("journal.1"), 0);
+    second.append(1, "not a write record");
+    second.sync();
+  }
+  try {
+    open();
+    FAIL() << "an unknown record was accepted";
+  } catch (const std::runtime_error& e) {
+    EXPECT_NE(std::string(e.what()).find("journal.1: record 1 passes its checksum"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST_F(JournaledWritesTest, FilesAreReusedWhileTheApplierRuns) {
   uv_loop_t loop;
   uv_loop_init(&loop);

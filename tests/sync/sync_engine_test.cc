@@ -376,6 +376,31 @@ TEST_F(SyncEngineTest, MutationsWhoseResultsCouldNotBeStoredAreSentAgainWithoutA
   EXPECT_EQ(counts.inflight + counts.pending, 0);
 }
 
+// A storage failure while resolving a conflict was answered as if there were no such
+// conflict (not_found); it is a storage error, and the conflict stays.
+TEST_F(SyncEngineTest, AStorageFailureWhileResolvingIsAStorageErrorNotANoSuchConflict) {
+  go_online();
+  const std::string id = write("a");
+  {
+    Transaction tx(*db_);
+    ASSERT_EQ(queue_.lease(clock_.now_ms(), 10, 1 << 20).size(), 1u);
+    ASSERT_TRUE(queue_.mark_conflict(id, "remote changed"));
+    tx.commit();
+  }
+  std::vector<RemoteChange> changed;
+  {
+    Database other(db_->path());
+    other.exec("BEGIN IMMEDIATE");
+    sqlite3_busy_timeout(db_->handle(), 1);
+    EXPECT_THROW(engine_->resolve_manually(id, "local", changed), SqliteError);
+    other.exec("ROLLBACK");
+  }
+  sqlite3_busy_timeout(db_->handle(), 5000);
+  EXPECT_EQ(queue_.find(id)->state, MutationState::conflict);
+  EXPECT_EQ(engine_->resolve_manually(id, "local", changed), std::nullopt);
+  EXPECT_EQ(engine_->resolve_manually("nope", "local", changed), "no conflict nope");
+}
+
 TEST_F(SyncEngineTest, HintsAreCoalescedAndThoseThatFindNothingNewAreFollowedEverMoreSlowly) {
   go_online();
   const std::string empty = R"({"changes":[],"cursor":"0","has_more":false})";
