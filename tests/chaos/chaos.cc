@@ -16,6 +16,7 @@
 // that reruns the seed (the schedule of faults, kills and requests comes from it; the
 // interleaving of threads does not). --keep leaves the temp dir (syncd.log, state).
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <cstdio>
@@ -221,7 +222,8 @@ class Chaos {
       std::this_thread::sleep_for(Millis(static_cast<int64_t>(schedule_.next_u64() % 300)));
     } else {
       if (!syncd_->start(Millis(120000))) {
-        failures_.add("round " + std::to_string(round) + ": syncd did not start after a kill");
+        failures_.add("round " + std::to_string(round) + ": syncd did not start after a kill (" +
+                      why_not_started() + ")");
         return;
       }
       workload_.start(syncd_->socket(), round);
@@ -244,6 +246,17 @@ class Chaos {
                                 : ("after " + std::to_string(kill_after.count()) + " ms").c_str(),
                 workload_.acked_count(), static_cast<double>(store_bytes()) / 1e6, check.c_str());
     std::fflush(stdout);
+  }
+
+  // Whether the process that did not start is gone, and how, or still there.
+  std::string why_not_started() {
+    testing::Process* p = syncd_->process();
+    if (!p) return "no process";
+    if (p->running()) return "running, but status gave no answer within 120 s";
+    std::optional<int> status = p->wait_exit(Millis(0));
+    if (!status) return "gone, status unknown";
+    if (WIFSIGNALED(*status)) return "killed by signal " + std::to_string(WTERMSIG(*status));
+    return "exited with status " + std::to_string(WEXITSTATUS(*status));
   }
 
   int64_t store_bytes() const {

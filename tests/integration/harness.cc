@@ -233,7 +233,7 @@ bool Syncd::start(Millis timeout) {
 void Syncd::kill9() {
   if (!process_) return;
   process_->signal(SIGKILL);
-  process_->wait_exit(Millis(10000));
+  process_->wait_exit(Millis(60000));
 }
 
 std::optional<int> Syncd::stop() {
