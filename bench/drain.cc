@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "sync/push_protocol.h"
+#include "sync/v1/bodies.h"
 #include "tests/integration/harness.h"
 
 namespace {

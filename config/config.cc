@@ -106,6 +106,80 @@ Field id_list_field(std::string path, std::vector<int64_t>& ref) {
           }};
 }
 
+const std::vector<std::string> kProtocols = {"v1"};
+const std::vector<std::string> kDirections = {"both", "push", "pull", "local"};
+
+// `remote`: a URL (protocol v1), or {"url": URL, "protocol": NAME}.
+Field remote_field(std::string& url, std::string& protocol) {
+  return {"remote",
+          [&url, &protocol](const JsonValue& v) -> std::optional<std::string> {
+            if (v.IsString()) {
+              url.assign(v.GetString(), v.GetStringLength());
+              protocol = "v1";
+              return std::nullopt;
+            }
+            if (!v.IsObject()) return "expected a URL or an object {url, protocol}" + got(v);
+            std::string new_url;
+            std::string new_protocol = "v1";
+            for (const auto& member : v.GetObject()) {
+              std::string k(member.name.GetString(), member.name.GetStringLength());
+              if (k != "url" && k != "protocol") return k + ": unknown key (known: url, protocol)";
+              if (!member.value.IsString()) return k + ": expected a string" + got(member.value);
+              std::string value(member.value.GetString(), member.value.GetStringLength());
+              if (k == "protocol") {
+                if (auto error = check_choice(value, kProtocols)) return k + ": " + *error;
+                new_protocol = std::move(value);
+              } else {
+                new_url = std::move(value);
+              }
+            }
+            if (new_url.empty()) return std::string("url: missing");
+            url = std::move(new_url);
+            protocol = std::move(new_protocol);
+            return std::nullopt;
+          },
+          [&url, &protocol] {
+            return "{\"url\":" + json_quote(url) + ",\"protocol\":" + json_quote(protocol) + "}";
+          }};
+}
+
+// sync.collections: {"name": {"direction": "local"}, ...}.
+Field directions_field(std::string path, std::map<std::string, std::string>& ref) {
+  return {path,
+          [&ref](const JsonValue& v) -> std::optional<std::string> {
+            if (!v.IsObject()) return "expected an object of collection name -> settings" + got(v);
+            std::map<std::string, std::string> out;
+            for (const auto& member : v.GetObject()) {
+              std::string name(member.name.GetString(), member.name.GetStringLength());
+              std::string where = "\"" + name + "\"";
+              if (!member.value.IsObject())
+                return where + ": expected an object" + got(member.value);
+              std::string direction = "both";
+              for (const auto& key : member.value.GetObject()) {
+                std::string k(key.name.GetString(), key.name.GetStringLength());
+                if (k != "direction") return where + "." + k + ": unknown key (known: direction)";
+                if (!key.value.IsString())
+                  return where + "." + k + ": expected a string" + got(key.value);
+                direction.assign(key.value.GetString(), key.value.GetStringLength());
+                if (auto error = check_choice(direction, kDirections)) {
+                  return where + "." + k + ": " + *error;
+                }
+              }
+              out[name] = direction;
+            }
+            ref = std::move(out);
+            return std::nullopt;
+          },
+          [&ref] {
+            std::string out = "{";
+            for (const auto& [name, direction] : ref) {
+              out += (out.size() > 1 ? "," : "") + json_quote(name) +
+                     ":{\"direction\":" + json_quote(direction) + "}";
+            }
+            return out + "}";
+          }};
+}
+
 const std::vector<std::string> kStrategies = {"server_wins", "client_wins", "merge", "manual"};
 const std::vector<std::string> kTiebreaks = {"local", "remote"};
 
@@ -160,7 +234,7 @@ std::vector<Field> fields_of(Config& c) {
   return {
       string_field("state_dir", c.state_dir),
       string_field("socket", c.socket),
-      string_field("remote", c.remote),
+      remote_field(c.remote, c.remote_protocol),
       string_field("log_level", c.log_level, {"debug", "info", "warning", "error"}),
       int_field("ipc.max_frame_bytes", c.ipc.max_frame_bytes, 1024, 1LL << 30),
       int_field("ipc.max_output_bytes", c.ipc.max_output_bytes, 4096, 1LL << 32),
@@ -177,6 +251,8 @@ std::vector<Field> fields_of(Config& c) {
       int_field("sync.max_inflight", c.sync.max_inflight, 1, 64),
       int_field("sync.pull_interval_s", c.sync.pull_interval_s, 1, 86400 * 7),
       int_field("sync.pull_limit", c.sync.pull_limit, 1, 100000),
+      string_field("sync.default_direction", c.sync.default_direction, kDirections),
+      directions_field("sync.collections", c.sync.collections),
       int_field("backoff.initial_ms", c.backoff.initial_ms, 1, 86400000),
       number_field("backoff.factor", c.backoff.factor, 1.0, 100.0),
       int_field("backoff.max_ms", c.backoff.max_ms, 1, 86400000),

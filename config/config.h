@@ -25,7 +25,9 @@ struct CollectionPolicy {
 struct Config {
   std::string state_dir = "./.syncd";
   std::string socket;  // empty: <state_dir>/syncd.sock
+  // The remote backend: `remote` is its URL, or an object {"url": ..., "protocol": ...}.
   std::string remote = "http://127.0.0.1:8787";
+  std::string remote_protocol = "v1";
   std::string log_level = "info";  // debug | info | warning | error
 
   struct Ipc {
@@ -51,6 +53,9 @@ struct Config {
     int64_t max_inflight = 8;
     int64_t pull_interval_s = 60;
     int64_t pull_limit = 500;
+    // Which way each collection syncs: both | push | pull | local.
+    std::string default_direction = "both";
+    std::map<std::string, std::string> collections;  // name -> direction
   } sync;
 
   struct Backoff {

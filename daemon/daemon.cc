@@ -9,7 +9,6 @@
 #include <memory>
 
 #include "daemon/ipc_server.h"
-#include "daemon/logger.h"
 #include "daemon/methods.h"
 #include "daemon/metrics.h"
 #include "daemon/rpc_handler.h"
@@ -22,8 +21,10 @@
 #include "store/resolution_log.h"
 #include "store/schema.h"
 #include "sync/curl_transport.h"
+#include "sync/logged_transport.h"
 #include "sync/netlink_monitor.h"
 #include "sync/sync_engine.h"
+#include "util/logger.h"
 #include "util/random.h"
 #include "util/uuid7.h"
 
@@ -50,22 +51,38 @@ void apply_log_level(const Config& c) {
   set_log_level(level);
 }
 
+RemoteSettings remote_settings_from(const Config& c, const std::string& client_id) {
+  RemoteSettings r;
+  r.endpoint.url = c.remote;
+  while (!r.endpoint.url.empty() && r.endpoint.url.back() == '/') r.endpoint.url.pop_back();
+  r.endpoint.protocol = c.remote_protocol;
+  r.credentials.token = c.auth.token;
+  r.credentials.token_url = c.auth.token_url;
+  r.credentials.refresh_token = c.auth.refresh_token;
+  r.credentials.token_file = c.state_dir + "/token.json";
+  r.credentials.client_id = c.auth.client_id;
+  r.credentials.client_secret = c.auth.client_secret;
+  r.client_id = client_id;
+  r.pull_limit = c.sync.pull_limit;
+  r.max_document_depth = static_cast<unsigned>(c.store.max_document_depth);
+  return r;
+}
+
+Directions directions_from(const Config& c) {
+  std::map<std::string, Direction> per_collection;
+  for (const auto& [name, d] : c.sync.collections) {
+    per_collection[name] = parse_direction(d).value_or(Direction::both);
+  }
+  return Directions(parse_direction(c.sync.default_direction).value_or(Direction::both),
+                    std::move(per_collection));
+}
+
 SyncSettings sync_settings_from(const Config& c) {
   SyncSettings s;
-  s.remote = c.remote;
-  while (!s.remote.empty() && s.remote.back() == '/') s.remote.pop_back();
-  s.token = c.auth.token;
-  s.token_url = c.auth.token_url;
-  s.refresh_token = c.auth.refresh_token;
-  s.token_file = c.state_dir + "/token.json";
-  s.oauth_client_id = c.auth.client_id;
-  s.oauth_client_secret = c.auth.client_secret;
   s.batch_size = c.sync.batch_size;
   s.batch_bytes = c.sync.batch_bytes;
   s.max_inflight = c.sync.max_inflight;
   s.pull_interval_ms = c.sync.pull_interval_s * 1000;
-  s.pull_limit = c.sync.pull_limit;
-  s.max_document_depth = static_cast<unsigned>(c.store.max_document_depth);
   s.backoff = BackoffPolicy{c.backoff.initial_ms, c.backoff.factor, c.backoff.max_ms,
                             c.backoff.max_retry_after_s * 1000};
   s.breaker_threshold = c.breaker.failure_threshold;
@@ -80,6 +97,7 @@ SyncSettings sync_settings_from(const Config& c) {
   }
   s.conflicts = ConflictPolicies(policy(c.conflicts.strategy, c.conflicts.merge_tiebreak),
                                  std::move(per_collection));
+  s.directions = directions_from(c);
   return s;
 }
 
@@ -144,9 +162,12 @@ class Daemon {
       return 1;
     }
     transport_ = std::make_unique<CurlTransport>(&loop_, http_settings_from(config));
+    logged_transport_ = std::make_unique<LoggedTransport>(*transport_, clock_);
+    remote_ = make_remote(*logged_transport_, *db_, clock_,
+                          remote_settings_from(config, info_.client_id));
     sync_ = std::make_unique<SyncEngine>(
-        &loop_, *db_, *documents_, *queue_, *transport_, clock_, random_, ids_,
-        sync_settings_from(config), info_.client_id, [this](std::vector<RemoteChange> changes) {
+        &loop_, *db_, *documents_, *queue_, *remote_, clock_, random_, ids_,
+        sync_settings_from(config), [this](std::vector<RemoteChange> changes) {
           std::vector<ChangeEvent> events;
           for (auto& c : changes) {
             events.push_back(ChangeEvent{c.collection, c.id, std::move(c.data), "remote"});
@@ -351,6 +372,8 @@ class Daemon {
   uv_loop_t loop_{};
   std::unique_ptr<IpcServer> server_;
   std::unique_ptr<CurlTransport> transport_;
+  std::unique_ptr<LoggedTransport> logged_transport_;
+  std::unique_ptr<Remote> remote_;
   std::unique_ptr<SyncEngine> sync_;
   std::unique_ptr<NetlinkMonitor> netlink_;
   uv_signal_t sigterm_{}, sigint_{}, sighup_{};

@@ -15,10 +15,10 @@
 #include <unordered_map>
 
 #include "daemon/line_framer.h"
-#include "daemon/logger.h"
 #include "daemon/notification_lines.h"
 #include "daemon/output_queue.h"
 #include "daemon/rpc_error.h"
+#include "util/logger.h"
 
 namespace syncd {
 

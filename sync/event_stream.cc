@@ -13,14 +13,16 @@ EventStream::EventStream(HttpTransport& http, const Clock& clock, Backoff& backo
       on_changed_(std::move(on_changed)),
       on_closed_(std::move(on_closed)) {}
 
-void EventStream::open(HttpRequest request) {
+void EventStream::open(ChangeHintStream stream) {
+  HttpRequest request = std::move(stream.request);
   open_ = true;
   error_.clear();
   opened_at_ms_ = window_start_ms_ = clock_.monotonic_ms();
   window_bytes_ = 0;
-  parser_ = std::make_unique<SseParser>([this](const SseEvent& event) {
-    if (event.type == "changed") on_changed_();
-  });
+  parser_ =
+      std::make_unique<SseParser>([this, hint = std::move(stream.event)](const SseEvent& event) {
+        if (event.type == hint) on_changed_();
+      });
   request.headers.push_back("Accept: text/event-stream");
   request.on_chunk = [this](std::string_view bytes) { return take(bytes); };
   http_.send(std::move(request), [this](HttpResponse response) { closed(response); });

@@ -1,11 +1,11 @@
 #pragma once
-// The server's /v1/events stream (Server-Sent Events), which says when there is
-// something to pull: opened while syncd is online, reopened after it ends. It is a hint,
-// so nothing it sends may cost much: the parser bounds lines and events and refuses what
-// is not an event stream, more than kMaxBytesPerSecond is a flood, and either ends the
-// stream; each stream that ends early or badly waits longer before the next (backoff,
-// at least kReopenMs), a long healthy one resets that. A server without the endpoint
-// (any answer but 200) is asked again after kUnsupportedRetryMs.
+// The remote's change-hint stream (Server-Sent Events; /v1/events in protocol v1),
+// which says when there is something to pull: opened while syncd is online, reopened after it ends.
+// It is a hint, so nothing it sends may cost much: the parser bounds lines and events and refuses
+// what is not an event stream, more than kMaxBytesPerSecond is a flood, and either ends the stream;
+// each stream that ends early or badly waits longer before the next (backoff, at least kReopenMs),
+// a long healthy one resets that. A server without the endpoint (any answer but 200) is asked again
+// after kUnsupportedRetryMs.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -13,6 +13,7 @@
 
 #include "sync/backoff.h"
 #include "sync/http_transport.h"
+#include "sync/remote_protocol.h"
 #include "sync/sse_parser.h"
 #include "util/clock.h"
 
@@ -34,8 +35,8 @@ class EventStream {
   bool is_open() const { return open_; }
   // Monotonic ms at which a closed stream may be opened again.
   int64_t reopen_at_ms() const { return reopen_at_ms_; }
-  // Opens it with `request` (GET /v1/events with the auth headers).
-  void open(HttpRequest request);
+  // Opens it (the protocol's request, with the auth headers).
+  void open(ChangeHintStream stream);
   // The next open may happen at once (after a token refresh).
   void allow_reopen_now() { reopen_at_ms_ = 0; }
 

@@ -11,37 +11,13 @@
 #include "queue/local_writes.h"
 #include "store/meta_store.h"
 #include "sync/token_store.h"
+#include "tests/sync/fakes/held_transport.h"
 #include "tests/test_support.h"
 
 namespace syncd {
 namespace {
 
-// Requests wait here until the test answers them.
-class FakeTransport final : public HttpTransport {
- public:
-  struct Pending {
-    HttpRequest request;
-    Callback done;
-  };
-  void send(HttpRequest request, Callback done) override {
-    pending.push_back({std::move(request), std::move(done)});
-  }
-  void cancel_all() override { pending.clear(); }
-  size_t in_flight() const override { return pending.size(); }
-
-  // Takes the oldest request whose URL contains `path`.
-  std::optional<Pending> take(const std::string& path) {
-    for (auto it = pending.begin(); it != pending.end(); ++it) {
-      if (it->request.url.find(path) != std::string::npos) {
-        Pending p = std::move(*it);
-        pending.erase(it);
-        return p;
-      }
-    }
-    return std::nullopt;
-  }
-  std::deque<Pending> pending;
-};
+using FakeTransport = testing::HeldTransport;
 
 HttpResponse status(int code, std::string body = "{}",
                     std::map<std::string, std::string> headers = {}) {
@@ -76,14 +52,21 @@ class SyncEngineTest : public ::testing::Test {
 
   SyncEngineTest() {
     uv_loop_init(&loop_);
-    settings_.remote = "http://sync.test";
+    remote_settings_.endpoint.url = "http://sync.test";
+    remote_settings_.client_id = "client-1";
     settings_.batch_size = 8;
     settings_.max_inflight = 1;
     settings_.backoff = {1000, 2.0, 60000};
     settings_.breaker_threshold = 3;
     settings_.breaker_cooldown_ms = 10000;
+    rebuild();
+  }
+  // A new engine (not started) on a new remote, with the settings as they are now.
+  void rebuild() {
+    engine_.reset();
+    remote_ = make_remote(http_, *db_, clock_, remote_settings_);
     engine_ = std::make_unique<SyncEngine>(
-        &loop_, *db_, docs_, queue_, http_, clock_, random_, ids_, settings_, "client-1",
+        &loop_, *db_, docs_, queue_, *remote_, clock_, random_, ids_, settings_,
         [this](std::vector<RemoteChange> c) { remote_changes_ += c.size(); });
   }
   ~SyncEngineTest() override {
@@ -141,7 +124,9 @@ class SyncEngineTest : public ::testing::Test {
   LocalWrites writes_{docs_, queue_, ids_, clock_, 1 << 20};
   uv_loop_t loop_{};
   FakeTransport http_;
+  RemoteSettings remote_settings_;
   SyncSettings settings_;
+  std::unique_ptr<Remote> remote_;
   std::unique_ptr<SyncEngine> engine_;
   size_t remote_changes_ = 0;
 };
@@ -517,13 +502,11 @@ class SyncEngineTokenTest : public SyncEngineTest {
  protected:
   // Rebuilds the engine (not started yet) with OAuth settings and a token file.
   void use_tokens(const std::string& configured_refresh_token) {
-    settings_.token = "configured-access";
-    settings_.token_url = "http://sync.test/oauth/token";
-    settings_.refresh_token = configured_refresh_token;
-    settings_.token_file = dir_.file("token.json");
-    engine_ = std::make_unique<SyncEngine>(
-        &loop_, *db_, docs_, queue_, http_, clock_, random_, ids_, settings_, "client-1",
-        [this](std::vector<RemoteChange> c) { remote_changes_ += c.size(); });
+    remote_settings_.credentials.token = "configured-access";
+    remote_settings_.credentials.token_url = "http://sync.test/oauth/token";
+    remote_settings_.credentials.refresh_token = configured_refresh_token;
+    remote_settings_.credentials.token_file = dir_.file("token.json");
+    rebuild();
   }
   std::optional<std::string> meta(const char* key) { return MetaStore(*db_).get(key); }
   // Goes online, writes, answers the push 401 and takes the refresh it causes; `push`

@@ -1,4 +1,4 @@
-#include "daemon/logger.h"
+#include "util/logger.h"
 
 #include <cstdio>
 #include <cstdlib>

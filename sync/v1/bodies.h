@@ -10,49 +10,24 @@
 #include <vector>
 
 #include "queue/mutation.h"
+#include "sync/remote_protocol.h"
 
 namespace syncd {
 
 std::string build_push_body(const std::string& client_id, const std::vector<Mutation>& batch);
 
-struct PushResult {
-  enum class Kind { applied, conflict, rejected };
-  std::string id;
-  Kind kind = Kind::applied;
-  std::string version;                         // applied
-  std::optional<std::string> current_version;  // conflict: the server's document
-  std::optional<std::string> current_data;     // JSON object text; nullopt when deleted/absent
-  std::string error;                           // rejected
-};
-
 // nullopt on success, else why the body is not a valid push answer.
 std::optional<std::string> parse_push_response(std::string_view body, std::vector<PushResult>& out);
 
-// Pairs each mutation of `batch` with its result (`out[i]` for `batch[i]`). Any other
-// answer is an error naming the first mismatch: a mutation without a result, a result
-// for a mutation not sent, two results for one mutation.
-std::optional<std::string> match_results(const std::vector<Mutation>& batch,
-                                         const std::vector<PushResult>& results,
-                                         std::vector<const PushResult*>& out);
+// Puts `results` in the order of `ids` (the mutations sent), so that results[i] answers
+// ids[i]. Any other answer is an error naming the first mismatch, `results` unchanged: a
+// mutation without a result, a result for a mutation not sent, two results for one.
+std::optional<std::string> match_results(const std::vector<std::string>& ids,
+                                         std::vector<PushResult>& results);
 
 // The longest rejection message and cursor kept from a server.
 constexpr size_t kMaxServerMessageBytes = 500;
 constexpr size_t kMaxCursorBytes = 1024;
-
-struct PullChange {
-  std::string collection;
-  std::string doc_id;
-  std::string version;
-  std::optional<std::string> data;  // nullopt when deleted
-};
-
-struct PullPage {
-  std::vector<PullChange> changes;
-  std::string cursor;
-  bool has_more = false;
-  // Changes left out, each with why: "pulled change C/ID (version V) skipped: ...".
-  std::vector<std::string> skipped;
-};
 
 // A change whose data nests deeper than `max_document_depth`, or has a key twice, is
 // left out (named in `skipped`) and the rest of the page stands: syncd cannot hold it,

@@ -1,4 +1,4 @@
-#include "sync/push_protocol.h"
+#include "sync/v1/bodies.h"
 
 #include <rapidjson/stringbuffer.h>
 #include <rapidjson/writer.h>
@@ -197,29 +197,34 @@ std::optional<std::string> parse_pull_response(std::string_view body, PullPage& 
   return std::nullopt;
 }
 
-std::optional<std::string> match_results(const std::vector<Mutation>& batch,
-                                         const std::vector<PushResult>& results,
-                                         std::vector<const PushResult*>& out) {
+std::optional<std::string> match_results(const std::vector<std::string>& ids,
+                                         std::vector<PushResult>& results) {
   std::map<std::string_view, size_t> index;  // mutation id -> its place in the batch
-  for (size_t i = 0; i < batch.size(); ++i) index.emplace(batch[i].id, i);
-  out.assign(batch.size(), nullptr);
-  for (const PushResult& r : results) {
+  for (size_t i = 0; i < ids.size(); ++i) index.emplace(ids[i], i);
+  constexpr size_t kNone = static_cast<size_t>(-1);
+  std::vector<size_t> matched(ids.size(), kNone);  // batch place -> index in results
+  for (size_t j = 0; j < results.size(); ++j) {
+    const PushResult& r = results[j];
     auto it = index.find(r.id);
     if (it == index.end()) return "a result for unknown mutation " + server_text(r.id, 80);
-    if (out[it->second] != nullptr) return "two results for mutation " + r.id;
-    out[it->second] = &r;
+    if (matched[it->second] != kNone) return "two results for mutation " + r.id;
+    matched[it->second] = j;
   }
   size_t missing = 0;
-  const Mutation* first = nullptr;
-  for (size_t i = 0; i < batch.size(); ++i) {
-    if (out[i] != nullptr) continue;
-    if (first == nullptr) first = &batch[i];
+  const std::string* first = nullptr;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (matched[i] != kNone) continue;
+    if (first == nullptr) first = &ids[i];
     ++missing;
   }
   if (first != nullptr) {
-    return "no result for " + std::to_string(missing) + " of the " + std::to_string(batch.size()) +
-           " mutations sent (" + first->id + " first)";
+    return "no result for " + std::to_string(missing) + " of the " + std::to_string(ids.size()) +
+           " mutations sent (" + *first + " first)";
   }
+  std::vector<PushResult> ordered;
+  ordered.reserve(ids.size());
+  for (size_t j : matched) ordered.push_back(std::move(results[j]));
+  results = std::move(ordered);
   return std::nullopt;
 }
 

@@ -1,0 +1,46 @@
+#pragma once
+// Which way each collection syncs (config sync.collections and sync.default_direction):
+// both; push (local writes go up, pulled changes are ignored); pull (the remote's
+// changes come down, local writes are refused); local (never leaves the device). The
+// engine enforces push and pull-side rules; the write path refuses pull-only writes and
+// keeps local collections out of the queue.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace syncd {
+
+enum class Direction { both, push, pull, local };
+std::optional<Direction> parse_direction(const std::string& text);
+const char* to_string(Direction d);
+
+class Directions {
+ public:
+  Directions() = default;
+  Directions(Direction fallback, std::map<std::string, Direction> per_collection)
+      : fallback_(fallback), per_collection_(std::move(per_collection)) {}
+
+  Direction of(const std::string& collection) const {
+    auto it = per_collection_.find(collection);
+    return it == per_collection_.end() ? fallback_ : it->second;
+  }
+  bool pushes(const std::string& collection) const {
+    const Direction d = of(collection);
+    return d == Direction::both || d == Direction::push;
+  }
+  bool pulls(const std::string& collection) const {
+    const Direction d = of(collection);
+    return d == Direction::both || d == Direction::pull;
+  }
+  // The collections to ask the remote for: empty means all of them (then changes of
+  // collections that do not pull are ignored as they arrive). A list only when the
+  // default does not pull, since a filter names what to include.
+  std::vector<std::string> pull_filter() const;
+
+ private:
+  Direction fallback_ = Direction::both;
+  std::map<std::string, Direction> per_collection_;
+};
+
+}  // namespace syncd

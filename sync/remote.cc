@@ -1,0 +1,26 @@
+#include "sync/remote.h"
+
+#include <stdexcept>
+
+#include "sync/v1/v1_protocol.h"
+
+namespace syncd {
+
+bool is_known_protocol(const std::string& name) { return name == "v1"; }
+
+std::unique_ptr<Remote> make_remote(HttpTransport& http, Database& db, const Clock& clock,
+                                    const RemoteSettings& settings) {
+  auto credentials = std::make_unique<Credentials>(http, db, settings.credentials);
+  std::unique_ptr<RemoteProtocol> protocol;
+  if (settings.endpoint.protocol == "v1") {
+    protocol =
+        std::make_unique<V1Protocol>(http, *credentials, clock,
+                                     V1Settings{settings.endpoint.url, settings.client_id,
+                                                settings.pull_limit, settings.max_document_depth});
+  } else {
+    throw std::invalid_argument("unknown remote protocol \"" + settings.endpoint.protocol + "\"");
+  }
+  return std::make_unique<Remote>(http, std::move(credentials), std::move(protocol));
+}
+
+}  // namespace syncd

@@ -1,0 +1,128 @@
+// Credentials: one refresh for every request a 401 refused while it runs, a resend for a
+// request that carried an older token, one refresh per run of 401s, a refused answer.
+#include "sync/credentials.h"
+
+#include <gtest/gtest.h>
+
+#include "tests/sync/fakes/held_transport.h"
+#include "tests/test_support.h"
+
+namespace syncd {
+namespace {
+
+using testing::HeldTransport;
+
+HttpResponse answer(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+class CredentialsTest : public ::testing::Test {
+ protected:
+  CredentialsTest() {
+    settings_.token = "old";
+    settings_.token_url = "http://auth.test/token";
+    settings_.refresh_token = "r0";
+  }
+  std::unique_ptr<Credentials> make() {
+    return std::make_unique<Credentials>(http_, *db_, settings_);
+  }
+  std::string bearer(Credentials& c) {
+    HttpRequest r;
+    c.authorise(r);
+    return r.headers.empty() ? "" : r.headers.front();
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<Database> db_ = testing::open_test_database(dir_.file("c.db"));
+  HeldTransport http_;
+  CredentialSettings settings_;
+};
+
+TEST_F(CredentialsTest, RequestsRefusedWhileARefreshRunsAllWaitForThatOne) {
+  auto c = make();
+  EXPECT_EQ(bearer(*c), "Authorization: Bearer old");
+  int told = 0;
+  auto done = [&](std::optional<std::string> error) {
+    EXPECT_FALSE(error);
+    ++told;
+  };
+  EXPECT_EQ(c->unauthorised(0, done), Credentials::After401::wait_for_refresh);
+  EXPECT_EQ(c->unauthorised(0, done), Credentials::After401::wait_for_refresh);
+  EXPECT_EQ(c->unauthorised(0, done), Credentials::After401::wait_for_refresh);
+  ASSERT_EQ(http_.pending.size(), 1u) << "one refresh, single flight";
+  EXPECT_NE(http_.pending.front().request.body.find("refresh_token=r0"), std::string::npos);
+  EXPECT_TRUE(c->refreshing());
+  http_.pending.front().done(answer(200, R"({"access_token":"new","refresh_token":"r1"})"));
+  EXPECT_EQ(told, 3);
+  EXPECT_FALSE(c->refreshing());
+  EXPECT_EQ(c->generation(), 1u);
+  EXPECT_EQ(bearer(*c), "Authorization: Bearer new");
+}
+
+TEST_F(CredentialsTest, A401ForAnOlderTokenIsAResendNotAnotherRefresh) {
+  auto c = make();
+  c->unauthorised(0, nullptr);
+  http_.pending.front().done(answer(200, R"({"access_token":"new"})"));
+  http_.pending.clear();
+  EXPECT_EQ(c->unauthorised(0, nullptr), Credentials::After401::resend);
+  EXPECT_TRUE(http_.pending.empty());
+}
+
+TEST_F(CredentialsTest, ARunOf401sGetsOneRefreshUntilARequestSucceeds) {
+  auto c = make();
+  c->unauthorised(0, nullptr);
+  http_.pending.front().done(answer(200, R"({"access_token":"new"})"));
+  http_.pending.clear();
+  EXPECT_EQ(c->unauthorised(1, nullptr), Credentials::After401::give_up)
+      << "the new token is refused too: an auth failure, not a refresh loop";
+  c->request_succeeded();
+  EXPECT_EQ(c->unauthorised(1, nullptr), Credentials::After401::wait_for_refresh);
+  EXPECT_EQ(http_.pending.size(), 1u);
+}
+
+TEST_F(CredentialsTest, WithoutATokenUrlA401IsGivenUp) {
+  settings_.token_url.clear();
+  auto c = make();
+  EXPECT_EQ(c->unauthorised(0, nullptr), Credentials::After401::give_up);
+  EXPECT_TRUE(http_.pending.empty());
+  c->refused("push answered HTTP 401");
+  EXPECT_STREQ(c->state(), "failed");
+}
+
+TEST_F(CredentialsTest, AFailedRefreshTellsEveryWaiterWhyAndTheNext401TriesAgain) {
+  auto c = make();
+  std::vector<std::string> errors;
+  auto done = [&](std::optional<std::string> error) { errors.push_back(error.value_or("")); };
+  c->unauthorised(0, done);
+  c->unauthorised(0, done);
+  http_.pending.front().done(answer(400, R"({"error":"invalid_grant"})"));
+  http_.pending.clear();
+  ASSERT_EQ(errors.size(), 2u);
+  EXPECT_EQ(
+      errors[0],
+      R"(token refresh at http://auth.test/token failed: HTTP 400: {"error":"invalid_grant"})");
+  EXPECT_STREQ(c->state(), "failed");
+  EXPECT_EQ(c->generation(), 0u);
+  EXPECT_EQ(c->unauthorised(0, nullptr), Credentials::After401::wait_for_refresh);
+}
+
+TEST(TokenAnswer, OnlyVisibleAsciiTokensAreTaken) {
+  TokenAnswer out;
+  EXPECT_FALSE(parse_token_answer(R"({"access_token":"a1","refresh_token":"r2"})", out));
+  EXPECT_EQ(out.access_token, "a1");
+  EXPECT_EQ(out.refresh_token, "r2");
+  EXPECT_FALSE(parse_token_answer(R"({"access_token":"a1"})", out));
+  EXPECT_EQ(out.refresh_token, "");
+  for (const char* bad :
+       {"", "[]", R"({"token":"x"})", R"({"access_token":7})", R"({"access_token":""})",
+        R"({"access_token":"a\r\nX: 1"})", R"({"access_token":"ok","refresh_token":"r r"})",
+        R"({"access_token":"ok","refresh_token":5})"}) {
+    EXPECT_TRUE(parse_token_answer(bad, out)) << bad;
+  }
+}
+
+}  // namespace
+}  // namespace syncd

@@ -1,0 +1,36 @@
+#include "sync/directions.h"
+
+#include <gtest/gtest.h>
+
+namespace syncd {
+namespace {
+
+TEST(Directions, EachCollectionHasItsOwnOrTheDefault) {
+  Directions d(
+      Direction::both,
+      {{"ui_state", Direction::local}, {"prices", Direction::pull}, {"audit", Direction::push}});
+  EXPECT_TRUE(d.pushes("notes") && d.pulls("notes"));
+  EXPECT_FALSE(d.pushes("ui_state") || d.pulls("ui_state"));
+  EXPECT_TRUE(d.pulls("prices") && !d.pushes("prices"));
+  EXPECT_TRUE(d.pushes("audit") && !d.pulls("audit"));
+  EXPECT_TRUE(d.pull_filter().empty()) << "the default pulls: ask for everything";
+}
+
+TEST(Directions, APullFilterNamesWhatPullsWhenTheDefaultDoesNot) {
+  Directions d(
+      Direction::local,
+      {{"prices", Direction::pull}, {"notes", Direction::both}, {"audit", Direction::push}});
+  EXPECT_EQ(d.pull_filter(), (std::vector<std::string>{"notes", "prices"}));
+}
+
+TEST(Directions, ParseAndShow) {
+  for (const char* name : {"both", "push", "pull", "local"}) {
+    auto d = parse_direction(name);
+    ASSERT_TRUE(d) << name;
+    EXPECT_STREQ(to_string(*d), name);
+  }
+  EXPECT_FALSE(parse_direction("sideways"));
+}
+
+}  // namespace
+}  // namespace syncd

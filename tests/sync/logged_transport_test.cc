@@ -1,0 +1,18 @@
+// Debug request lines name the path, never a query, a user or a password.
+#include "sync/logged_transport.h"
+
+#include <gtest/gtest.h>
+
+namespace syncd {
+namespace {
+
+TEST(LoggedTransport, ThePathLeavesOutUserInfoQueryAndFragment) {
+  EXPECT_EQ(url_path("https://user:secret@example.com:8443/v1/pull?cursor=9&x=1"), "/v1/pull");
+  EXPECT_EQ(url_path("http://example.com/db/_changes#frag"), "/db/_changes");
+  EXPECT_EQ(url_path("http://example.com"), "/");
+  EXPECT_EQ(url_path("http://example.com?token=x"), "/");
+  EXPECT_EQ(url_path("http://example.com?next=/a/b"), "/");
+}
+
+}  // namespace
+}  // namespace syncd

@@ -1,0 +1,50 @@
+// A thousand identical failures are one line, then one with their count.
+#include "util/repeat_limiter.h"
+
+#include <gtest/gtest.h>
+
+namespace syncd {
+namespace {
+
+TEST(RepeatLimiter, AThousandIdenticalLinesAreOneLineAndThenOneWithTheirCount) {
+  RepeatLimiter limiter(60000);
+  int shown = 0;
+  for (int i = 0; i < 1000; ++i) {
+    if (limiter.admit("push failed: connection refused", i * 10)) ++shown;
+  }
+  EXPECT_EQ(shown, 1);
+  auto later = limiter.admit("push failed: connection refused", 60000);
+  ASSERT_TRUE(later);
+  EXPECT_EQ(*later, "push failed: connection refused (and 999 times more in the 60 s before)");
+}
+
+TEST(RepeatLimiter, DifferentLinesAreToldApartEvenWhenTheyAlternate) {
+  RepeatLimiter limiter(60000);
+  EXPECT_TRUE(limiter.admit("push failed", 0));
+  EXPECT_TRUE(limiter.admit("pull failed", 1));
+  EXPECT_FALSE(limiter.admit("push failed", 2));
+  EXPECT_FALSE(limiter.admit("pull failed", 3));
+  EXPECT_TRUE(limiter.admit("health failed", 4));
+}
+
+TEST(RepeatLimiter, FlushNamesWhatWasHeldBackAndForgetsIt) {
+  RepeatLimiter limiter(60000);
+  limiter.admit("a", 0);
+  limiter.admit("a", 1);
+  limiter.admit("a", 2);
+  limiter.admit("b", 3);
+  auto lines = limiter.flush(5000);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0], "a (and 2 times more in the 5 s before)");
+  EXPECT_TRUE(limiter.admit("a", 5001)) << "after a recovery a failure is news";
+}
+
+TEST(RepeatLimiter, RemembersABoundedNumberOfLines) {
+  RepeatLimiter limiter(60000);
+  for (int i = 0; i < 10000; ++i) EXPECT_TRUE(limiter.admit("line " + std::to_string(i), i));
+  EXPECT_TRUE(limiter.admit("line 0", 10001)) << "forgotten long ago: shown again";
+  EXPECT_FALSE(limiter.admit("line 9999", 10002)) << "recent: held back";
+}
+
+}  // namespace
+}  // namespace syncd
