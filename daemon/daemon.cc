@@ -210,6 +210,7 @@ class Daemon {
     info_.started_monotonic_ms = clock_.monotonic_ms();
     writes_ = std::make_unique<LocalWrites>(*documents_, *queue_, ids_, clock_,
                                             static_cast<size_t>(config.store.max_document_bytes));
+    writes_->set_directions(directions_from(config));
     JournaledWritesOptions journal;
     journal.journal_path = config.state_dir + "/journal";
     journal.fsync = full_sync;
@@ -322,10 +323,12 @@ class Daemon {
       std::vector<std::string> changes = describe_changes(options_.config, fresh);
       if (changes.empty()) log_info("SIGHUP: config unchanged");
       for (const auto& change : changes) {
-        // Applied at once: log_level, ipc.*, store.max_document_bytes. The sync
-        // engine's settings are read when it starts.
+        // Applied at once: log_level, ipc.*, store.max_document_bytes and the sync
+        // directions. The rest of the sync engine's settings are read when it starts.
         bool applied_now = change.rfind("log_level:", 0) == 0 || change.rfind("ipc.", 0) == 0 ||
-                           change.rfind("store.max_document_bytes:", 0) == 0;
+                           change.rfind("store.max_document_bytes:", 0) == 0 ||
+                           change.rfind("sync.default_direction:", 0) == 0 ||
+                           change.rfind("sync.collections:", 0) == 0;
         bool needs_restart = !applied_now;
         log_info("SIGHUP: " + change + (needs_restart ? " (takes effect at restart)" : ""));
       }
@@ -335,7 +338,11 @@ class Daemon {
       running.log_level = fresh.log_level;
       running.ipc = fresh.ipc;
       running.store.max_document_bytes = fresh.store.max_document_bytes;
+      running.sync.default_direction = fresh.sync.default_direction;
+      running.sync.collections = fresh.sync.collections;
       apply_log_level(running);
+      writes_->set_directions(directions_from(running));
+      sync_->set_directions(directions_from(running));
       server_->set_limits(limits_from(running));
       writes_->set_max_document_bytes(static_cast<size_t>(running.store.max_document_bytes));
     } catch (const std::exception& e) {

@@ -257,7 +257,9 @@ bool RpcHandler::handle_request(const JsonValue& request, std::string_view raw_i
       ++metrics_.request_errors;
       return false;
     }
-    int code = e.reason() == "not_found" ? rpc_code::kNotFound : rpc_code::kInvalidParams;
+    int code = e.reason() == "not_found"   ? rpc_code::kNotFound
+               : e.reason() == "read_only" ? rpc_code::kForbidden
+                                           : rpc_code::kInvalidParams;
     return fail(id, code, e.reason(), e.what());
   } catch (const SqliteError& e) {
     ++metrics_.storage_errors;

@@ -57,7 +57,8 @@ JournaledWrites::JournaledWrites(Database& db, DocumentStore& documents, Mutatio
     for (const HandedWrite& h : recovery_->writes) {
       std::optional<PreparedWrite> w = decode_write_record(h.record);
       overlay_[Key{w->mutation.collection, w->mutation.doc_id}] =
-          OverlayEntry{w->local_data, w->mutation.base_version, w->mutation.created_at_ms, h.lsn};
+          OverlayEntry{w->local_data, w->mutation.base_version, w->mutation.created_at_ms, h.lsn,
+                       !w->local_only};
     }
     recovery_warning_ += "the disk is full: " + std::to_string(recovery_->writes.size()) +
                          " acknowledged writes from the journal wait for room (reads see them; "
@@ -225,7 +226,7 @@ LocalWriteResult JournaledWrites::apply(const LocalWrite& write) {
   journals_[current_]->append(lsn, record);
   ++next_lsn_;
   OverlayEntry entry{prepared.local_data, base ? base->server_version : std::nullopt,
-                     prepared.mutation.created_at_ms, lsn};
+                     prepared.mutation.created_at_ms, lsn, !prepared.local_only};
   if (it != overlay_.end()) {
     undo_.emplace_back(it->second);
     it->second = std::move(entry);
@@ -377,7 +378,7 @@ std::optional<StoredDocument> JournaledWrites::find(std::string_view collection,
   doc.id = id;
   doc.local_data = it->second.local_data;
   doc.server_version = it->second.server_version;
-  doc.pending = true;
+  doc.pending = it->second.queued;
   doc.updated_at_ms = it->second.updated_at_ms;
   return doc;
 }

@@ -115,6 +115,7 @@ class JournaledWrites final : public LocalWriter {
     std::optional<std::string> server_version;
     int64_t updated_at_ms = 0;
     uint64_t lsn = 0;
+    bool queued = true;  // false for a local collection's write: nothing waits to sync
   };
 
   void settle_now();

@@ -21,11 +21,17 @@ void LocalWrites::store(DocumentStore& documents, MutationQueue& queue,
                         const PreparedWrite& write) {
   const Mutation& m = write.mutation;
   documents.set_local_view(m.collection, m.doc_id, write.local_data, m.created_at_ms);
-  queue.enqueue(m);
+  if (!write.local_only) queue.enqueue(m);
 }
 
 PreparedWrite LocalWrites::prepare(const LocalWrite& write,
                                    const std::optional<DocumentStore::WriteBase>& doc) {
+  const Direction direction = directions_.of(write.collection);
+  if (direction == Direction::pull) {
+    throw WriteRejected("read_only", "collection " + write.collection +
+                                         " syncs pull-only (sync.collections): its documents "
+                                         "change only from the remote");
+  }
   const bool visible = doc && doc->local_data.has_value();
   Mutation m;
   m.collection = write.collection;
@@ -73,6 +79,7 @@ PreparedWrite LocalWrites::prepare(const LocalWrite& write,
   m.id = ids_.next();
   m.created_at_ms = clock_.now_ms();
   result.mutation = std::move(m);
+  result.local_only = direction == Direction::local;
   return result;
 }
 

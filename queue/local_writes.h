@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "queue/directions.h"
 #include "queue/mutation_queue.h"
 #include "store/document_store.h"
 #include "util/clock.h"
@@ -39,9 +40,11 @@ struct LocalWriteResult {
 };
 
 // A local write worked out but not stored yet: its mutation and the local view it leaves.
+// A write to a `local` collection keeps its mutation out of the queue: only the view.
 struct PreparedWrite {
   Mutation mutation;
   std::optional<std::string> local_data;
+  bool local_only = false;
 };
 
 // How far the tables lag behind the acknowledged writes (all zero when writes go
@@ -82,6 +85,9 @@ class LocalWrites final : public LocalWriter {
         max_document_bytes_(max_document_bytes) {}
 
   void set_max_document_bytes(size_t bytes) { max_document_bytes_ = bytes; }
+  // Which way each collection syncs: a pull-only collection's writes are refused
+  // (read_only), a local one's are never queued.
+  void set_directions(Directions directions) { directions_ = std::move(directions); }
 
   // Reads what the write builds on, prepares it and stores it in the caller's transaction.
   LocalWriteResult apply(const LocalWrite& write) override;
@@ -96,7 +102,7 @@ class LocalWrites final : public LocalWriter {
   // no storage is touched. Throws WriteRejected.
   PreparedWrite prepare(const LocalWrite& write,
                         const std::optional<DocumentStore::WriteBase>& base);
-  // Stores a prepared write: the local view and the queued mutation.
+  // Stores a prepared write: the local view and the queued mutation (none when local).
   static void store(DocumentStore& documents, MutationQueue& queue, const PreparedWrite& write);
 
  private:
@@ -107,6 +113,7 @@ class LocalWrites final : public LocalWriter {
   Uuid7Generator& ids_;
   const Clock& clock_;
   size_t max_document_bytes_;
+  Directions directions_;
 };
 
 // Recomputes a document's local view from its server state and its unfinished

@@ -7,7 +7,9 @@
 namespace syncd {
 namespace {
 
-constexpr unsigned char kVersion = 1;
+// Version 2 added a flags byte after the op (kLocalOnly); version 1 records still read.
+constexpr unsigned char kVersion = 2;
+constexpr unsigned char kLocalOnly = 1;
 
 void put_text(std::string& out, std::string_view text) {
   append_le(out, static_cast<uint32_t>(text.size()));
@@ -67,6 +69,7 @@ std::string encode_write_record(const PreparedWrite& write) {
               (write.local_data ? write.local_data->size() : 0));
   out.push_back(static_cast<char>(kVersion));
   out.push_back(static_cast<char>(m.op));
+  out.push_back(static_cast<char>(write.local_only ? kLocalOnly : 0));
   append_le(out, static_cast<uint64_t>(m.created_at_ms));
   put_text(out, m.id);
   put_text(out, m.collection);
@@ -79,10 +82,14 @@ std::string encode_write_record(const PreparedWrite& write) {
 
 std::optional<PreparedWrite> decode_write_record(std::string_view bytes) {
   Reader in(bytes);
-  if (in.byte() != kVersion) return std::nullopt;
+  const unsigned char version = in.byte();
+  if (version != 1 && version != kVersion) return std::nullopt;
   unsigned char op = in.byte();
   if (op > static_cast<unsigned char>(MutationOp::del)) return std::nullopt;
+  const unsigned char flags = version >= 2 ? in.byte() : 0;
+  if ((flags & ~kLocalOnly) != 0) return std::nullopt;
   PreparedWrite write;
+  write.local_only = (flags & kLocalOnly) != 0;
   Mutation& m = write.mutation;
   m.op = static_cast<MutationOp>(op);
   m.created_at_ms = static_cast<int64_t>(in.integer<uint64_t>());

@@ -1,7 +1,7 @@
 #pragma once
 // A prepared local write as journal bytes, and back: the mutation (id, document, op, base
-// version, payload, creation time) and the local view it leaves. Length-prefixed fields,
-// little endian; decode rejects anything short, long or unknown.
+// version, payload, creation time), whether it stays local, and the local view it leaves.
+// Length-prefixed fields, little endian; decode rejects anything short, long or unknown.
 #include <optional>
 #include <string>
 #include <string_view>

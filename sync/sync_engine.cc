@@ -424,14 +424,47 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
   if (!changes.empty()) on_remote_changes_(std::move(changes));
 }
 
-void SyncEngine::pull() {
-  pull_in_flight_ = true;
+std::string SyncEngine::pull_cursor(const std::vector<std::string>& filter) {
   std::string cursor = protocol_.initial_cursor();
   try {
+    std::string names;
+    for (const std::string& name : filter) names += name + '\n';
+    const std::optional<std::string> before = meta_.get("pull_filter");
+    if (before.value_or("") != names) {
+      // A cursor belongs to the filter it was issued under: a collection newly asked for
+      // has history before it, so a wider filter starts again from the beginning
+      // (versions already known are passed over as they come).
+      std::vector<std::string> old_names;
+      for (size_t at = 0, end; before && (end = before->find('\n', at)) != std::string::npos;
+           at = end + 1) {
+        old_names.push_back(before->substr(at, end - at));
+      }
+      bool wider = false;  // than all collections (no old names) nothing is
+      if (!old_names.empty()) {
+        wider = filter.empty();
+        for (const std::string& name : filter) {
+          wider = wider || std::find(old_names.begin(), old_names.end(), name) == old_names.end();
+        }
+      }
+      Transaction tx(db_);
+      if (wider) {
+        meta_.set("pull_cursor", cursor);
+        log_info("sync: the collections pulled changed; pulling from the beginning");
+      }
+      meta_.set("pull_filter", names);
+      tx.commit();
+    }
     cursor = meta_.get("pull_cursor").value_or(cursor);
   } catch (const SqliteError& e) {
     note_error(e.what());
   }
+  return cursor;
+}
+
+void SyncEngine::pull() {
+  pull_in_flight_ = true;
+  std::vector<std::string> filter = settings_.directions.pull_filter();
+  const std::string cursor = pull_cursor(filter);
   if (!round_open_) {
     round_open_ = true;
     round_by_hint_ = hint_waiting_ && !pull_wanted_ && clock_.monotonic_ms() < next_pull_ms_;
@@ -440,8 +473,7 @@ void SyncEngine::pull() {
   pull_wanted_ = false;
   hint_waiting_ = false;  // this pull covers every hint so far
   cursor_sent_ = cursor;
-  protocol_.pull(cursor, settings_.directions.pull_filter(),
-                 [this](PullAnswer answer) { on_pull_answer(std::move(answer)); });
+  protocol_.pull(cursor, filter, [this](PullAnswer answer) { on_pull_answer(std::move(answer)); });
 }
 
 void SyncEngine::on_pull_answer(PullAnswer answer) {

@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "queue/directions.h"
 #include "queue/mutation_queue.h"
 #include "store/document_store.h"
 #include "store/meta_store.h"
@@ -28,7 +29,6 @@
 #include "sync/conflict_applier.h"
 #include "sync/connectivity.h"
 #include "sync/dead_letters.h"
-#include "sync/directions.h"
 #include "sync/event_stream.h"
 #include "sync/remote.h"
 #include "util/clock.h"
@@ -81,6 +81,8 @@ class SyncEngine {
   // The network changed (netlink): if offline, probe now instead of after the backoff.
   void network_changed();
   SyncStatus status() const;
+  // SIGHUP: which collections pull from now on (mutations already queued still drain).
+  void set_directions(Directions directions) { settings_.directions = std::move(directions); }
 
   // conflicts.resolve (ConflictApplier::resolve_manually), then a replay.
   std::optional<std::string> resolve_manually(const std::string& mutation_id,
@@ -104,6 +106,9 @@ class SyncEngine {
   // The change-hint stream said a change is there (or ended): pull soon, coalesced.
   void hint();
   void pull();
+  // The stored cursor, or the beginning when `filter` asks for more than the filter the
+  // cursor was issued under.
+  std::string pull_cursor(const std::vector<std::string>& filter);
   void on_pull_answer(PullAnswer answer);
   // Applies a pulled page and stores its cursor; an error when storing failed.
   std::optional<std::string> store_pulled(const PullPage& page);

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "queue/write_record.h"
 #include "tests/queue/local_store_fixture.h"
 
 namespace syncd {
@@ -94,6 +95,68 @@ TEST_F(LocalWritesTest, RollbackRemovesTheDocumentAndItsMutationTogether) {
   }
   EXPECT_FALSE(docs_.find("notes", "a"));
   EXPECT_EQ(queue_.counts().pending, 0);
+}
+
+TEST_F(LocalWritesTest, ALocalCollectionKeepsItsWritesOutOfTheQueue) {
+  writes_.set_directions(Directions(Direction::both, {{"notes", Direction::local}}));
+  auto put = write(MutationOp::put, "a", R"({"v":1})");
+  write(MutationOp::patch, "a", R"({"w":2})");
+  EXPECT_EQ(*docs_.find("notes", "a")->local_data, R"({"v":1,"w":2})");
+  EXPECT_FALSE(docs_.find("notes", "a")->pending) << "nothing waits to sync";
+  EXPECT_TRUE(queue_.list(std::nullopt, 10).empty());
+  EXPECT_EQ(queue_.counts().pending, 0);
+  write(MutationOp::del, "a");
+  EXPECT_FALSE(docs_.find("notes", "a")->visible());
+  EXPECT_TRUE(queue_.list(std::nullopt, 10).empty());
+  EXPECT_FALSE(put.mutation_id.empty()) << "answered like any write";
+}
+
+TEST_F(LocalWritesTest, APullOnlyCollectionRefusesLocalWritesAsReadOnly) {
+  writes_.set_directions(Directions(Direction::both, {{"notes", Direction::pull}}));
+  for (MutationOp op : {MutationOp::put, MutationOp::patch, MutationOp::del}) {
+    try {
+      write(op, "a", op == MutationOp::del ? nullptr : R"({"v":1})");
+      ADD_FAILURE() << "written";
+    } catch (const WriteRejected& e) {
+      EXPECT_EQ(e.reason(), "read_only");
+      EXPECT_NE(std::string(e.what()).find("collection notes syncs pull-only"), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_TRUE(queue_.list(std::nullopt, 10).empty());
+  EXPECT_FALSE(docs_.find("notes", "a"));
+}
+
+TEST_F(LocalWritesTest, APushOnlyCollectionQueuesItsWritesAsAnyOther) {
+  writes_.set_directions(Directions(Direction::local, {{"notes", Direction::push}}));
+  write(MutationOp::put, "a", R"({"v":1})");
+  EXPECT_EQ(queue_.list(std::nullopt, 10).size(), 1u);
+}
+
+TEST(WriteRecord, ALocalWriteRoundTripsAndAVersion1RecordStillReads) {
+  PreparedWrite w;
+  w.mutation.id = "m1";
+  w.mutation.collection = "ui";
+  w.mutation.doc_id = "a";
+  w.mutation.payload = "{}";
+  w.local_data = "{}";
+  w.local_only = true;
+  std::string bytes = encode_write_record(w);
+  auto back = decode_write_record(bytes);
+  ASSERT_TRUE(back);
+  EXPECT_TRUE(back->local_only);
+  EXPECT_EQ(back->mutation.id, "m1");
+  // Version 1 (written by an older syncd): no flags byte, never local.
+  std::string v1 = bytes;
+  v1[0] = 1;
+  v1.erase(2, 1);
+  auto old = decode_write_record(v1);
+  ASSERT_TRUE(old);
+  EXPECT_FALSE(old->local_only);
+  EXPECT_EQ(old->mutation.doc_id, "a");
+  std::string unknown_flag = bytes;
+  unknown_flag[2] = 4;
+  EXPECT_FALSE(decode_write_record(unknown_flag)) << "a flag no syncd knows";
 }
 
 }  // namespace

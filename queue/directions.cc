@@ -1,4 +1,4 @@
-#include "sync/directions.h"
+#include "queue/directions.h"
 
 namespace syncd {
 

@@ -2,8 +2,8 @@
 // Which way each collection syncs (config sync.collections and sync.default_direction):
 // both; push (local writes go up, pulled changes are ignored); pull (the remote's
 // changes come down, local writes are refused); local (never leaves the device). The
-// engine enforces push and pull-side rules; the write path refuses pull-only writes and
-// keeps local collections out of the queue.
+// write path (LocalWrites) refuses pull-only writes and keeps local collections out of
+// the queue; the sync engine passes over pulled changes of collections that do not pull.
 #include <map>
 #include <optional>
 #include <string>
