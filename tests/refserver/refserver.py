@@ -497,6 +497,8 @@ class Handler(BaseHTTPRequestHandler):
             if not isinstance(client_id, str) or not isinstance(mutations, list):
                 raise ValueError("client_id must be a string and mutations a list")
             for m in mutations:
+                if not isinstance(m, dict):
+                    raise ValueError("a mutation is not an object")
                 for field in ("id", "collection", "doc_id", "op"):
                     if not isinstance(m.get(field), str):
                         raise ValueError("mutation field %s must be a string" % field)
