@@ -494,6 +494,8 @@ class Kit:
         bodies = [(b"{not json", "a body that is not JSON"),
                   ({"client_id": self.client_id}, "a body without mutations"),
                   ({"mutations": [good]}, "a body without client_id"),
+                  ({"client_id": self.client_id, "mutations": [good, 5]},
+                   "a mutation that is not an object"),
                   ({"client_id": self.client_id, "mutations": [dict(good, id=7)]},
                    "a mutation whose id is not a string"),
                   ({"client_id": self.client_id,
