@@ -232,9 +232,9 @@ def check_result_shape(r):
         fail("%s has unknown status %s" % (what, show(status)))
 
 
-def describe_error(e, timeout):
+def describe_error(e, timeout, flag="--timeout"):
     if isinstance(e, socket.timeout):
-        return "no answer within %g s (--timeout)" % timeout
+        return "no answer within %g s (%s)" % (timeout, flag)
     if isinstance(e, ConnectionRefusedError):
         return "connection refused"
     return "%s: %s" % (type(e).__name__, e)
@@ -635,7 +635,7 @@ class Kit:
                 sock = conn.sock
                 response = conn.getresponse()
             except (OSError, http.client.HTTPException) as e:
-                fail("GET /v1/events: %s" % describe_error(e, self.sse_timeout))
+                fail("GET /v1/events: %s" % describe_error(e, self.sse_timeout, "--sse-timeout"))
             if response.status != 200:
                 fail("GET /v1/events answered HTTP %d: %s"
                      % (response.status, excerpt(response.read(200))))
@@ -654,7 +654,7 @@ class Kit:
                 try:
                     raw = response.readline(4097)
                 except (OSError, http.client.HTTPException) as e:
-                    fail("reading /v1/events: %s" % describe_error(e, self.sse_timeout))
+                    fail("reading /v1/events: %s" % describe_error(e, self.sse_timeout, "--sse-timeout"))
                 if not raw:
                     fail("the event stream ended before a `changed` event")
                 if len(raw) > 4096:
