@@ -5,9 +5,13 @@ For tests and demos, not for production: one process, one SQLite file, no TLS.
 Python standard library only.
 
   refserver.py [--host 127.0.0.1] [--port 8787] [--db FILE] [--token TOKEN]
-               [--port-file FILE]
+               [--port-file FILE] [--break dedupe|versions|filter ...]
 
 --port 0 picks a free port; --port-file writes the chosen port there once listening.
+--break makes the server wrong on purpose, to show that tests/conformance/check.py
+catches it: `dedupe` applies a repeated mutation id again instead of answering its first
+result, `versions` keeps a document's first version on every later write, `filter`
+ignores pull's collections filter.
 
 Endpoints: POST /v1/push, GET /v1/pull, GET /v1/events (Server-Sent Events),
 GET /v1/health, and POST /oauth/token (the refresh_token grant of RFC 6749 section 6,
@@ -26,7 +30,7 @@ import sys
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote_plus, urlparse
 
 SCHEMA = """
 PRAGMA journal_mode=WAL;
@@ -45,6 +49,57 @@ CREATE TABLE IF NOT EXISTS applied (
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta VALUES ('version', 0);
 """
+
+BREAKS = ("dedupe", "versions", "filter")
+
+# A pull page ends early (has_more) once its documents pass this many bytes: syncd
+# refuses an answer over http.max_response_bytes (64 MiB by default), and a page of 500
+# documents of 512 KiB would be 256 MiB.
+MAX_PAGE_BYTES = 16 << 20
+MAX_FILTER_COLLECTIONS = 1000
+
+
+def is_key(name):
+    """A collection name as docs/PROTOCOL.md defines it: 1-256 bytes of printable UTF-8."""
+    size = len(name.encode("utf-8", "surrogatepass"))
+    if size < 1 or size > 256:
+        return False
+    for ch in name:
+        code = ord(ch)
+        if code < 0x20 or 0x7f <= code <= 0x9f or 0xd800 <= code <= 0xdfff:
+            return False
+    return True
+
+
+def parse_collections(query):
+    """The `collections` parameter of a pull from the raw query string: None when absent
+    (all collections), else the list of names. The value is split at literal commas
+    first, then each name is percent-decoded, so a name may hold a comma as %2C. Raises
+    ValueError for an empty value, an empty name, a name that is not a valid collection
+    name, or the parameter given twice."""
+    values = [part[len("collections="):] for part in query.split("&")
+              if part.startswith("collections=")]
+    if any(part == "collections" for part in query.split("&")):
+        raise ValueError("collections needs a value (leave it out to pull every collection)")
+    if not values:
+        return None
+    if len(values) > 1:
+        raise ValueError("collections given more than once (separate the names with commas)")
+    if values[0] == "":
+        raise ValueError("collections is empty (leave it out to pull every collection)")
+    names = []
+    for raw in values[0].split(","):
+        try:
+            name = unquote_plus(raw, errors="strict")
+        except UnicodeDecodeError:
+            raise ValueError("a collection name in the filter is not UTF-8")
+        if not is_key(name):
+            raise ValueError("collection name %r in the filter is not 1-256 bytes of printable UTF-8"
+                             % name[:40])
+        names.append(name)
+    if len(names) > MAX_FILTER_COLLECTIONS:
+        raise ValueError("more than %d collections in the filter" % MAX_FILTER_COLLECTIONS)
+    return sorted(set(names))
 
 
 def merge_patch(target, patch):
@@ -128,7 +183,8 @@ class Faults:
 
 
 class Store:
-    def __init__(self, path):
+    def __init__(self, path, breaks=()):
+        self.breaks = set(breaks)
         self.db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self.db.executescript(SCHEMA)
         self.lock = threading.Lock()
@@ -141,7 +197,9 @@ class Store:
             db = self.db
             ids = [m["id"] for m in mutations]
             known = {}
-            for i in range(0, len(ids), 500):
+            # --break dedupe: earlier results are not looked up, so a repeated id is
+            # worked again as if it were new.
+            for i in range(0, len(ids) if "dedupe" not in self.breaks else 0, 500):
                 chunk = ids[i:i + 500]
                 q = "SELECT mutation_id, result FROM results WHERE client_id=? AND mutation_id IN (%s)" % (
                     ",".join("?" * len(chunk)))
@@ -163,7 +221,8 @@ class Store:
                 if mid in known:
                     results.append(known[mid])
                     continue
-                result = self._apply_one(client_id, m, docs, reject_ids, version + 1)
+                result = self._apply_one(client_id, m, docs, reject_ids, version + 1,
+                                         "versions" in self.breaks)
                 if result["status"] == "applied":
                     version += 1
                     key = (m["collection"], m["doc_id"])
@@ -173,7 +232,9 @@ class Store:
                 results.append(result)
                 new_results.append((client_id, mid, json.dumps(result, separators=(",", ":"))))
             db.execute("BEGIN")
-            db.executemany("INSERT INTO results VALUES (?, ?, ?)", new_results)
+            db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?)"
+                           if "dedupe" in self.breaks else "INSERT INTO results VALUES (?, ?, ?)",
+                           new_results)
             db.executemany("INSERT INTO applied VALUES (?, ?, ?, ?, ?, ?)", applied)
             db.executemany("INSERT OR REPLACE INTO documents VALUES (?, ?, ?, ?, ?)",
                            [(k[0], k[1], v[0], v[1], v[2]) for k, v in doc_writes.items()])
@@ -185,17 +246,23 @@ class Store:
             return results
 
     @staticmethod
-    def _apply_one(client_id, m, docs, reject_ids, next_version):
+    def _apply_one(client_id, m, docs, reject_ids, next_version, keep_versions=False):
         mid = m["id"]
         if mid in reject_ids:
             return {"id": mid, "status": "rejected", "error": reject_ids[mid]}
         op = m.get("op")
         if op not in ("put", "patch", "delete"):
             return {"id": mid, "status": "rejected", "error": "unknown op %r" % (op,)}
+        # What is malformed whatever the document's state is rejected before versions
+        # are compared (docs/PROTOCOL.md, "Rejected").
+        if op in ("put", "patch") and not isinstance(m.get("data"), dict):
+            return {"id": mid, "status": "rejected", "error": "%s needs an object as data" % op}
+        base = m.get("base_version")
+        if base is not None and not isinstance(base, str):
+            return {"id": mid, "status": "rejected", "error": "base_version must be a string or null"}
         key = (m["collection"], m["doc_id"])
         current = docs.get(key)
         exists = current is not None and not current[2]
-        base = m.get("base_version")
         if base is None:
             ok = not exists
         else:
@@ -206,8 +273,6 @@ class Store:
                    "deleted": not exists}
             return {"id": mid, "status": "conflict", "current": cur}
         if op == "put":
-            if not isinstance(m.get("data"), dict):
-                return {"id": mid, "status": "rejected", "error": "put needs an object"}
             data, deleted = json.dumps(m["data"], separators=(",", ":")), 0
         elif op == "patch":
             if not exists:
@@ -216,20 +281,47 @@ class Store:
             deleted = 0
         else:
             data, deleted = None, 1
+        if keep_versions and current is not None:
+            next_version = current[0]  # --break versions: the version never moves
         docs[key] = [next_version, data, deleted]
         return {"id": mid, "status": "applied", "version": str(next_version)}
 
-    def pull(self, cursor, limit):
+    def pull(self, cursor, limit, collections=None):
+        """Changes after `cursor` in version order: every document whose latest version is
+        newer, at that version. With `collections` (a list of names) only documents of
+        those; the cursor is then the version of the page's last change, so it never
+        passes a change of the collections asked for that the page did not hold."""
+        if "filter" in self.breaks:
+            collections = None
+        where, params = "version > ?", [cursor]
+        if collections is not None:
+            where += " AND collection IN (%s)" % ",".join("?" * len(collections))
+            params += collections
         with self.lock:
             rows = self.db.execute(
-                "SELECT collection, doc_id, version, data, deleted FROM documents WHERE version > ? "
-                "ORDER BY version LIMIT ?", (cursor, limit + 1)).fetchall()
+                "SELECT collection, doc_id, version, data, deleted FROM documents WHERE " + where +
+                " ORDER BY version LIMIT ?", params + [limit + 1]).fetchall()
+            newest = self.version
         more = len(rows) > limit
         rows = rows[:limit]
+        size = 0
+        for i, row in enumerate(rows):
+            size += len(row[3] or "")
+            if size > MAX_PAGE_BYTES and i + 1 < len(rows):
+                rows, more = rows[:i + 1], True
+                break
         changes = [{"collection": c, "doc_id": d, "version": str(v),
                     "data": json.loads(data) if data is not None else None, "deleted": bool(deleted)}
                    for c, d, v, data, deleted in rows]
-        next_cursor = str(rows[-1][2]) if rows else str(cursor)
+        if collections is not None and not more:
+            # Every change of these collections up to `newest` (read in the same lock as
+            # the rows) is in the page: the cursor moves there, past what was written to
+            # other collections.
+            next_cursor = str(max(cursor, newest))
+        elif rows:
+            next_cursor = str(rows[-1][2])
+        else:
+            next_cursor = str(cursor)
         return {"changes": changes, "cursor": next_cursor, "has_more": more}
 
     def applied_log(self):
@@ -306,7 +398,12 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError:
                 self.send_json(400, {"error": "cursor and limit must be integers"})
                 return
-            self.send_json(200, self.server.store.pull(cursor, limit))
+            try:
+                collections = parse_collections(url.query)
+            except ValueError as e:
+                self.send_json(400, {"error": "bad collections filter: %s" % e})
+                return
+            self.send_json(200, self.server.store.pull(cursor, limit, collections))
         elif url.path == "/v1/events":
             if not self.authorized():
                 return
@@ -400,6 +497,8 @@ class Handler(BaseHTTPRequestHandler):
             if not isinstance(client_id, str) or not isinstance(mutations, list):
                 raise ValueError("client_id must be a string and mutations a list")
             for m in mutations:
+                if not isinstance(m, dict):
+                    raise ValueError("a mutation is not an object")
                 for field in ("id", "collection", "doc_id", "op"):
                     if not isinstance(m.get(field), str):
                         raise ValueError("mutation field %s must be a string" % field)
@@ -452,11 +551,13 @@ def main():
     parser.add_argument("--rotate-refresh-token", action="store_true")
     parser.add_argument("--port-file", default="")
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument("--break", dest="breaks", action="append", default=[], choices=BREAKS,
+                        help="be wrong on purpose (for the conformance kit's own tests)")
     args = parser.parse_args()
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("the reference server listens on loopback only")
     server = Server((args.host, args.port), Handler)
-    server.store = Store(args.db)
+    server.store = Store(args.db, args.breaks)
     server.faults = Faults()
     server.token = args.token
     server.push_lock = threading.Lock()
@@ -471,6 +572,8 @@ def main():
         with open(tmp, "w") as f:
             f.write("%d\n" % port)
         os.rename(tmp, args.port_file)
+    if args.breaks:
+        sys.stderr.write("refserver: broken on purpose: %s\n" % ", ".join(args.breaks))
     sys.stderr.write("refserver: listening on http://%s:%d\n" % (args.host, port))
     sys.stderr.flush()
     try:
