@@ -166,7 +166,12 @@ void SyncEngine::request_succeeded() {
   const BreakerState before = breaker_.state();
   breaker_.record_success();
   if (before != BreakerState::closed) log_info("sync: circuit breaker closed");
+  reached();
+}
+
+void SyncEngine::reached() {
   if (connectivity_.state() != Connectivity::online) {
+    // The failures held back end with this: their count, before "online".
     for (const std::string& line : error_log_.flush(clock_.monotonic_ms())) {
       log_warning("sync: " + line);
     }
@@ -180,7 +185,7 @@ void SyncEngine::probe() {
     probe_in_flight_ = false;
     if (stopped_) return;
     if (answer.kind == AnswerKind::ok) {
-      connectivity_.succeeded();
+      reached();
       failures_ = 0;
       wait_until_ms_ = 0;
       pull_wanted_ = true;

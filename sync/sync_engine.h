@@ -123,6 +123,8 @@ class SyncEngine {
   // (the backoff, or the remote's Retry-After up to the cap, which `error` then notes).
   int64_t back_off(std::string& error, std::optional<int64_t> retry_after_ms);
   void request_succeeded();
+  // The remote answered as it should: online, after logging the failures held back.
+  void reached();
   void note_error(const std::string& error);
   // Leased mutations whose outcome could not be stored (the database failed) would stay
   // inflight, their documents blocked, until a restart: they are kept here and given back

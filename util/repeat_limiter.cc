@@ -4,11 +4,31 @@ namespace syncd {
 
 std::string RepeatLimiter::with_count(const std::string& line, int64_t held_back, int64_t seconds) {
   if (held_back == 0) return line;
-  return line + " (and " + std::to_string(held_back) + " times more in the " +
-         std::to_string(seconds) + " s before)";
+  return line + " (and " + std::to_string(held_back) + (held_back == 1 ? " time" : " times") +
+         " more in the " + std::to_string(seconds) + " s before)";
 }
 
-std::optional<std::string> RepeatLimiter::admit(const std::string& line, int64_t now_ms) {
+namespace {
+
+// Lines that differ only in their numbers ("after 1 ms", "after 0 ms") are one failure.
+std::string shape_of(const std::string& line) {
+  std::string shape;
+  shape.reserve(line.size());
+  for (char c : line) {
+    const bool digit = c >= '0' && c <= '9';
+    if (!digit) {
+      shape += c;
+    } else if (shape.empty() || shape.back() != '#') {
+      shape += '#';
+    }
+  }
+  return shape;
+}
+
+}  // namespace
+
+std::optional<std::string> RepeatLimiter::admit(const std::string& text, int64_t now_ms) {
+  const std::string line = shape_of(text);  // the key
   auto it = seen_.find(line);
   if (it == seen_.end()) {
     if (seen_.size() >= kMaxLines) {
@@ -16,27 +36,30 @@ std::optional<std::string> RepeatLimiter::admit(const std::string& line, int64_t
       by_age_.pop_front();
     }
     by_age_.push_back(line);
-    seen_.emplace(line, Seen{now_ms, 0, std::prev(by_age_.end())});
-    return line;
+    seen_.emplace(line, Seen{now_ms, 0, std::prev(by_age_.end()), text});
+    return text;
   }
   Seen& s = it->second;
   by_age_.splice(by_age_.end(), by_age_, s.age);  // most recently seen last
   if (now_ms - s.shown_at_ms < window_ms_) {
     ++s.held_back;
+    s.last = text;
     return std::nullopt;
   }
-  std::string text = with_count(line, s.held_back, (now_ms - s.shown_at_ms) / 1000);
+  std::string shown = with_count(text, s.held_back, (now_ms - s.shown_at_ms) / 1000);
   s.shown_at_ms = now_ms;
   s.held_back = 0;
-  return text;
+  s.last = text;
+  return shown;
 }
 
 std::vector<std::string> RepeatLimiter::flush(int64_t now_ms) {
   std::vector<std::string> lines;
-  for (const std::string& line : by_age_) {
-    const Seen& s = seen_[line];
-    if (s.held_back > 0)
-      lines.push_back(with_count(line, s.held_back, (now_ms - s.shown_at_ms) / 1000));
+  for (const std::string& shape : by_age_) {
+    const Seen& s = seen_[shape];
+    if (s.held_back > 0) {
+      lines.push_back(with_count(s.last, s.held_back, (now_ms - s.shown_at_ms) / 1000));
+    }
   }
   seen_.clear();  // a failure after this is news again
   by_age_.clear();

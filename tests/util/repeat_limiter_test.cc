@@ -27,6 +27,18 @@ TEST(RepeatLimiter, DifferentLinesAreToldApartEvenWhenTheyAlternate) {
   EXPECT_TRUE(limiter.admit("health failed", 4));
 }
 
+TEST(RepeatLimiter, LinesThatDifferOnlyInTheirNumbersAreOneFailure) {
+  RepeatLimiter limiter(60000);
+  EXPECT_TRUE(limiter.admit("connect to 127.0.0.1 port 80 failed after 0 ms", 0));
+  EXPECT_FALSE(limiter.admit("connect to 127.0.0.1 port 80 failed after 1 ms", 1));
+  EXPECT_FALSE(limiter.admit("connect to 127.0.0.1 port 80 failed after 12 ms", 2));
+  auto lines = limiter.flush(3);
+  ASSERT_EQ(lines.size(), 1u);
+  EXPECT_EQ(lines[0],
+            "connect to 127.0.0.1 port 80 failed after 12 ms (and 2 times more in the 0 s before)");
+  EXPECT_TRUE(limiter.admit("timeout after 5 ms", 4)) << "other words: another line";
+}
+
 TEST(RepeatLimiter, FlushNamesWhatWasHeldBackAndForgetsIt) {
   RepeatLimiter limiter(60000);
   limiter.admit("a", 0);
@@ -41,9 +53,14 @@ TEST(RepeatLimiter, FlushNamesWhatWasHeldBackAndForgetsIt) {
 
 TEST(RepeatLimiter, RemembersABoundedNumberOfLines) {
   RepeatLimiter limiter(60000);
-  for (int i = 0; i < 10000; ++i) EXPECT_TRUE(limiter.admit("line " + std::to_string(i), i));
-  EXPECT_TRUE(limiter.admit("line 0", 10001)) << "forgotten long ago: shown again";
-  EXPECT_FALSE(limiter.admit("line 9999", 10002)) << "recent: held back";
+  auto name = [](int i) {  // distinct words: numbers alone would make one shape
+    std::string s;
+    for (; i > 0 || s.empty(); i /= 26) s += static_cast<char>('a' + i % 26);
+    return "line " + s;
+  };
+  for (int i = 0; i < 10000; ++i) EXPECT_TRUE(limiter.admit(name(i), i)) << name(i);
+  EXPECT_TRUE(limiter.admit(name(0), 10001)) << "forgotten long ago: shown again";
+  EXPECT_FALSE(limiter.admit(name(9999), 10002)) << "recent: held back";
 }
 
 }  // namespace
