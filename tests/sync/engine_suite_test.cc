@@ -21,6 +21,7 @@ struct RemoteCase {
   const char* name;
   std::function<std::unique_ptr<testing::FakeServer>()> make;
 };
+void PrintTo(const RemoteCase& c, std::ostream* os) { *os << c.name; }
 
 class EngineSuite : public ::testing::TestWithParam<RemoteCase> {
  protected:
