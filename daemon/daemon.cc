@@ -222,8 +222,8 @@ class Daemon {
     }
     inflight_returned_ = return_inflight();
     resolutions_ = std::make_unique<ResolutionLog>(*db_);
-    methods_ = std::make_unique<Methods>(*documents_, *queue_, *journaled_, clock_, info_, metrics_,
-                                         resolutions_.get());
+    methods_ = std::make_unique<Methods>(*documents_, *queue_, *journaled_, clock_, ids_, info_,
+                                         metrics_, resolutions_.get());
   }
 
   // Leases do not survive a restart: inflight mutations go back to pending. On a full

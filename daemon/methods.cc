@@ -383,7 +383,8 @@ void Methods::queue_retry(const JsonValue& params, CallContext& ctx, JsonValue& 
   }
   // A retried dead letter is back in its document's local view (sync/dead_letters.h).
   std::vector<RemoteChange> changed;
-  const int64_t retried = retry_dead_letters(documents_, queue_, id, clock_.now_ms(), changed);
+  const int64_t retried =
+      retry_dead_letters(documents_, queue_, ids_, id, clock_.now_ms(), changed);
   if (retried > 0) ++ctx.writes;  // it changed the queue: the turn commits before answering
   for (auto& c : changed) ctx.changes.push_back(ChangeEvent{c.collection, c.id, c.data, "local"});
   result.SetObject();

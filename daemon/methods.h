@@ -49,12 +49,13 @@ class Methods {
  public:
   // `sync` may be null (tests, or before the engine starts): syncd reports itself offline.
   Methods(DocumentStore& documents, MutationQueue& queue, LocalWriter& writes, const Clock& clock,
-          const DaemonInfo& info, const Metrics& metrics, ResolutionLog* resolutions = nullptr,
-          SyncEngine* sync = nullptr)
+          Uuid7Generator& ids, const DaemonInfo& info, const Metrics& metrics,
+          ResolutionLog* resolutions = nullptr, SyncEngine* sync = nullptr)
       : documents_(documents),
         queue_(queue),
         writes_(writes),
         clock_(clock),
+        ids_(ids),
         info_(info),
         metrics_(metrics),
         resolutions_(resolutions),
@@ -88,6 +89,7 @@ class Methods {
   MutationQueue& queue_;
   LocalWriter& writes_;
   const Clock& clock_;
+  Uuid7Generator& ids_;  // new ids for retried dead letters
   const DaemonInfo& info_;
   const Metrics& metrics_;
   ResolutionLog* resolutions_;

@@ -82,7 +82,7 @@ MutationQueue::MutationQueue(Database& db)
       // else of it is unfinished; otherwise it is sent once those have gone, so a
       // document never has two mutations in flight. A conflict is its queue's head.
       retry_(db,
-             "UPDATE mutations SET state = 'pending', next_attempt_at_ms = ?2, "
+             "UPDATE mutations SET state = 'pending', next_attempt_at_ms = ?2, id = ?3, "
              "is_head = state = 'conflict' OR NOT EXISTS (SELECT 1 FROM mutations e "
              "WHERE e.collection = mutations.collection AND e.doc_id = mutations.doc_id "
              "AND e.seq != mutations.seq AND " UNFINISHED("e") ") "
@@ -255,18 +255,19 @@ bool MutationQueue::mark_conflict(std::string_view id, std::string_view error) {
   return sqlite3_changes(db_.handle()) > 0;
 }
 
-bool MutationQueue::retry(std::string_view id, int64_t now_ms) {
-  retry_.bind(1, id).bind(2, now_ms).run();
+bool MutationQueue::retry(std::string_view id, int64_t now_ms, std::string_view new_id) {
+  retry_.bind(1, id).bind(2, now_ms).bind(3, new_id).run();
   return sqlite3_changes(db_.handle()) > 0;
 }
 
-int64_t MutationQueue::retry_all_failed(int64_t now_ms) {
+int64_t MutationQueue::retry_all_failed(int64_t now_ms,
+                                        const std::function<std::string()>& next_id) {
   // One by one in queue order: each sees the ones before it back in the queue, so only
   // the oldest of a document can head its queue.
   std::vector<std::string> ids;
   while (failed_ids_.step()) ids.push_back(failed_ids_.column_text(0));
   int64_t retried = 0;
-  for (const std::string& id : ids) retried += retry(id, now_ms) ? 1 : 0;
+  for (const std::string& id : ids) retried += retry(id, now_ms, next_id()) ? 1 : 0;
   return retried;
 }
 

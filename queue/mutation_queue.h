@@ -8,6 +8,7 @@
 // (leases read heads from their index; an acknowledgement rebases the rest of its
 // document's queue in one documents row, which every read of a mutation consults).
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string_view>
 #include <vector>
@@ -46,9 +47,12 @@ class MutationQueue {
   bool dead_letter(std::string_view id, std::string_view error);
   // Kept until a manual resolution (state conflict).
   bool mark_conflict(std::string_view id, std::string_view error);
-  // Failed or conflict -> pending, due now. False when no such mutation in those states.
-  bool retry(std::string_view id, int64_t now_ms);
-  int64_t retry_all_failed(int64_t now_ms);
+  // Failed or conflict -> pending, due now, under `new_id`: the remote remembers its
+  // answer to the old id (dedupe) and would only give it again. False when no such
+  // mutation in those states.
+  bool retry(std::string_view id, int64_t now_ms, std::string_view new_id);
+  // Every dead letter, each under an id from `next_id`.
+  int64_t retry_all_failed(int64_t now_ms, const std::function<std::string()>& next_id);
   // Leases do not survive a restart: inflight -> pending. Returns how many moved.
   int64_t recover_inflight();
 

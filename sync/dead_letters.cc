@@ -16,7 +16,7 @@ void dead_letter(DocumentStore& documents, MutationQueue& queue, const Mutation&
   changes.push_back({m.collection, m.doc_id, std::move(view)});
 }
 
-int64_t retry_dead_letters(DocumentStore& documents, MutationQueue& queue,
+int64_t retry_dead_letters(DocumentStore& documents, MutationQueue& queue, Uuid7Generator& ids,
                            std::optional<std::string_view> id, int64_t now_ms,
                            std::vector<RemoteChange>& changes) {
   Transaction tx(queue.database());
@@ -24,7 +24,7 @@ int64_t retry_dead_letters(DocumentStore& documents, MutationQueue& queue,
   int64_t retried = 0;
   if (id) {
     std::optional<Mutation> m = queue.find(*id);
-    if (m && m->state == MutationState::failed && queue.retry(*id, now_ms)) {
+    if (m && m->state == MutationState::failed && queue.retry(*id, now_ms, ids.next())) {
       touched.emplace(m->collection, m->doc_id);
       retried = 1;
     }
@@ -39,7 +39,7 @@ int64_t retry_dead_letters(DocumentStore& documents, MutationQueue& queue,
       if (page.size() < kPage) break;
       after = page.back().seq;
     }
-    retried = queue.retry_all_failed(now_ms);
+    retried = queue.retry_all_failed(now_ms, [&ids] { return ids.next(); });
   }
   for (const auto& [collection, doc_id] : touched) {
     auto view = rebuild_local_view(documents, queue, collection, doc_id, now_ms);

@@ -13,6 +13,7 @@
 
 #include "queue/mutation_queue.h"
 #include "store/document_store.h"
+#include "util/uuid7.h"
 
 namespace syncd {
 
@@ -27,9 +28,10 @@ struct RemoteChange {
 void dead_letter(DocumentStore& documents, MutationQueue& queue, const Mutation& m,
                  std::string_view error, int64_t now_ms, std::vector<RemoteChange>& changes);
 
-// Queues the dead letter `id` again (every dead letter when nullopt) and puts each back
-// into its document's view. Returns how many were queued again.
-int64_t retry_dead_letters(DocumentStore& documents, MutationQueue& queue,
+// Queues the dead letter `id` again (every dead letter when nullopt), each under a new
+// mutation id from `ids`, and puts each back into its document's view. Returns how many
+// were queued again.
+int64_t retry_dead_letters(DocumentStore& documents, MutationQueue& queue, Uuid7Generator& ids,
                            std::optional<std::string_view> id, int64_t now_ms,
                            std::vector<RemoteChange>& changes);
 

@@ -19,7 +19,7 @@ class RpcHandlerTest : public ::testing::Test {
   LocalWrites writes_{docs_, queue_, ids_, clock_, 1000};
   DaemonInfo info_{"client-1", 0};
   Metrics metrics_;
-  Methods methods_{docs_, queue_, writes_, clock_, info_, metrics_};
+  Methods methods_{docs_, queue_, writes_, clock_, ids_, info_, metrics_};
   RpcHandler handler_{methods_, metrics_, 64};
   Subscriptions subscriptions_;
   std::vector<ChangeEvent> changes_;

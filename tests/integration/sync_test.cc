@@ -478,3 +478,52 @@ TEST(Sync, AGarbledServerAnswerIsRetriedAndNamedInStatus) {
 
 }  // namespace
 }  // namespace syncd::testing
+
+namespace syncd::testing {
+namespace {
+
+// The server remembers its answer to a mutation id (dedupe), a rejection too: a dead
+// letter retried under its old id would only be rejected again, so it goes under a new one.
+TEST(Sync, ARejectedWriteRetriedAfterTheServerChangedItsMindIsApplied) {
+  TempDir dir;
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  ASSERT_EQ(http_post(server.url() + "/admin/faults",
+                      R"({"status": 503, "count": 1000000, "path": "/v1/push"})")
+                .status,
+            200);
+  Syncd syncd(dir, kFastConfig, {}, server.url());
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  JsonDocument put = client.call("put", R"({"collection":"c","id":"x","data":{"v":1}})");
+  ASSERT_TRUE(put.HasMember("result")) << to_json(put);
+  const std::string id = put["result"]["mutation_id"].GetString();
+  ASSERT_EQ(http_post(server.url() + "/admin/faults",
+                      R"({"status": 503, "count": 0, "reject": {")" + id + R"(": "not yet"}})")
+                .status,
+            200);
+  client.call("sync.now");
+  auto failed = [&] {
+    JsonDocument s = client.call("status");
+    return s["result"]["queue"]["failed"].GetInt64();
+  };
+  ASSERT_TRUE(wait_until([&] { return failed() == 1; }, Millis(20000))) << syncd.log();
+  ASSERT_EQ(http_post(server.url() + "/admin/faults", R"({"reset": true})").status, 200);
+  JsonDocument retried = client.call("queue.retry", R"({"id":")" + id + "\"}");
+  ASSERT_TRUE(retried.HasMember("result")) << to_json(retried);
+  EXPECT_EQ(retried["result"]["retried"].GetInt64(), 1);
+  ASSERT_TRUE(wait_until(
+      [&] {
+        client.call("sync.now");
+        JsonDocument g = client.call("get", R"({"collection":"c","id":"x"})");
+        return failed() == 0 && g.HasMember("result") && !g["result"]["pending"].GetBool();
+      },
+      Millis(20000)))
+      << syncd.log();
+  const std::string applied = http_get(server.url() + "/admin/applied").body;
+  EXPECT_NE(applied.find("\"x\""), std::string::npos) << applied;
+  EXPECT_EQ(applied.find(id), std::string::npos) << "applied under its new id, not the old one";
+}
+
+}  // namespace
+}  // namespace syncd::testing

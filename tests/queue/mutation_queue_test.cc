@@ -102,9 +102,11 @@ TEST_F(MutationQueueTest, DeadLetterFreesTheDocumentAndRetryBringsItBack) {
   EXPECT_EQ(counts.failed, 1);
   EXPECT_EQ(counts.inflight, 1);
   EXPECT_EQ(ids(queue_->list(MutationState::failed, 10)), (std::vector<std::string>{"m1"}));
-  EXPECT_TRUE(queue_->retry("m1", 0));
-  EXPECT_FALSE(queue_->retry("m1", 0)) << "already pending";
+  EXPECT_TRUE(queue_->retry("m1", 0, "m1-again"));
+  EXPECT_FALSE(queue_->retry("m1-again", 0, "m1-thrice")) << "already pending";
   EXPECT_EQ(queue_->counts().pending, 1);
+  EXPECT_FALSE(queue_->find("m1")) << "sent under its new id: the remote remembers the old one";
+  EXPECT_EQ(queue_->find("m1-again")->state, MutationState::pending);
 }
 
 TEST_F(MutationQueueTest, ConflictBlocksLaterMutationsOfTheDocument) {
@@ -122,8 +124,10 @@ TEST_F(MutationQueueTest, RetryAllMovesEveryFailedMutation) {
   queue_->lease(0, 10, 1 << 20);
   queue_->dead_letter("m1", "x");
   queue_->dead_letter("m2", "y");
-  EXPECT_EQ(queue_->retry_all_failed(0), 2);
+  int n = 0;
+  EXPECT_EQ(queue_->retry_all_failed(0, [&] { return "r" + std::to_string(++n); }), 2);
   EXPECT_EQ(queue_->counts().pending, 2);
+  EXPECT_EQ(ids(queue_->lease(0, 10, 1 << 20)), (std::vector<std::string>{"r1", "r2"}));
 }
 
 TEST_F(MutationQueueTest, InflightLeasesReturnToPendingAfterARestart) {
@@ -218,10 +222,10 @@ TEST_F(MutationQueueTest, ARetriedDeadLetterWaitsWhileItsDocumentHasAMutationInF
   queue_->lease(0, 10, 1 << 20);
   queue_->dead_letter("m1", "rejected");
   Mutation m2 = queue_->lease(0, 10, 1 << 20).at(0);
-  EXPECT_TRUE(queue_->retry("m1", 0));
+  EXPECT_TRUE(queue_->retry("m1", 0, "m1b"));
   EXPECT_TRUE(queue_->lease(0, 10, 1 << 20).empty()) << "m2 is in flight: one per document";
   applied(m2, "v2");
-  EXPECT_EQ(ids(queue_->lease(0, 10, 1 << 20)), (std::vector<std::string>{"m1"}));
+  EXPECT_EQ(ids(queue_->lease(0, 10, 1 << 20)), (std::vector<std::string>{"m1b"}));
 }
 
 TEST_F(MutationQueueTest, RetryAllGivesEachDocumentOneHead) {
@@ -232,8 +236,9 @@ TEST_F(MutationQueueTest, RetryAllGivesEachDocumentOneHead) {
   queue_->dead_letter("m1", "x");
   queue_->dead_letter(queue_->lease(0, 10, 1 << 20).at(0).id, "y");  // m2
   queue_->dead_letter("m3", "z");
-  EXPECT_EQ(queue_->retry_all_failed(0), 3);
-  EXPECT_EQ(ids(queue_->lease(0, 10, 1 << 20)), (std::vector<std::string>{"m1", "m3"}));
+  EXPECT_EQ(queue_->retry_all_failed(0, [n = 0]() mutable { return "r" + std::to_string(++n); }),
+            3);
+  EXPECT_EQ(ids(queue_->lease(0, 10, 1 << 20)), (std::vector<std::string>{"r1", "r3"}));
 }
 
 // SQLite virtual machine steps taken by `work` (a deterministic measure of its cost).

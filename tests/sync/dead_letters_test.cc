@@ -26,11 +26,16 @@ TEST_F(DeadLettersTest, ARefusedPutLeavesTheViewAndARetryBringsItBack) {
   EXPECT_EQ(queue_.find(put)->state, MutationState::failed);
 
   changes.clear();
-  EXPECT_EQ(retry_dead_letters(docs_, queue_, put, clock_.now_ms(), changes), 1);
+  EXPECT_EQ(retry_dead_letters(docs_, queue_, ids_, put, clock_.now_ms(), changes), 1);
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].data, R"({"t":1,"u":2})");
   EXPECT_EQ(view("a"), R"({"t":1,"u":2})") << "back, under the patch made after it";
-  EXPECT_EQ(queue_.find(put)->state, MutationState::pending);
+  EXPECT_FALSE(queue_.find(put)) << "queued again under a new id";
+  auto queued = queue_.list(std::nullopt, 10);
+  ASSERT_EQ(queued.size(), 2u);
+  EXPECT_NE(queued[0].id, put);
+  EXPECT_EQ(queued[0].state, MutationState::pending);
+  EXPECT_EQ(queued[0].payload, R"({"t":1})") << "the same write, in its old place";
   EXPECT_TRUE(docs_.find("notes", "a")->pending);
 }
 
@@ -44,11 +49,15 @@ TEST_F(DeadLettersTest, RetryAllBringsEveryDeadLetterBackOnce) {
   for (const auto& id : ids) dead_letter(docs_, queue_, *queue_.find(id), "no", 0, changes);
   EXPECT_FALSE(view("d0"));
   changes.clear();
-  EXPECT_EQ(retry_dead_letters(docs_, queue_, std::nullopt, clock_.now_ms(), changes), 5);
+  EXPECT_EQ(retry_dead_letters(docs_, queue_, ids_, std::nullopt, clock_.now_ms(), changes), 5);
   EXPECT_EQ(changes.size(), 3u) << "one change per document";
   for (const char* id : {"d0", "d1", "d2"}) EXPECT_EQ(view(id), R"({"n":1})") << id;
   EXPECT_EQ(queue_.counts().failed, 0);
-  EXPECT_EQ(retry_dead_letters(docs_, queue_, ids[0], 0, changes), 0) << "not failed any more";
+  for (const auto& id : ids) EXPECT_FALSE(queue_.find(id)) << "each under a new id";
+  auto queued = queue_.list(MutationState::pending, 10);
+  ASSERT_EQ(queued.size(), 5u);
+  EXPECT_EQ(retry_dead_letters(docs_, queue_, ids_, queued[0].id, 0, changes), 0)
+      << "not failed any more";
 }
 
 }  // namespace
