@@ -587,5 +587,66 @@ TEST_F(SyncEngineTokenTest, ATokenThatCouldEndItsHeaderIsRefused) {
   EXPECT_FALSE(TokenStore(dir_.file("token.json")).load()) << "nothing stored";
 }
 
+
+// Review (branch review2): a collection that starts pulling while the pull filter stays
+// empty (the default direction pulls) has history before the stored cursor, which
+// passed over its changes while it did not pull: like a wider filter, it must pull from
+// the beginning. pull_cursor() compares only the filter, which is empty both times.
+TEST_F(SyncEngineTest, ReviewACollectionThatStartsPullingUnderTheEmptyFilterPullsFromTheStart) {
+  settings_.directions = Directions(Direction::both, {{"c", Direction::push}});
+  rebuild();
+  engine_->start();
+  run();
+  auto probe = http_.take("/v1/health");
+  ASSERT_TRUE(probe);
+  probe->done(status(200));
+  run();
+  auto pull = http_.take("/v1/pull");
+  ASSERT_TRUE(pull);
+  EXPECT_NE(pull->request.url.find("cursor=0"), std::string::npos) << pull->request.url;
+  pull->done(status(200, R"({"changes":[)"
+                         R"({"collection":"c","doc_id":"x","version":"3","data":{"v":1}}],)"
+                         R"("cursor":"7","has_more":false})"));
+  run();
+  EXPECT_FALSE(docs_.find("c", "x")) << "a push-only collection passes over pulled changes";
+
+  engine_->set_directions(Directions(Direction::both, {}));  // SIGHUP: c pulls now
+  engine_->sync_now();
+  run();
+  pull = http_.take("/v1/pull");
+  ASSERT_TRUE(pull);
+  EXPECT_NE(pull->request.url.find("cursor=0"), std::string::npos)
+      << "c/x (version 3) lies before cursor 7 and would never be pulled: " << pull->request.url;
+}
+
+// Review: docs/ERRORS.md 2.2 says a probe that got no answer shows libcurl's text alone
+// (no prefix), as eb094e2 did; classify_v1 now prefixes "health check failed: ".
+TEST_F(SyncEngineTest, ReviewAProbeWithNoAnswerShowsTheTransportTextAloneAsErrorsMdSays) {
+  engine_->start();
+  run();
+  auto probe = http_.take("/v1/health");
+  ASSERT_TRUE(probe);
+  HttpResponse r;
+  r.error = "Could not resolve host: sync.test";
+  r.connect_failed = true;
+  probe->done(r);
+  run();
+  EXPECT_EQ(engine_->status().last_error, "Could not resolve host: sync.test");
+}
+
+// Review: docs/ERRORS.md 2.2 (and eb094e2) give a pull's 401/403 as "pull answered HTTP S:
+// BODY"; the v1 classifier now answers "(check auth.token)" and drops the server's body.
+TEST_F(SyncEngineTest, ReviewAPull403KeepsTheServersBodyAsErrorsMdSays) {
+  go_online();
+  engine_->sync_now();
+  run();
+  auto pull = http_.take("/v1/pull");
+  ASSERT_TRUE(pull);
+  pull->done(status(403, "account suspended"));
+  run();
+  EXPECT_EQ(engine_->status().last_error, "pull answered HTTP 403: account suspended");
+  EXPECT_STREQ(engine_->status().auth.c_str(), "failed");
+}
+
 }  // namespace
 }  // namespace syncd
