@@ -124,5 +124,38 @@ TEST(TokenAnswer, OnlyVisibleAsciiTokensAreTaken) {
   }
 }
 
+
+// Review (branch review2): docs/ERRORS.md 2.2 gives a failed refresh as "HTTP S: BODY (with
+// the redirect notes)", as eb094e2's describe_answer() made it; Credentials::refreshed
+// builds its own text and a redirect no longer says where to or that syncd does not follow.
+TEST_F(CredentialsTest, ReviewARedirectedRefreshSaysWhereToAsErrorsMdSays) {
+  auto c = make();
+  std::string error;
+  c->unauthorised(0, [&](std::optional<std::string> e) { error = e.value_or(""); });
+  ASSERT_EQ(http_.pending.size(), 1u);
+  HttpResponse r = answer(302, "");
+  r.headers = {{"location", "http://portal.test/login"}};
+  http_.pending.front().done(r);
+  EXPECT_NE(error.find("a redirect to http://portal.test/login; syncd does not follow"),
+            std::string::npos)
+      << error;
+}
+
+// Review: the sync log never holds a secret (DESIGN.md, Logging). A token endpoint given
+// with user info (HTTP basic client authentication) is written whole into two warning
+// lines when a refresh fails ("sync: auth failed: token refresh at URL failed" from
+// become(), and the engine's note_error); before this change the text only reached status.
+TEST_F(CredentialsTest, ReviewAFailedRefreshDoesNotLogTheTokenUrlsPassword) {
+  settings_.token_url = "http://client:s3cret-pw@auth.test/token";
+  auto c = make();
+  c->unauthorised(0, [](std::optional<std::string>) {});
+  ASSERT_EQ(http_.pending.size(), 1u);
+  ::testing::internal::CaptureStderr();
+  http_.pending.front().done(answer(400, R"({"error":"invalid_grant"})"));
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("auth failed"), std::string::npos) << log;
+  EXPECT_EQ(log.find("s3cret-pw"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace syncd
