@@ -60,5 +60,21 @@ TEST_F(DeadLettersTest, RetryAllBringsEveryDeadLetterBackOnce) {
       << "not failed any more";
 }
 
+
+// Review (branch review2): a collection that becomes `local` keeps its queued mutations
+// until they drain (issue 9), and writes made after that are kept in the local view only.
+// But every place that rebuilds a view from "server state + unfinished mutations" (a
+// dead letter, a conflict resolution, a retry) forgets the local-only write, which is in
+// neither: an acknowledged write vanishes from the device.
+TEST_F(DeadLettersTest, ReviewALocalOnlyWriteSurvivesTheDeadLetterOfAWriteQueuedBeforeItWentLocal) {
+  const std::string first = apply_json(writes_, MutationOp::put, "a", R"({"v":1})").mutation_id;
+  writes_.set_directions(Directions(Direction::both, {{"notes", Direction::local}}));  // SIGHUP
+  apply_json(writes_, MutationOp::put, "a", R"({"v":2})");
+  ASSERT_EQ(view("a"), R"({"v":2})");
+  std::vector<RemoteChange> changes;
+  dead_letter(docs_, queue_, *queue_.find(first), "refused", clock_.now_ms(), changes);
+  EXPECT_EQ(view("a"), R"({"v":2})") << "the acknowledged local write is gone from the view";
+}
+
 }  // namespace
 }  // namespace syncd
