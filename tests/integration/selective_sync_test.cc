@@ -4,6 +4,8 @@
 // passed over; and the sync layer says so in its log.
 #include <gtest/gtest.h>
 
+#include <csignal>
+
 #include "tests/integration/harness.h"
 
 namespace syncd::testing {
@@ -121,6 +123,60 @@ TEST(SelectiveSync, ALocalWriteSurvivesAKillAndARestartWithoutBeingQueued) {
   EXPECT_EQ(s["result"]["queue"]["failed"].GetInt64(), 0);
   const std::string applied = http_get(server.url() + "/admin/applied").body;
   EXPECT_EQ(applied.find("ui_state"), std::string::npos) << applied;
+}
+
+
+// Review (branch review2): queue.retry of a dead letter bypasses the directions. A
+// collection made `pull` (local writes refused, read_only) or `local` (never leaves the
+// device) by SIGHUP still gets its old dead letters pushed when they are retried: the
+// retry goes through retry_dead_letters(), which knows no directions, under a new id the
+// server has never seen, so the server applies it.
+TEST(SelectiveSync, ReviewARetriedDeadLetterOfANowPullOrLocalCollectionNeverReachesTheServer) {
+  TempDir dir;
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  ASSERT_EQ(http_post(server.url() + "/admin/faults",
+                      R"({"status": 503, "count": 1000000, "path": "/v1/push"})")
+                .status,
+            200);
+  Syncd a(dir, R"({"backoff": {"initial_ms": 20, "factor": 2, "max_ms": 200}})", {},
+          server.url());
+  ASSERT_TRUE(a.start()) << a.log();
+  Client ca(a.socket());
+  JsonDocument p = put(ca, "prices", "p", R"({"eur":1})");
+  JsonDocument u = put(ca, "ui_state", "w", R"({"w":800})");
+  ASSERT_TRUE(p.HasMember("result") && u.HasMember("result"));
+  const std::string pid = p["result"]["mutation_id"].GetString();
+  const std::string uid = u["result"]["mutation_id"].GetString();
+  ASSERT_EQ(http_post(server.url() + "/admin/faults",
+                      R"({"status": 503, "count": 0, "reject": {")" + pid + R"(": "no", ")" + uid +
+                          R"(": "no"}})")
+                .status,
+            200);
+  ca.call("sync.now");
+  ASSERT_TRUE(wait_until(
+      [&] {
+        JsonDocument s = ca.call("status");
+        return s.HasMember("result") && s["result"]["queue"]["failed"].GetInt64() == 2;
+      },
+      Millis(20000)))
+      << a.log();
+
+  write_file(a.config_path(), R"({"backoff": {"initial_ms": 20, "factor": 2, "max_ms": 200},
+    "sync": {"collections": {"prices": {"direction": "pull"}, "ui_state": {"direction": "local"}}}})");
+  a.process()->signal(SIGHUP);
+  ASSERT_TRUE(wait_until([&] { return a.log().find("SIGHUP: sync.collections") != std::string::npos; },
+                         Millis(10000)))
+      << a.log();
+  JsonDocument w = put(ca, "prices", "q", R"({"eur":1})");
+  ASSERT_TRUE(w.HasMember("error")) << "prices is pull-only now: " << to_json(w);
+
+  ca.call("queue.retry", R"({"all":true})");
+  ca.call("sync.now");
+  ASSERT_TRUE(drained(ca)) << a.log();
+  const std::string applied = http_get(server.url() + "/admin/applied").body;
+  EXPECT_EQ(applied.find("\"prices\""), std::string::npos) << "a pull-only collection's write: " << applied;
+  EXPECT_EQ(applied.find("\"ui_state\""), std::string::npos) << "a local collection's write: " << applied;
 }
 
 }  // namespace
