@@ -433,5 +433,22 @@ TEST_F(JournaledWritesTest, TheApplierThreadCatchesUpOnItsOwn) {
   EXPECT_EQ(uv_loop_close(&loop), 0);
 }
 
+
+// Review (branch review2): a `local` collection's write is never queued, yet until the
+// journal applier has moved it into the tables (at once in the daemon, or not at all
+// while the disk is full) status counts it as pending and its age as the oldest pending
+// one: counts() adds every unapplied journal record, local or not.
+TEST_F(JournaledWritesTest, ReviewAnUnappliedLocalOnlyWriteIsNotCountedAsPending) {
+  writes_.set_directions(Directions(Direction::both, {{"notes", Direction::local}}));
+  auto j = open();
+  stage(*j, MutationOp::put, "a", R"({"t":1})");
+  j->commit_turn();
+  EXPECT_FALSE(j->find("notes", "a")->pending);
+  EXPECT_EQ(j->counts().pending, 0) << "nothing waits to sync";
+  EXPECT_FALSE(j->oldest_pending_created_ms());
+  j->settle();
+  EXPECT_EQ(j->counts().pending, 0);
+}
+
 }  // namespace
 }  // namespace syncd
