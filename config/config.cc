@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "util/json.h"
+#include "util/url_encode.h"
 
 namespace syncd {
 namespace {
@@ -395,8 +396,11 @@ std::vector<std::string> describe_changes(const Config& before, const Config& af
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
     if (a[i].second != b[i].second) {
       bool secret = a[i].first.rfind("auth.", 0) == 0 && a[i].first != "auth.token_url";
+      // A URL may carry user:password: shown without it.
+      const bool url = a[i].first == "remote" || a[i].first == "auth.token_url";
+      auto shown = [url](const std::string& v) { return url ? url_without_user_info(v) : v; };
       changes.push_back(a[i].first + ": " +
-                        (secret ? "(changed)" : a[i].second + " -> " + b[i].second));
+                        (secret ? "(changed)" : shown(a[i].second) + " -> " + shown(b[i].second)));
     }
   }
   return changes;

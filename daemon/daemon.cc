@@ -26,6 +26,7 @@
 #include "sync/sync_engine.h"
 #include "util/logger.h"
 #include "util/random.h"
+#include "util/url_encode.h"
 #include "util/uuid7.h"
 
 namespace syncd {
@@ -186,7 +187,8 @@ class Daemon {
     start_watchdog();
     retry_returning_inflight();
     log_info("syncd " SYNCD_VERSION " serving " + config.socket_path() + " (state " +
-             config.state_dir + ", client " + info_.client_id + ", remote " + config.remote + ")");
+             config.state_dir + ", client " + info_.client_id + ", remote " +
+             url_without_user_info(config.remote) + ")");
     sd_notify(0, "READY=1\nSTATUS=serving");
 
     uv_run(&loop_, UV_RUN_DEFAULT);
@@ -224,6 +226,7 @@ class Daemon {
     resolutions_ = std::make_unique<ResolutionLog>(*db_);
     methods_ = std::make_unique<Methods>(*documents_, *queue_, *journaled_, clock_, ids_, info_,
                                          metrics_, resolutions_.get());
+    methods_->set_directions(directions_from(config));
   }
 
   // Leases do not survive a restart: inflight mutations go back to pending. On a full
@@ -342,6 +345,7 @@ class Daemon {
       running.sync.collections = fresh.sync.collections;
       apply_log_level(running);
       writes_->set_directions(directions_from(running));
+      methods_->set_directions(directions_from(running));
       sync_->set_directions(directions_from(running));
       server_->set_limits(limits_from(running));
       writes_->set_max_document_bytes(static_cast<size_t>(running.store.max_document_bytes));

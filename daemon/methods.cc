@@ -304,6 +304,10 @@ void Methods::conflicts_resolve(const JsonValue& params, CallContext& ctx, JsonV
     throw invalid_params("params.take: expected \"local\", \"remote\" or a JSON object");
   }
   if (sync_ == nullptr) throw RpcError(rpc_code::kNotFound, "not_found", "no conflict " + id);
+  if (choice != "remote") {
+    if (std::optional<Mutation> m = queue_.find(id))
+      refuse_unless_pushed(m->collection, "resolved");
+  }
   std::vector<RemoteChange> changed;
   if (auto error = sync_->resolve_manually(id, choice, changed)) {
     throw RpcError(rpc_code::kNotFound, "not_found", *error);
@@ -367,6 +371,20 @@ void Methods::queue_list(const JsonValue& params, std::optional<MutationState> o
   }
 }
 
+void Methods::refuse_unless_pushed(const std::string& collection, const char* what) const {
+  const Direction d = directions_.of(collection);
+  if (d == Direction::pull) {
+    throw RpcError(rpc_code::kForbidden, "read_only",
+                   "collection " + collection + " syncs pull-only (sync.collections): its " +
+                       "mutations are not " + what);
+  }
+  if (d == Direction::local) {
+    throw RpcError(rpc_code::kForbidden, "local_only",
+                   "collection " + collection + " is local (sync.collections): its mutations " +
+                       "are not " + what);
+  }
+}
+
 void Methods::queue_retry(const JsonValue& params, CallContext& ctx, JsonValue& result,
                           JsonAllocator& alloc) {
   const JsonValue* all = member(params, "all");
@@ -380,11 +398,12 @@ void Methods::queue_retry(const JsonValue& params, CallContext& ctx, JsonValue& 
       throw RpcError(rpc_code::kInvalidParams, "not_failed",
                      "mutation " + *id + " is " + to_string(m->state) + ", not failed");
     }
+    refuse_unless_pushed(m->collection, "retried");
   }
   // A retried dead letter is back in its document's local view (sync/dead_letters.h).
   std::vector<RemoteChange> changed;
   const int64_t retried =
-      retry_dead_letters(documents_, queue_, ids_, id, clock_.now_ms(), changed);
+      retry_dead_letters(documents_, queue_, ids_, directions_, id, clock_.now_ms(), changed);
   if (retried > 0) ++ctx.writes;  // it changed the queue: the turn commits before answering
   for (auto& c : changed) ctx.changes.push_back(ChangeEvent{c.collection, c.id, c.data, "local"});
   result.SetObject();

@@ -61,6 +61,9 @@ class Methods {
         resolutions_(resolutions),
         sync_(sync) {}
   void set_sync(SyncEngine* sync) { sync_ = sync; }
+  // Which way collections sync: a retry or a manual resolution that would send a write
+  // of a pull-only or local collection is refused.
+  void set_directions(Directions directions) { directions_ = std::move(directions); }
 
   // Runs `method` with `params` (an object, or null when absent) and fills `result`.
   // Throws RpcError, WriteRejected or SqliteError.
@@ -70,6 +73,8 @@ class Methods {
  private:
   void write(MutationOp op, const JsonValue& params, CallContext& ctx, JsonValue& result,
              JsonAllocator& alloc);
+  // Throws read_only (pull) or local_only (local) unless `collection` pushes.
+  void refuse_unless_pushed(const std::string& collection, const char* what) const;
   void get(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
   void list(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
   void status(JsonValue& result, JsonAllocator& alloc);
@@ -90,6 +95,7 @@ class Methods {
   LocalWriter& writes_;
   const Clock& clock_;
   Uuid7Generator& ids_;  // new ids for retried dead letters
+  Directions directions_;
   const DaemonInfo& info_;
   const Metrics& metrics_;
   ResolutionLog* resolutions_;

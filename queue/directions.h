@@ -37,6 +37,13 @@ class Directions {
   // collections that do not pull are ignored as they arrive). A list only when the
   // default does not pull, since a filter names what to include.
   std::vector<std::string> pull_filter() const;
+  // What the pulls cover, as stored beside the pull cursor: "all but" the collections
+  // that do not pull, or "only" those that do.
+  std::string pull_scope() const;
+  // True when scope `after` covers a collection `before` did not (its changes before the
+  // cursor were never taken: the pull starts again from the beginning). An empty
+  // `before` (a store from before scopes) covered every collection.
+  static bool widens(const std::string& before, const std::string& after);
 
  private:
   Direction fallback_ = Direction::both;

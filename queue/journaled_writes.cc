@@ -59,6 +59,7 @@ JournaledWrites::JournaledWrites(Database& db, DocumentStore& documents, Mutatio
       overlay_[Key{w->mutation.collection, w->mutation.doc_id}] =
           OverlayEntry{w->local_data, w->mutation.base_version, w->mutation.created_at_ms, h.lsn,
                        !w->local_only};
+      if (w->local_only) local_only_lsns_.push_back(h.lsn);
     }
     recovery_warning_ += "the disk is full: " + std::to_string(recovery_->writes.size()) +
                          " acknowledged writes from the journal wait for room (reads see them; "
@@ -236,7 +237,9 @@ LocalWriteResult JournaledWrites::apply(const LocalWrite& write) {
   }
   const size_t bytes = unapplied_bytes(record, prepared);
   unapplied_bytes_ += bytes;
-  staged_order_.push_back(Unapplied{lsn, std::move(key), prepared.mutation.created_at_ms, bytes});
+  staged_order_.push_back(
+      Unapplied{lsn, std::move(key), prepared.mutation.created_at_ms, bytes, !prepared.local_only});
+  if (prepared.local_only) local_only_lsns_.push_back(lsn);
   staged_.push_back(HandedWrite{lsn, std::move(record)});
   return LocalWriteResult{std::move(prepared.mutation.id), std::move(prepared.local_data)};
 }
@@ -269,6 +272,9 @@ void JournaledWrites::abort_turn() noexcept {
     }
   }
   next_lsn_ -= staged_.size();
+  while (!local_only_lsns_.empty() && local_only_lsns_.back() >= next_lsn_) {
+    local_only_lsns_.pop_back();
+  }
   for (const Unapplied& u : staged_order_) unapplied_bytes_ -= u.bytes;
   staged_.clear();
   staged_order_.clear();
@@ -399,7 +405,11 @@ QueueCounts JournaledWrites::counts() {
     throw;
   }
   if (own_snapshot) db_.exec("COMMIT");
-  counts.pending += static_cast<int64_t>(next_lsn_ - 1 - std::max(applied, applied_lsn_));
+  // Every acknowledged write not yet in the tables is pending, but a local collection's.
+  const uint64_t done = std::max(applied, applied_lsn_);
+  while (!local_only_lsns_.empty() && local_only_lsns_.front() <= done)
+    local_only_lsns_.pop_front();
+  counts.pending += static_cast<int64_t>(next_lsn_ - 1 - done - local_only_lsns_.size());
   return counts;
 }
 
@@ -410,8 +420,12 @@ std::optional<int64_t> JournaledWrites::oldest_pending_created_ms() {
     oldest = queue_.oldest_pending_created_ms();
   }
   if (oldest) return oldest;  // anything in the tables is older than the unapplied writes
-  if (!unapplied_order_.empty()) return unapplied_order_.front().created_at_ms;
-  if (!staged_order_.empty()) return staged_order_.front().created_at_ms;
+  for (const Unapplied& u : unapplied_order_) {
+    if (u.queued) return u.created_at_ms;
+  }
+  for (const Unapplied& u : staged_order_) {
+    if (u.queued) return u.created_at_ms;
+  }
   return std::nullopt;
 }
 

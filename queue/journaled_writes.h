@@ -167,8 +167,10 @@ class JournaledWrites final : public LocalWriter {
     Key key;
     int64_t created_at_ms;
     size_t bytes;
+    bool queued = true;  // false: a local collection's write, which waits for no sync
   };
   std::deque<Unapplied> unapplied_order_;          // handed over, in lsn order
+  std::deque<uint64_t> local_only_lsns_;           // of unapplied writes that queue nothing
   std::vector<HandedWrite> staged_;                // this turn's writes
   std::vector<Unapplied> staged_order_;            // and where they go
   std::vector<std::optional<OverlayEntry>> undo_;  // each one's overlay entry before it

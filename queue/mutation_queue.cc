@@ -87,7 +87,6 @@ MutationQueue::MutationQueue(Database& db)
              "WHERE e.collection = mutations.collection AND e.doc_id = mutations.doc_id "
              "AND e.seq != mutations.seq AND " UNFINISHED("e") ") "
              "WHERE id = ?1 AND (state = 'failed' OR state = 'conflict')"),
-      failed_ids_(db, "SELECT id FROM mutations WHERE state = 'failed' ORDER BY seq"),
       recover_(db, "UPDATE mutations SET state = 'pending' WHERE state = 'inflight'"),
       // Non-pending rows come from their small partial index; pending is the rest. The
       // total is a scan of the table: O(queue length), about 20 ms per million rows.
@@ -258,17 +257,6 @@ bool MutationQueue::mark_conflict(std::string_view id, std::string_view error) {
 bool MutationQueue::retry(std::string_view id, int64_t now_ms, std::string_view new_id) {
   retry_.bind(1, id).bind(2, now_ms).bind(3, new_id).run();
   return sqlite3_changes(db_.handle()) > 0;
-}
-
-int64_t MutationQueue::retry_all_failed(int64_t now_ms,
-                                        const std::function<std::string()>& next_id) {
-  // One by one in queue order: each sees the ones before it back in the queue, so only
-  // the oldest of a document can head its queue.
-  std::vector<std::string> ids;
-  while (failed_ids_.step()) ids.push_back(failed_ids_.column_text(0));
-  int64_t retried = 0;
-  for (const std::string& id : ids) retried += retry(id, now_ms, next_id()) ? 1 : 0;
-  return retried;
 }
 
 int64_t MutationQueue::recover_inflight() {

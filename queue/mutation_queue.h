@@ -51,8 +51,6 @@ class MutationQueue {
   // answer to the old id (dedupe) and would only give it again. False when no such
   // mutation in those states.
   bool retry(std::string_view id, int64_t now_ms, std::string_view new_id);
-  // Every dead letter, each under an id from `next_id`.
-  int64_t retry_all_failed(int64_t now_ms, const std::function<std::string()>& next_id);
   // Leases do not survive a restart: inflight -> pending. Returns how many moved.
   int64_t recover_inflight();
 
@@ -98,7 +96,6 @@ class MutationQueue {
   Statement mark_conflict_;
   Statement dead_letter_;
   Statement retry_;
-  Statement failed_ids_;
   Statement recover_;
   Statement counts_;
   Statement oldest_;

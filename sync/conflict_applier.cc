@@ -6,14 +6,16 @@
 namespace syncd {
 
 ConflictApplier::ConflictApplier(Database& db, DocumentStore& documents, MutationQueue& queue,
-                                 Uuid7Generator& ids, const Clock& clock, ConflictPolicies policies)
+                                 Uuid7Generator& ids, const Clock& clock, ConflictPolicies policies,
+                                 const Directions& directions)
     : db_(db),
       documents_(documents),
       queue_(queue),
       resolutions_(db),
       ids_(ids),
       clock_(clock),
-      policies_(std::move(policies)) {}
+      policies_(std::move(policies)),
+      directions_(directions) {}
 
 std::string ConflictApplier::apply(const Mutation& m, const PushResult& r,
                                    std::vector<RemoteChange>& changes) {
@@ -68,7 +70,8 @@ std::string ConflictApplier::apply(const Mutation& m, const PushResult& r,
       break;
   }
   resolutions_.record(record);
-  if (d.action != ConflictDecision::Action::keep) {
+  if (d.action != ConflictDecision::Action::keep &&
+      directions_.of(m.collection) != Direction::local) {
     auto view = rebuild_local_view(documents_, queue_, m.collection, m.doc_id, now);
     changes.push_back({m.collection, m.doc_id, view});
   }
@@ -111,8 +114,10 @@ std::optional<std::string> ConflictApplier::resolve_manually(const std::string& 
     record.result_data = apply_mutation(record.remote_data, fresh);
   }
   resolutions_.record(record);
-  auto view = rebuild_local_view(documents_, queue_, m->collection, m->doc_id, clock_.now_ms());
-  changes.push_back({m->collection, m->doc_id, view});
+  if (directions_.of(m->collection) != Direction::local) {
+    auto view = rebuild_local_view(documents_, queue_, m->collection, m->doc_id, clock_.now_ms());
+    changes.push_back({m->collection, m->doc_id, view});
+  }
   tx.commit();
   log_info("sync: conflict on " + m->collection + "/" + m->doc_id + " (mutation " + m->id +
            ") resolved by hand: took " +

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "queue/directions.h"
 #include "queue/mutation_queue.h"
 #include "store/document_store.h"
 #include "store/resolution_log.h"
@@ -22,8 +23,10 @@ namespace syncd {
 
 class ConflictApplier {
  public:
+  // `directions` is read at each call (SIGHUP may change it): a local collection's view
+  // holds writes never queued, so it is not rebuilt from the server's state.
   ConflictApplier(Database& db, DocumentStore& documents, MutationQueue& queue, Uuid7Generator& ids,
-                  const Clock& clock, ConflictPolicies policies);
+                  const Clock& clock, ConflictPolicies policies, const Directions& directions);
 
   // The remote answered `m` with conflict `r`. Returns the line to log once the
   // caller's transaction has committed.
@@ -44,6 +47,7 @@ class ConflictApplier {
   Uuid7Generator& ids_;
   const Clock& clock_;
   ConflictPolicies policies_;
+  const Directions& directions_;
 };
 
 }  // namespace syncd

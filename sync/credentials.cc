@@ -1,6 +1,7 @@
 #include "sync/credentials.h"
 
 #include "store/meta_store.h"
+#include "sync/answer_text.h"
 #include "sync/server_text.h"
 #include "util/json.h"
 #include "util/logger.h"
@@ -144,14 +145,14 @@ void Credentials::refreshed(const HttpResponse& response) {
   if (response.transport_failed()) {
     error = response.error;
   } else if (response.status != 200) {
-    error = "HTTP " + std::to_string(response.status) +
-            (response.body.empty() ? "" : ": " + server_text(response.body));
+    error = describe_answer(response, "auth.token_url",
+                            "no token endpoint there: check auth.token_url");
   } else {
     error = parse_token_answer(response.body, answer);
   }
   if (error) {
     refreshed_since_success_ = false;  // the next 401, after the backoff, tries again
-    error = "token refresh at " + settings_.token_url + " failed: " + *error;
+    error = "token refresh at " + url_without_user_info(settings_.token_url) + " failed: " + *error;
     become(State::failed, *error);
   } else {
     token_ = answer.access_token;

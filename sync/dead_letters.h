@@ -11,6 +11,7 @@
 #include <string_view>
 #include <vector>
 
+#include "queue/directions.h"
 #include "queue/mutation_queue.h"
 #include "store/document_store.h"
 #include "util/uuid7.h"
@@ -24,15 +25,19 @@ struct RemoteChange {
   std::optional<std::string> data;
 };
 
-// Moves `m` to the dead letters with `error` and takes it out of its document's view.
-void dead_letter(DocumentStore& documents, MutationQueue& queue, const Mutation& m,
-                 std::string_view error, int64_t now_ms, std::vector<RemoteChange>& changes);
+// Moves `m` to the dead letters with `error` and takes it out of its document's view,
+// unless the collection is local now: its view holds writes that were never queued, and
+// stays as it is.
+void dead_letter(DocumentStore& documents, MutationQueue& queue, const Directions& directions,
+                 const Mutation& m, std::string_view error, int64_t now_ms,
+                 std::vector<RemoteChange>& changes);
 
 // Queues the dead letter `id` again (every dead letter when nullopt), each under a new
-// mutation id from `ids`, and puts each back into its document's view. Returns how many
-// were queued again.
+// mutation id from `ids`, and puts each back into its document's view; dead letters of
+// collections that `pushes` says send nothing now (pull-only, local) stay as they are.
+// Returns how many were queued again.
 int64_t retry_dead_letters(DocumentStore& documents, MutationQueue& queue, Uuid7Generator& ids,
-                           std::optional<std::string_view> id, int64_t now_ms,
-                           std::vector<RemoteChange>& changes);
+                           const Directions& directions, std::optional<std::string_view> id,
+                           int64_t now_ms, std::vector<RemoteChange>& changes);
 
 }  // namespace syncd

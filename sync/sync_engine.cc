@@ -25,7 +25,7 @@ SyncEngine::SyncEngine(uv_loop_t* loop, Database& db, DocumentStore& documents,
       on_remote_changes_(std::move(on_remote_changes)),
       backoff_(settings_.backoff, random),
       breaker_(settings_.breaker_threshold, settings_.breaker_cooldown_ms, clock),
-      conflicts_(db, documents, queue, ids, clock, settings_.conflicts),
+      conflicts_(db, documents, queue, ids, clock, settings_.conflicts, settings_.directions),
       events_(
           remote.http(), clock, backoff_, [this] { hint(); },
           [this](const std::string& error) {
@@ -356,7 +356,8 @@ void SyncEngine::isolate_refused(const std::vector<Mutation>& batch, const std::
   try {
     Transaction tx(db_);
     if (batch.size() == 1) {
-      dead_letter(documents_, queue_, batch.front(), error, clock_.now_ms(), changes);
+      dead_letter(documents_, queue_, settings_.directions, batch.front(), error, clock_.now_ms(),
+                  changes);
     } else {
       batch_limit_ = static_cast<int64_t>((batch.size() + 1) / 2);
       for (const Mutation& m : batch)
@@ -402,7 +403,7 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
           break;
         }
         case PushResult::Kind::rejected:
-          dead_letter(documents_, queue_, m, r.error, now, changes);
+          dead_letter(documents_, queue_, settings_.directions, m, r.error, now, changes);
           log_lines.push_back("sync: dead letter " + m.id + " (" + m.collection + "/" + m.doc_id +
                               "): the server rejected it: " + r.error);
           break;
@@ -429,34 +430,21 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
   if (!changes.empty()) on_remote_changes_(std::move(changes));
 }
 
-std::string SyncEngine::pull_cursor(const std::vector<std::string>& filter) {
+std::string SyncEngine::pull_cursor() {
   std::string cursor = protocol_.initial_cursor();
   try {
-    std::string names;
-    for (const std::string& name : filter) names += name + '\n';
-    const std::optional<std::string> before = meta_.get("pull_filter");
-    if (before.value_or("") != names) {
-      // A cursor belongs to the filter it was issued under: a collection newly asked for
-      // has history before it, so a wider filter starts again from the beginning
+    const std::string scope = settings_.directions.pull_scope();
+    const std::optional<std::string> before = meta_.get("pull_scope");
+    if (before != scope) {
+      // A cursor belongs to the collections it was issued for: one pulled now that was
+      // not then has history before it, so the pull starts again from the beginning
       // (versions already known are passed over as they come).
-      std::vector<std::string> old_names;
-      for (size_t at = 0, end; before && (end = before->find('\n', at)) != std::string::npos;
-           at = end + 1) {
-        old_names.push_back(before->substr(at, end - at));
-      }
-      bool wider = false;  // than all collections (no old names) nothing is
-      if (!old_names.empty()) {
-        wider = filter.empty();
-        for (const std::string& name : filter) {
-          wider = wider || std::find(old_names.begin(), old_names.end(), name) == old_names.end();
-        }
-      }
       Transaction tx(db_);
-      if (wider) {
+      if (Directions::widens(before.value_or(""), scope)) {
         meta_.set("pull_cursor", cursor);
         log_info("sync: the collections pulled changed; pulling from the beginning");
       }
-      meta_.set("pull_filter", names);
+      meta_.set("pull_scope", scope);
       tx.commit();
     }
     cursor = meta_.get("pull_cursor").value_or(cursor);
@@ -469,7 +457,7 @@ std::string SyncEngine::pull_cursor(const std::vector<std::string>& filter) {
 void SyncEngine::pull() {
   pull_in_flight_ = true;
   std::vector<std::string> filter = settings_.directions.pull_filter();
-  const std::string cursor = pull_cursor(filter);
+  const std::string cursor = pull_cursor();
   if (!round_open_) {
     round_open_ = true;
     round_by_hint_ = hint_waiting_ && !pull_wanted_ && clock_.monotonic_ms() < next_pull_ms_;

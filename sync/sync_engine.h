@@ -106,9 +106,9 @@ class SyncEngine {
   // The change-hint stream said a change is there (or ended): pull soon, coalesced.
   void hint();
   void pull();
-  // The stored cursor, or the beginning when `filter` asks for more than the filter the
-  // cursor was issued under.
-  std::string pull_cursor(const std::vector<std::string>& filter);
+  // The stored cursor, or the beginning when the collections pulled now include one the
+  // cursor was not issued for (Directions::widens).
+  std::string pull_cursor();
   void on_pull_answer(PullAnswer answer);
   // Applies a pulled page and stores its cursor; an error when storing failed.
   std::optional<std::string> store_pulled(const PullPage& page);

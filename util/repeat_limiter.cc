@@ -10,11 +10,23 @@ std::string RepeatLimiter::with_count(const std::string& line, int64_t held_back
 
 namespace {
 
-// Lines that differ only in their numbers ("after 1 ms", "after 0 ms") are one failure.
+// Lines that differ only in their numbers ("after 1 ms", "after 0 ms") are one failure,
+// and so are answers with the same status whose bodies differ (a request id in an error
+// page): what follows "HTTP NNN: " is the server's text, left out of the key.
 std::string shape_of(const std::string& line) {
+  std::string_view text = line;
+  for (size_t at = text.find("HTTP "); at != std::string_view::npos;
+       at = text.find("HTTP ", at + 1)) {
+    size_t end = at + 5;
+    while (end < text.size() && text[end] >= '0' && text[end] <= '9') ++end;
+    if (end > at + 5 && text.substr(end, 2) == ": ") {
+      text = text.substr(0, end);
+      break;
+    }
+  }
   std::string shape;
-  shape.reserve(line.size());
-  for (char c : line) {
+  shape.reserve(text.size());
+  for (char c : text) {
     const bool digit = c >= '0' && c <= '9';
     if (!digit) {
       shape += c;
@@ -32,6 +44,16 @@ std::optional<std::string> RepeatLimiter::admit(const std::string& text, int64_t
   auto it = seen_.find(line);
   if (it == seen_.end()) {
     if (seen_.size() >= kMaxLines) {
+      // The repeats the forgotten line held back are kept for flush(), so no count is lost.
+      const Seen& old = seen_[by_age_.front()];
+      if (old.held_back > 0) {
+        if (forgotten_.size() < kMaxLines) {
+          forgotten_.push_back(
+              with_count(old.last, old.held_back, (now_ms - old.shown_at_ms) / 1000));
+        } else {
+          forgotten_overflow_ += old.held_back;
+        }
+      }
       seen_.erase(by_age_.front());
       by_age_.pop_front();
     }
@@ -54,7 +76,13 @@ std::optional<std::string> RepeatLimiter::admit(const std::string& text, int64_t
 }
 
 std::vector<std::string> RepeatLimiter::flush(int64_t now_ms) {
-  std::vector<std::string> lines;
+  std::vector<std::string> lines = std::move(forgotten_);
+  forgotten_.clear();
+  if (forgotten_overflow_ > 0) {
+    lines.push_back("and " + std::to_string(forgotten_overflow_) +
+                    " repeats of failures of other kinds");
+    forgotten_overflow_ = 0;
+  }
   for (const std::string& shape : by_age_) {
     const Seen& s = seen_[shape];
     if (s.held_back > 0) {

@@ -3,9 +3,9 @@
 // connection failures): a line is let through the first time, then counted while it
 // repeats within `window_ms`; the first repeat after the window is let through with the
 // count of those held back. Lines are told apart by their text with every number as
-// one placeholder ("after 0 ms" and "after 1 ms" are the same failure); at most
-// kMaxLines different ones are remembered (the oldest is forgotten first). Pure: time is
-// passed in.
+// one placeholder ("after 0 ms" and "after 1 ms" are the same failure) and without the
+// server's text after "HTTP NNN: "; at most kMaxLines different ones are remembered (the
+// oldest is forgotten first, its count kept for flush()). Pure: time is passed in.
 #include <cstdint>
 #include <list>
 #include <optional>
@@ -37,6 +37,10 @@ class RepeatLimiter {
   int64_t window_ms_;
   std::unordered_map<std::string, Seen> seen_;
   std::list<std::string> by_age_;  // oldest first
+  // Counts of lines forgotten while they held repeats back, for flush(); past kMaxLines
+  // of them, only their sum.
+  std::vector<std::string> forgotten_;
+  int64_t forgotten_overflow_ = 0;
 };
 
 }  // namespace syncd

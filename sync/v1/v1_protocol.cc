@@ -1,5 +1,6 @@
 #include "sync/v1/v1_protocol.h"
 
+#include "sync/answer_text.h"
 #include "sync/retry_after.h"
 #include "sync/server_text.h"
 #include "sync/v1/bodies.h"
@@ -20,18 +21,8 @@ bool refuses_content(int status) {
          status != 410;
 }
 
-// "HTTP 302 (a redirect to ...)": a server's answer as status and last_error show it.
 std::string describe_answer(const HttpResponse& r) {
-  std::string text = "HTTP " + std::to_string(r.status);
-  if (r.status >= 300 && r.status <= 399) {
-    const std::string location = r.header("location");
-    text += " (a redirect" + (location.empty() ? "" : " to " + server_text(location, 200)) +
-            "; syncd does not follow redirects: set remote to the server's own URL)";
-  } else if (r.status == 404 || r.status == 405 || r.status == 410) {
-    text += " (no protocol v1 endpoint there: check remote)";
-  }
-  if (!r.body.empty()) text += ": " + server_text(r.body);
-  return text;
+  return syncd::describe_answer(r, "remote", "no protocol v1 endpoint there: check remote");
 }
 
 }  // namespace
@@ -52,7 +43,9 @@ Answer classify_v1(const HttpResponse& r, const std::string& what, int64_t now_m
   } else if (r.status == 401 || r.status == 403) {
     a.kind = AnswerKind::unauthorised;
     a.refresh_may_help = r.status == 401;
-    a.error = what + " answered HTTP " + std::to_string(r.status) + " (check auth.token)";
+    a.error = what == "push"
+                  ? "push answered HTTP " + std::to_string(r.status) + " (check auth.token)"
+                  : what + " answered " + describe_answer(r);
   } else if (!refuses_content(r.status)) {
     a.kind = AnswerKind::retryable;
     a.error = what + " answered " + describe_answer(r);
@@ -141,6 +134,7 @@ void V1Protocol::health(HealthDone done) {
   http_.send(std::move(r), [this, generation, done = std::move(done)](HttpResponse response) {
     Answer answer = classify_v1(response, "health check", clock_.now_ms());
     answer.credentials_generation = generation;
+    if (response.transport_failed()) answer.error = response.error;  // "connect ... refused"
     if (answer.kind == AnswerKind::rejected) {
       answer.kind = AnswerKind::retryable;
       answer.error = "health check answered " + answer.error;

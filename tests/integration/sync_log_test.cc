@@ -38,10 +38,11 @@ TEST(SyncLog, AThousandFailedProbesAreTwoLinesAndEachStateChangeIsOne) {
       Millis(20000)))
       << syncd.log();
   const std::string log = syncd.log();
-  EXPECT_EQ(count(log, "sync: offline: health check failed"), 1u) << log;
+  // A probe with no answer shows libcurl's text alone (docs/ERRORS.md 2.2).
+  EXPECT_EQ(count(log, "sync: offline: Failed to connect to 127.0.0.1"), 1u) << log;
   EXPECT_EQ(count(log, "sync: online"), 1u) << log;
   // The failure itself: once when it began, once with the count when it ended.
-  EXPECT_EQ(count(log, "warning: sync: health check failed"), 2u) << log;
+  EXPECT_EQ(count(log, "warning: sync: Failed to connect to 127.0.0.1"), 2u) << log;
   EXPECT_NE(log.find("times more in the"), std::string::npos) << log;
   EXPECT_EQ(log.find("sekrit"), std::string::npos) << "no header value in the log";
   EXPECT_EQ(log.find("{\"v\":1}"), std::string::npos) << "no body in the log";

@@ -32,5 +32,22 @@ TEST(Directions, ParseAndShow) {
   EXPECT_FALSE(parse_direction("sideways"));
 }
 
+TEST(Directions, AScopeWidensWhenItCoversACollectionItDidNot) {
+  const std::string all = Directions().pull_scope();
+  const std::string all_but_c = Directions(Direction::both, {{"c", Direction::push}}).pull_scope();
+  const std::string only_a = Directions(Direction::local, {{"a", Direction::pull}}).pull_scope();
+  const std::string only_ab =
+      Directions(Direction::local, {{"a", Direction::pull}, {"b", Direction::both}}).pull_scope();
+  EXPECT_TRUE(Directions::widens(all_but_c, all)) << "c pulls again";
+  EXPECT_FALSE(Directions::widens(all, all_but_c));
+  EXPECT_TRUE(Directions::widens(only_a, only_ab));
+  EXPECT_FALSE(Directions::widens(only_ab, only_a));
+  EXPECT_TRUE(Directions::widens(only_a, all));
+  EXPECT_FALSE(Directions::widens(all, only_a));
+  EXPECT_FALSE(Directions::widens("", all)) << "a store from before scopes pulled everything";
+  EXPECT_FALSE(Directions::widens("", only_a));
+  EXPECT_FALSE(Directions::widens(all_but_c, all_but_c));
+}
+
 }  // namespace
 }  // namespace syncd

@@ -50,7 +50,8 @@ class ConflictApplierTest : public ::testing::Test {
   Xoshiro256 random_{3};
   Uuid7Generator ids_{clock_, random_};
   LocalWrites writes_{docs_, queue_, ids_, clock_, 1 << 20};
-  ConflictApplier applier_{*db_, docs_, queue_, ids_, clock_, ConflictPolicies()};
+  Directions directions_;
+  ConflictApplier applier_{*db_, docs_, queue_, ids_, clock_, ConflictPolicies(), directions_};
 };
 
 TEST_F(ConflictApplierTest, AMergeUsesTheVersionTheWriteWasMadeOn) {

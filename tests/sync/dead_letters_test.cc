@@ -19,14 +19,15 @@ TEST_F(DeadLettersTest, ARefusedPutLeavesTheViewAndARetryBringsItBack) {
   const std::string put = apply_json(writes_, MutationOp::put, "a", R"({"t":1})").mutation_id;
   apply_json(writes_, MutationOp::patch, "a", R"({"u":2})");
   std::vector<RemoteChange> changes;
-  dead_letter(docs_, queue_, *queue_.find(put), "refused", clock_.now_ms(), changes);
+  dead_letter(docs_, queue_, Directions(), *queue_.find(put), "refused", clock_.now_ms(), changes);
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_FALSE(changes[0].data) << "the patch alone applies to nothing";
   EXPECT_FALSE(view("a"));
   EXPECT_EQ(queue_.find(put)->state, MutationState::failed);
 
   changes.clear();
-  EXPECT_EQ(retry_dead_letters(docs_, queue_, ids_, put, clock_.now_ms(), changes), 1);
+  EXPECT_EQ(retry_dead_letters(docs_, queue_, ids_, Directions(), put, clock_.now_ms(), changes),
+            1);
   ASSERT_EQ(changes.size(), 1u);
   EXPECT_EQ(changes[0].data, R"({"t":1,"u":2})");
   EXPECT_EQ(view("a"), R"({"t":1,"u":2})") << "back, under the patch made after it";
@@ -46,20 +47,22 @@ TEST_F(DeadLettersTest, RetryAllBringsEveryDeadLetterBackOnce) {
                       .mutation_id);
   }
   std::vector<RemoteChange> changes;
-  for (const auto& id : ids) dead_letter(docs_, queue_, *queue_.find(id), "no", 0, changes);
+  for (const auto& id : ids)
+    dead_letter(docs_, queue_, Directions(), *queue_.find(id), "no", 0, changes);
   EXPECT_FALSE(view("d0"));
   changes.clear();
-  EXPECT_EQ(retry_dead_letters(docs_, queue_, ids_, std::nullopt, clock_.now_ms(), changes), 5);
+  EXPECT_EQ(
+      retry_dead_letters(docs_, queue_, ids_, Directions(), std::nullopt, clock_.now_ms(), changes),
+      5);
   EXPECT_EQ(changes.size(), 3u) << "one change per document";
   for (const char* id : {"d0", "d1", "d2"}) EXPECT_EQ(view(id), R"({"n":1})") << id;
   EXPECT_EQ(queue_.counts().failed, 0);
   for (const auto& id : ids) EXPECT_FALSE(queue_.find(id)) << "each under a new id";
   auto queued = queue_.list(MutationState::pending, 10);
   ASSERT_EQ(queued.size(), 5u);
-  EXPECT_EQ(retry_dead_letters(docs_, queue_, ids_, queued[0].id, 0, changes), 0)
+  EXPECT_EQ(retry_dead_letters(docs_, queue_, ids_, Directions(), queued[0].id, 0, changes), 0)
       << "not failed any more";
 }
-
 
 // Review (branch review2): a collection that becomes `local` keeps its queued mutations
 // until they drain (issue 9), and writes made after that are kept in the local view only.
@@ -72,7 +75,8 @@ TEST_F(DeadLettersTest, ReviewALocalOnlyWriteSurvivesTheDeadLetterOfAWriteQueued
   apply_json(writes_, MutationOp::put, "a", R"({"v":2})");
   ASSERT_EQ(view("a"), R"({"v":2})");
   std::vector<RemoteChange> changes;
-  dead_letter(docs_, queue_, *queue_.find(first), "refused", clock_.now_ms(), changes);
+  const Directions now_local(Direction::both, {{"notes", Direction::local}});
+  dead_letter(docs_, queue_, now_local, *queue_.find(first), "refused", clock_.now_ms(), changes);
   EXPECT_EQ(view("a"), R"({"v":2})") << "the acknowledged local write is gone from the view";
 }
 

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "util/url_encode.h"
+
 namespace syncd {
 namespace {
 
@@ -12,6 +14,15 @@ TEST(LoggedTransport, ThePathLeavesOutUserInfoQueryAndFragment) {
   EXPECT_EQ(url_path("http://example.com"), "/");
   EXPECT_EQ(url_path("http://example.com?token=x"), "/");
   EXPECT_EQ(url_path("http://example.com?next=/a/b"), "/");
+}
+
+TEST(LoggedTransport, AUrlShownLeavesItsUserInfoOut) {
+  EXPECT_EQ(url_without_user_info("https://client:s3cret@auth.test/token"),
+            "https://auth.test/token");
+  EXPECT_EQ(url_without_user_info("http://host/a@b"), "http://host/a@b")
+      << "an @ in the path stays";
+  EXPECT_EQ(url_without_user_info("http://u@host"), "http://host");
+  EXPECT_EQ(url_without_user_info("http://host:8787"), "http://host:8787");
 }
 
 }  // namespace
