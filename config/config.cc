@@ -11,7 +11,6 @@
 namespace syncd {
 namespace {
 
-constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
 // The envelope around a document (an RPC frame, a pull page, a push answer) adds up to 4
 // levels: the limit stays below kMaxJsonDepth with them.
 constexpr int64_t kMaxDocumentDepth = 1000;
