@@ -2,7 +2,9 @@
 """Writes the seed corpora of tests/fuzz/corpus/ (run once; the files are checked in).
 
 A seed starts with the steering bytes its target reads first (see each *_fuzz.cc),
-then the text the target parses. Kept as a script so a seed's meaning is readable."""
+then the text the target parses. Kept as a script so a seed's meaning is readable.
+Seeds named found_* are inputs a fuzz run crashed on, kept as found (each has a unit
+test named in its commit); this script does not write or remove them."""
 import gzip
 import json
 import os
