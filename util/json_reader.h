@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -147,9 +148,11 @@ class JsonDepthFilter {
     return inner_.Double(d);
   }
   bool String(const Ch* s, SizeType n, bool copy) {
-    return skipping() || inner_.String(s, n, copy);
+    return skipping() || (utf8(s, n) && inner_.String(s, n, copy));
   }
-  bool Key(const Ch* s, SizeType n, bool copy) { return skipping() || inner_.Key(s, n, copy); }
+  bool Key(const Ch* s, SizeType n, bool copy) {
+    return skipping() || (utf8(s, n) && inner_.Key(s, n, copy));
+  }
   bool StartObject() {
     return open([this] { return inner_.StartObject(); });
   }
@@ -163,11 +166,26 @@ class JsonDepthFilter {
   bool too_deep() const { return too_deep_; }
   std::string stop_reason() const {
     if (number_error_) return "number too big to be stored as a double";
+    if (surrogate_error_) return "a \\u escape names half of a UTF-16 surrogate pair";
     return "nests deeper than " + std::to_string(max_depth_) + " levels of arrays and objects";
   }
 
  private:
   bool skipping() const { return skip_from_ != 0; }
+
+  // RapidJSON checks the text's bytes and a \uD800-\uDBFF escape's partner, but
+  // decodes an escaped lone low surrogate (\uDC00-\uDFFF) into bytes that are not
+  // UTF-8 (ED B0-BF xx), which syncd would store and then refuse to read. Any other
+  // decoded string is valid UTF-8, so only those bytes are looked for.
+  bool utf8(const Ch* s, SizeType n) {
+    for (const Ch* p = s; (p = static_cast<const Ch*>(memchr(p, '\xed', s + n - p))); ++p) {
+      if (p + 1 < s + n && static_cast<unsigned char>(p[1]) >= 0xa0) {
+        surrogate_error_ = true;
+        return false;
+      }
+    }
+    return true;
+  }
 
   template <class Start>
   bool open(Start start) {
@@ -193,7 +211,8 @@ class JsonDepthFilter {
   unsigned depth_ = 0;
   unsigned skip_from_ = 0;  // depth of the container being skipped; 0: none
   bool too_deep_ = false;
-  bool number_error_ = false;  // the parse stopped at a number no double can hold
+  bool number_error_ = false;     // the parse stopped at a number no double can hold
+  bool surrogate_error_ = false;  // the parse stopped at an escaped lone surrogate
 };
 
 }  // namespace syncd

@@ -105,6 +105,21 @@ TEST(ParseJson, NumbersAreReadExactlySoTheyRoundTrip) {
   EXPECT_EQ(to_json(ints), "[-1,4294967295,-9223372036854775808,18446744073709551615,0]");
 }
 
+// Found by the json_reader and merge_patch fuzz targets: RapidJSON 1.1.0 decodes an
+// escaped lone low surrogate ("\udc00") into bytes that are not UTF-8, so a document
+// that passed the parse was stored as text syncd itself then refused to read.
+TEST(ParseJson, AnEscapedLoneSurrogateIsAnErrorNotInvalidUtf8) {
+  for (const char* text :
+       {R"(["\udc00"])", R"({"\udfff":1})", R"(["a\udeeeb"])", "[\"\xed\xa0\x80\"]"}) {
+    JsonDocument doc;
+    auto error = parse_json(text, doc);
+    EXPECT_TRUE(error) << text << " read as " << to_json(doc);
+  }
+  JsonDocument pair;  // a whole pair is one code point
+  ASSERT_FALSE(parse_json(R"(["\ud83d\ude00","\u00e9\u20ac"])", pair));
+  EXPECT_EQ(to_json(pair), "[\"\xf0\x9f\x98\x80\",\"\xc3\xa9\xe2\x82\xac\"]");
+}
+
 // `depth` arrays, one inside the other.
 std::string nested_arrays(size_t depth) {
   return std::string(depth, '[') + std::string(depth, ']');
