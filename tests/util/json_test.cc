@@ -253,6 +253,16 @@ TEST(CheckJsonValue, DuplicateKeysAnywhereWithTheirPath) {
   }
 }
 
+// Found by the pull_answer fuzz target: the path in a description held the keys' bytes
+// as they were, so a server's key with an escape sequence reached status raw.
+TEST(CheckJsonValue, TheDescriptionShowsControlBytesInThePathEscaped) {
+  JsonDocument doc;
+  ASSERT_FALSE(parse_json(R"({"a\u001b[2J\u007f":[{"k":1,"k":2}]})", doc));
+  auto problem = check_json_value(doc, 64);
+  ASSERT_TRUE(problem);
+  EXPECT_EQ(describe(*problem, "data", 64), R"(data/a\u001b[2J\u007f/0 has the key "k" twice)");
+}
+
 TEST(CheckJsonValue, WideObjectsAreCheckedBySortingNotPairwise) {
   std::string wide = "{";
   for (int i = 0; i < 50000; ++i) wide += "\"k" + std::to_string(i) + "\":0,";
