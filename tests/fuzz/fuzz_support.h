@@ -72,6 +72,24 @@ inline unsigned json_depth(const JsonValue& value) {
   return deepest;
 }
 
+// True when an object anywhere in `value` has a key twice. Equality (json_equal, as
+// RapidJSON's ==) reads the first of two equal keys, so such a value need not even equal
+// itself; syncd refuses them from clients and the server, and targets skip them.
+inline bool has_duplicate_key(const JsonValue& value) {
+  std::vector<const JsonValue*> stack{&value};
+  while (!stack.empty()) {
+    const JsonValue* v = stack.back();
+    stack.pop_back();
+    if (v->IsArray()) {
+      for (const auto& item : v->GetArray()) stack.push_back(&item);
+    } else if (v->IsObject()) {
+      if (duplicate_key(*v)) return true;
+      for (const auto& m : v->GetObject()) stack.push_back(&m.value);
+    }
+  }
+  return false;
+}
+
 // `value` serialised and parsed back must be equal to itself.
 inline void check_round_trip(const JsonValue& value, const char* what) {
   const std::string text = to_json(value);

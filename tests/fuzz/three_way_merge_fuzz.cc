@@ -68,8 +68,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     fuzz::check_round_trip(*r.document, "the merge");
   }
   // The tiebreak side wins a conflict at the top: a conflict on the root is that side.
+  // The root is reported as "/", which is also the path of a key "" (and the keys are
+  // not escaped as JSON pointers), so inputs with a top-level key "" are left out here.
+  bool empty_key = false;
+  for (const JsonValue* d : v) empty_key |= d && d->IsObject() && d->HasMember("");
   for (const std::string& path : r.conflicts) {
-    if (path == "/" && !same(tiebreak == Tiebreak::local ? local : remote, r.document)) {
+    if (path == "/" && !empty_key &&
+        !same(tiebreak == Tiebreak::local ? local : remote, r.document)) {
       fuzz::fail("a conflict on the whole document not won by the tiebreak side");
     }
   }
