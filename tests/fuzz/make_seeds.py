@@ -79,6 +79,8 @@ write("config", "full", """{
 write("config", "empty", "{}")
 write("config", "duplicate", '{"remote": "http://a", "remote": "http://b"}')
 write("config", "bad_range", '{"sync": {"max_inflight": 65}}')
+# A factor with more digits than a stream's default 6: the dump must show it whole.
+write("config", "factor_digits", '{"backoff": {"factor": 1.23456789}}')
 
 # push_answer: mutations-sent byte (ids m0..m7), then the answer.
 write("push_answer", "applied", b"\x02" + b'{"results":[{"id":"m1","status":"applied","version":"8"},'
