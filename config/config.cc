@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
 #include <functional>
 #include <limits>
@@ -12,7 +13,6 @@
 namespace syncd {
 namespace {
 
-constexpr int64_t kMaxInt = std::numeric_limits<int64_t>::max();
 // The envelope around a document (an RPC frame, a pull page, a push answer) adds up to 4
 // levels: the limit stays below kMaxJsonDepth with them.
 constexpr int64_t kMaxDocumentDepth = 1000;
@@ -42,24 +42,27 @@ Field int_field(std::string path, int64_t& ref, int64_t min, int64_t max) {
           [&ref] { return std::to_string(ref); }};
 }
 
+// The shortest text that reads back as `d` ("2", "1.2345678"): the dump and the "what
+// changed" log show the value in force, where a stream's 6 digits showed another.
+std::string shortest(double d) {
+  char text[32];
+  auto [end, ec] = std::to_chars(text, text + sizeof text, d);
+  return std::string(text, ec == std::errc() ? end : text);
+}
+
 Field number_field(std::string path, double& ref, double min, double max) {
   return {std::move(path),
           [&ref, min, max](const JsonValue& v) -> std::optional<std::string> {
             if (!v.IsNumber()) return "expected a number" + got(v);
             double n = v.GetDouble();
             if (n < min || n > max) {
-              std::ostringstream out;
-              out << "expected a number from " << min << " to " << max << ", got " << n;
-              return out.str();
+              return "expected a number from " + shortest(min) + " to " + shortest(max) + ", got " +
+                     shortest(n);
             }
             ref = n;
             return std::nullopt;
           },
-          [&ref] {
-            std::ostringstream out;
-            out << ref;
-            return out.str();
-          }};
+          [&ref] { return shortest(ref); }};
 }
 
 std::optional<std::string> check_choice(const std::string& value,

@@ -711,7 +711,7 @@ void IpcServer::shutdown(uint64_t drain_ms, std::function<void()> done) {
   if (shutting_down_) return;
   shutting_down_ = true;
   shutdown_done_ = std::move(done);
-  auto close_handle = [this](uv_handle_t* h) {
+  auto close_handle = [](uv_handle_t* h) {
     uv_close(h, [](uv_handle_t* handle) {
       auto* self = static_cast<IpcServer*>(handle->data);
       --self->handles_open_;

@@ -37,6 +37,23 @@ void append_pointer_token(std::string& path, std::string_view key) {
   }
 }
 
+// `s` with each byte below 0x20 and DEL as \u00XX, the rest as it is.
+std::string escape_control_bytes(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (unsigned char c : s) {
+    if (c < 0x20 || c == 0x7f) {
+      static constexpr char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[c >> 4];
+      out += kHex[c & 0xf];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
 // Lets an index of owned names be searched with a string_view.
 struct NameHash {
   using is_transparent = void;
@@ -134,7 +151,10 @@ std::string describe(const JsonProblem& problem, std::string_view subject, unsig
     return out + " nests deeper than " + std::to_string(max_depth) +
            " levels of arrays and objects";
   }
-  return out + problem.path + " has the key " + problem.key + " twice";
+  // The keys come from outside (a server's document reaches status and the log), so
+  // their control bytes are shown escaped, as JSON would write them.
+  return out + escape_control_bytes(problem.path) + " has the key " +
+         escape_control_bytes(problem.key) + " twice";
 }
 
 std::string to_json(const JsonValue& value) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "tests/test_support.h"
@@ -168,6 +169,23 @@ TEST(Config, DescribeChangesListsChangedKeysAndHidesSecrets) {
   EXPECT_EQ(changes[1], "ipc.max_output_bytes: 4194304 -> 8192");
   EXPECT_EQ(changes[2], "auth.token: (changed)");
   EXPECT_TRUE(describe_changes(a, a).empty());
+}
+
+// Found by the config fuzz target's round trip (the dump read back as a config): the
+// dump showed backoff.factor with 6 significant digits, so --check-config printed
+// another value than the one in force and a SIGHUP from 1.2345678 to 1.2345679 said
+// nothing had changed.
+TEST(Config, TheDumpShowsTheFactorExactlySoEveryChangeIsSeen) {
+  Config a = parse_config(R"({"backoff": {"factor": 1.2345678}})", "a.json");
+  Config b = parse_config(R"({"backoff": {"factor": 1.2345679}})", "b.json");
+  auto flat = flatten_config(a);
+  auto factor = std::find_if(flat.begin(), flat.end(),
+                             [](const auto& kv) { return kv.first == "backoff.factor"; });
+  ASSERT_NE(factor, flat.end());
+  EXPECT_EQ(factor->second, "1.2345678");
+  EXPECT_EQ(describe_changes(a, b),
+            std::vector<std::string>{"backoff.factor: 1.2345678 -> 1.2345679"});
+  EXPECT_EQ(flatten_config(Config{})[static_cast<size_t>(factor - flat.begin())].second, "2");
 }
 
 TEST(Config, FlattenListsEveryKey) {

@@ -133,6 +133,23 @@ TEST(PushProtocol, PulledChangesTooDeepOrWithAKeyTwiceAreSkippedAndNamed) {
             }));
 }
 
+// Found by the pull_answer fuzz target: a skipped change's message (last_error, status)
+// carried the control bytes of the server's keys.
+TEST(PushProtocol, ASkippedPulledChangeIsNamedInPrintableText) {
+  PullPage page;
+  ASSERT_FALSE(parse_pull_response(
+      R"({"changes":[{"collection":"c","doc_id":"d","version":"7",)"
+      R"("data":{"\u001b]0;x\u0007":{"k":1,"k":2}}}],"cursor":"9","has_more":false})",
+      page, 5));
+  ASSERT_EQ(page.skipped.size(), 1u);
+  for (unsigned char c : page.skipped[0]) {
+    EXPECT_TRUE(c >= 0x20 && c != 0x7f) << "byte " << int(c) << " in " << page.skipped[0];
+  }
+  EXPECT_EQ(
+      page.skipped[0],
+      R"(pulled change c/d (version 7) skipped: its data/\u001b]0;x\u0007 has the key "k" twice)");
+}
+
 TEST(PushProtocol, ServerTextInResultsIsCutAndPrintable) {
   std::vector<PushResult> out;
   const std::string error = "bad\\u001b[31m\\u0000" + std::string(5000, 'x');

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 
 #include "tests/test_support.h"
 
@@ -63,6 +64,60 @@ TEST(ParseJson, RelaxedAllowsCommentsAndTrailingCommas) {
   EXPECT_FALSE(parse_json_relaxed("// c\n{\"a\": 1, /* x */ \"b\": [1,2,],}\n", doc));
   EXPECT_EQ(doc["b"].Size(), 2u);
   EXPECT_TRUE(parse_json("{\"a\": 1, }", doc));
+}
+
+// Found by the json_reader fuzz target (tests/fuzz): RapidJSON 1.1.0 read a 19-digit
+// mantissa with a large exponent as infinity without an error, and to_json then wrote
+// broken text (the writer cannot write infinity).
+TEST(ParseJson, ANumberTooBigForADoubleIsAnErrorNotInfinity) {
+  for (const char* text : {"[-9223372036854775801e308]", "[9223372036854775807e308]",
+                           "[18446744073709551615e300]", "[1e400]", "[-1.5e309]"}) {
+    JsonDocument doc;
+    auto error = parse_json(text, doc);
+    ASSERT_TRUE(error) << text << " read as " << to_json(doc);
+    EXPECT_NE(error->find("too big"), std::string::npos) << *error;
+  }
+  JsonDocument tiny;  // too small is zero, as before
+  ASSERT_FALSE(parse_json("[1e-400,-1e-400,5e-324]", tiny));
+  EXPECT_EQ(to_json(tiny), "[0.0,-0.0,5e-324]");
+}
+
+// Found by the merge_patch and three_way_merge fuzz targets: RapidJSON's fast number
+// reading is off by a few units in the last place, so a number a client wrote came back
+// as another one, and a value serialised and read again compared unequal to itself.
+TEST(ParseJson, NumbersAreReadExactlySoTheyRoundTrip) {
+  for (const char* text :
+       {"2332336744073237275809", "1.2222222222222225e95", "0.1", "1.7976931348623157e308",
+        "-4.9406564584124654e-324", "123456789012345678901234567890", "9007199254740993"}) {
+    JsonDocument doc;
+    ASSERT_FALSE(parse_json(text, doc)) << text;
+    EXPECT_EQ(doc.GetDouble(), std::strtod(text, nullptr)) << text;
+    JsonDocument again;
+    ASSERT_FALSE(parse_json(to_json(doc), again)) << to_json(doc);
+    EXPECT_TRUE(json_equal(doc, again)) << text << " -> " << to_json(doc);
+  }
+  JsonDocument ints;  // integers keep their types
+  ASSERT_FALSE(parse_json("[-1,4294967295,-9223372036854775808,18446744073709551615,-0]", ints));
+  EXPECT_TRUE(ints[0].IsInt());
+  EXPECT_TRUE(ints[1].IsUint() && !ints[1].IsInt());
+  EXPECT_TRUE(ints[2].IsInt64() && !ints[2].IsInt());
+  EXPECT_TRUE(ints[3].IsUint64() && !ints[3].IsInt64());
+  EXPECT_EQ(to_json(ints), "[-1,4294967295,-9223372036854775808,18446744073709551615,0]");
+}
+
+// Found by the json_reader and merge_patch fuzz targets: RapidJSON 1.1.0 decodes an
+// escaped lone low surrogate ("\udc00") into bytes that are not UTF-8, so a document
+// that passed the parse was stored as text syncd itself then refused to read.
+TEST(ParseJson, AnEscapedLoneSurrogateIsAnErrorNotInvalidUtf8) {
+  for (const char* text :
+       {R"(["\udc00"])", R"({"\udfff":1})", R"(["a\udeeeb"])", "[\"\xed\xa0\x80\"]"}) {
+    JsonDocument doc;
+    auto error = parse_json(text, doc);
+    EXPECT_TRUE(error) << text << " read as " << to_json(doc);
+  }
+  JsonDocument pair;  // a whole pair is one code point
+  ASSERT_FALSE(parse_json(R"(["\ud83d\ude00","\u00e9\u20ac"])", pair));
+  EXPECT_EQ(to_json(pair), "[\"\xf0\x9f\x98\x80\",\"\xc3\xa9\xe2\x82\xac\"]");
 }
 
 // `depth` arrays, one inside the other.
@@ -196,6 +251,16 @@ TEST(CheckJsonValue, DuplicateKeysAnywhereWithTheirPath) {
       EXPECT_EQ(describe(*problem, "", 64), c.found) << c.text;
     }
   }
+}
+
+// Found by the pull_answer fuzz target: the path in a description held the keys' bytes
+// as they were, so a server's key with an escape sequence reached status raw.
+TEST(CheckJsonValue, TheDescriptionShowsControlBytesInThePathEscaped) {
+  JsonDocument doc;
+  ASSERT_FALSE(parse_json(R"({"a\u001b[2J\u007f":[{"k":1,"k":2}]})", doc));
+  auto problem = check_json_value(doc, 64);
+  ASSERT_TRUE(problem);
+  EXPECT_EQ(describe(*problem, "data", 64), R"(data/a\u001b[2J\u007f/0 has the key "k" twice)");
 }
 
 TEST(CheckJsonValue, WideObjectsAreCheckedBySortingNotPairwise) {
