@@ -1,5 +1,5 @@
 // Fuzz target: the pull answer parser (parse_pull_response). The first byte picks
-// store.max_document_depth (1 to 16). Checks what sync/push_protocol.h promises of a
+// store.max_document_depth (1 to 16). Checks what sync/v1/bodies.h promises of a
 // page: a cursor of 1 to kMaxCursorBytes bytes, valid keys and versions, and data that
 // is an object no deeper than the limit and without a key twice (anything else is
 // skipped, named in `skipped`); every error and skip message is printable.
@@ -7,7 +7,7 @@
 #include <cstdint>
 
 #include "store/keys.h"
-#include "sync/push_protocol.h"
+#include "sync/v1/bodies.h"
 #include "tests/fuzz/server_answer_checks.h"
 
 using namespace syncd;
