@@ -78,10 +78,14 @@ std::string build_push_body(const std::string& client_id, const std::vector<Muta
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-std::optional<std::string> parse_push_response(std::string_view body,
-                                               std::vector<PushResult>& out) {
+std::optional<std::string> parse_push_response(std::string_view body, std::vector<PushResult>& out,
+                                               unsigned max_document_depth) {
+  // The answer (1), results (1), a result (1) and its current (1) around a document.
+  JsonParseOptions options;
+  options.max_depth = max_document_depth + 4;
+  options.mark_too_deep = true;
   JsonDocument doc;
-  if (auto error = parse_json(body, doc)) return "push answer is not JSON: " + *error;
+  if (auto error = parse_json(body, doc, options)) return "push answer is not JSON: " + *error;
   if (!doc.IsObject()) return "push answer is not an object";
   const JsonValue* results = field(doc, "results");
   if (results == nullptr || !results->IsArray()) return "push answer has no results array";
@@ -116,6 +120,17 @@ std::optional<std::string> parse_push_response(std::string_view body,
       bool is_deleted = (deleted && deleted->IsTrue()) || data == nullptr || data->IsNull();
       if (!is_deleted) {
         if (!data->IsObject()) return "conflict result " + shown + " has non-object data";
+        if (auto problem = check_json_value(*data, max_document_depth)) {
+          // syncd cannot hold the server's document: the mutation cannot be resolved
+          // against it, and is a dead letter that says why (refusing the whole answer
+          // would only bring the same answer again).
+          std::string why = describe(*problem, "its current data", max_document_depth);
+          if (problem->kind == JsonProblem::Kind::too_deep) why += " (store.max_document_depth)";
+          result.kind = PushResult::Kind::rejected;
+          result.error = "conflict with a server document syncd cannot hold: " + why;
+          out.push_back(std::move(result));
+          continue;
+        }
         result.current_data = to_json(*data);
       }
     } else if (kind == "rejected") {

@@ -16,8 +16,11 @@ namespace syncd {
 
 std::string build_push_body(const std::string& client_id, const std::vector<Mutation>& batch);
 
-// nullopt on success, else why the body is not a valid push answer.
-std::optional<std::string> parse_push_response(std::string_view body, std::vector<PushResult>& out);
+// nullopt on success, else why the body is not a valid push answer. A conflict whose
+// current document nests deeper than `max_document_depth`, or has a key twice, becomes a
+// rejection saying so: syncd cannot hold that document.
+std::optional<std::string> parse_push_response(std::string_view body, std::vector<PushResult>& out,
+                                               unsigned max_document_depth = 64);
 
 // Puts `results` in the order of `ids` (the mutations sent), so that results[i] answers
 // ids[i]. Any other answer is an error naming the first mismatch, `results` unchanged: a

@@ -84,7 +84,8 @@ void V1Protocol::push(const std::vector<Mutation>& batch, PushDone done) {
     static_cast<Answer&>(answer) = classify_v1(response, "push", clock_.now_ms());
     answer.credentials_generation = generation;
     if (answer.kind == AnswerKind::ok) {
-      std::optional<std::string> error = parse_push_response(response.body, answer.results);
+      std::optional<std::string> error =
+          parse_push_response(response.body, answer.results, settings_.max_document_depth);
       if (!error) error = match_results(ids, answer.results);
       if (error) {
         // Nothing of an answer of the wrong shape is applied: the batch is sent again

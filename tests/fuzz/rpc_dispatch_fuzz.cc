@@ -46,7 +46,7 @@ struct FuzzDaemon {
   ResolutionLog resolutions{*db};
   DaemonInfo info{"fuzz-client", 0};
   Metrics metrics;
-  Methods methods{docs, queue, writes, clock, info, metrics, &resolutions};
+  Methods methods{docs, queue, writes, clock, ids, info, metrics, &resolutions};
   RpcHandler handler{methods, metrics, 16};
   Subscriptions subscriptions;
   std::vector<ChangeEvent> changes;

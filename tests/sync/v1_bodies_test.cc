@@ -209,5 +209,24 @@ TEST(PushProtocol, VersionOrder) {
   EXPECT_TRUE(version_newer("etag-b", "etag-a")) << "opaque versions: any difference is news";
 }
 
+TEST(PushProtocol, AConflictWithADocumentSyncdCannotHoldIsARejectionSayingWhy) {
+  std::string deep = "1";
+  for (int i = 0; i < 10; ++i) deep = "{\"a\":" + deep + "}";
+  std::vector<PushResult> out;
+  ASSERT_FALSE(parse_push_response(
+      R"({"results":[{"id":"m1","status":"conflict","current":{"version":"4","data":)" + deep +
+          R"(}},{"id":"m2","status":"conflict","current":{"version":"5","data":{"k":1,"k":2}}},)"
+          R"({"id":"m3","status":"conflict","current":{"version":"6","data":{"ok":1}}}]})",
+      out, 8));
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].kind, PushResult::Kind::rejected);
+  EXPECT_NE(out[0].error.find("store.max_document_depth"), std::string::npos) << out[0].error;
+  EXPECT_FALSE(out[0].current_data) << "not kept: it would reach the local view";
+  EXPECT_EQ(out[1].kind, PushResult::Kind::rejected);
+  EXPECT_NE(out[1].error.find("twice"), std::string::npos) << out[1].error;
+  EXPECT_EQ(out[2].kind, PushResult::Kind::conflict);
+  EXPECT_EQ(out[2].current_data, R"({"ok":1})");
+}
+
 }  // namespace
 }  // namespace syncd
