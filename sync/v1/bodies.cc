@@ -127,7 +127,8 @@ std::optional<std::string> parse_push_response(std::string_view body, std::vecto
           std::string why = describe(*problem, "its current data", max_document_depth);
           if (problem->kind == JsonProblem::Kind::too_deep) why += " (store.max_document_depth)";
           result.kind = PushResult::Kind::rejected;
-          result.error = "conflict with a server document syncd cannot hold: " + why;
+          result.error = server_text("conflict with a server document syncd cannot hold: " + why,
+                                     kMaxServerMessageBytes);
           out.push_back(std::move(result));
           continue;
         }

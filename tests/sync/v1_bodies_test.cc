@@ -226,6 +226,22 @@ TEST(PushProtocol, AConflictWithADocumentSyncdCannotHoldIsARejectionSayingWhy) {
   EXPECT_NE(out[1].error.find("twice"), std::string::npos) << out[1].error;
   EXPECT_EQ(out[2].kind, PushResult::Kind::conflict);
   EXPECT_EQ(out[2].current_data, R"({"ok":1})");
+
+  // The path to the problem is the server's text: the message stays within the cap.
+  std::string key = "\"";  // 300 control bytes, each shown as \u0001 (six bytes)
+  for (int i = 0; i < 300; ++i) key += "\\u0001";
+  key += "\"";
+  std::string long_path = "{" + key + ":1," + key + ":2}";
+  for (int i = 0; i < 3; ++i) long_path = "{" + key + ":" + long_path + "}";
+  out.clear();
+  ASSERT_FALSE(parse_push_response(
+      R"({"results":[{"id":"m1","status":"conflict","current":{"version":"4","data":)" + long_path +
+          "}}]}",
+      out, 8));
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].kind, PushResult::Kind::rejected);
+  EXPECT_LE(out[0].error.size(), kMaxServerMessageBytes + 3)
+      << "found by the push_answer fuzz target";
 }
 
 }  // namespace
