@@ -15,7 +15,8 @@ void check_token(const std::string& token, bool may_be_empty, const char* what) 
   if (token.empty() && may_be_empty) return;
   if (token.empty() || token.size() > 16384) fuzz::fail(std::string(what) + " of a bad length");
   for (unsigned char c : token) {
-    if (c < 0x21 || c > 0x7e) fuzz::fail(std::string(what) + " with a byte that could end a header");
+    if (c < 0x21 || c > 0x7e)
+      fuzz::fail(std::string(what) + " with a byte that could end a header");
   }
 }
 

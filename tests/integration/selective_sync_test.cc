@@ -125,7 +125,6 @@ TEST(SelectiveSync, ALocalWriteSurvivesAKillAndARestartWithoutBeingQueued) {
   EXPECT_EQ(applied.find("ui_state"), std::string::npos) << applied;
 }
 
-
 // Review (branch review2): queue.retry of a dead letter bypasses the directions. A
 // collection made `pull` (local writes refused, read_only) or `local` (never leaves the
 // device) by SIGHUP still gets its old dead letters pushed when they are retried: the
@@ -139,8 +138,7 @@ TEST(SelectiveSync, ReviewARetriedDeadLetterOfANowPullOrLocalCollectionNeverReac
                       R"({"status": 503, "count": 1000000, "path": "/v1/push"})")
                 .status,
             200);
-  Syncd a(dir, R"({"backoff": {"initial_ms": 20, "factor": 2, "max_ms": 200}})", {},
-          server.url());
+  Syncd a(dir, R"({"backoff": {"initial_ms": 20, "factor": 2, "max_ms": 200}})", {}, server.url());
   ASSERT_TRUE(a.start()) << a.log();
   Client ca(a.socket());
   JsonDocument p = put(ca, "prices", "p", R"({"eur":1})");
@@ -148,11 +146,11 @@ TEST(SelectiveSync, ReviewARetriedDeadLetterOfANowPullOrLocalCollectionNeverReac
   ASSERT_TRUE(p.HasMember("result") && u.HasMember("result"));
   const std::string pid = p["result"]["mutation_id"].GetString();
   const std::string uid = u["result"]["mutation_id"].GetString();
-  ASSERT_EQ(http_post(server.url() + "/admin/faults",
-                      R"({"status": 503, "count": 0, "reject": {")" + pid + R"(": "no", ")" + uid +
-                          R"(": "no"}})")
-                .status,
-            200);
+  ASSERT_EQ(
+      http_post(server.url() + "/admin/faults", R"({"status": 503, "count": 0, "reject": {")" +
+                                                    pid + R"(": "no", ")" + uid + R"(": "no"}})")
+          .status,
+      200);
   ca.call("sync.now");
   ASSERT_TRUE(wait_until(
       [&] {
@@ -165,8 +163,8 @@ TEST(SelectiveSync, ReviewARetriedDeadLetterOfANowPullOrLocalCollectionNeverReac
   write_file(a.config_path(), R"({"backoff": {"initial_ms": 20, "factor": 2, "max_ms": 200},
     "sync": {"collections": {"prices": {"direction": "pull"}, "ui_state": {"direction": "local"}}}})");
   a.process()->signal(SIGHUP);
-  ASSERT_TRUE(wait_until([&] { return a.log().find("SIGHUP: sync.collections") != std::string::npos; },
-                         Millis(10000)))
+  ASSERT_TRUE(wait_until(
+      [&] { return a.log().find("SIGHUP: sync.collections") != std::string::npos; }, Millis(10000)))
       << a.log();
   JsonDocument w = put(ca, "prices", "q", R"({"eur":1})");
   ASSERT_TRUE(w.HasMember("error")) << "prices is pull-only now: " << to_json(w);
@@ -175,8 +173,10 @@ TEST(SelectiveSync, ReviewARetriedDeadLetterOfANowPullOrLocalCollectionNeverReac
   ca.call("sync.now");
   ASSERT_TRUE(drained(ca)) << a.log();
   const std::string applied = http_get(server.url() + "/admin/applied").body;
-  EXPECT_EQ(applied.find("\"prices\""), std::string::npos) << "a pull-only collection's write: " << applied;
-  EXPECT_EQ(applied.find("\"ui_state\""), std::string::npos) << "a local collection's write: " << applied;
+  EXPECT_EQ(applied.find("\"prices\""), std::string::npos)
+      << "a pull-only collection's write: " << applied;
+  EXPECT_EQ(applied.find("\"ui_state\""), std::string::npos)
+      << "a local collection's write: " << applied;
 }
 
 }  // namespace

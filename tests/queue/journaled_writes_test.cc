@@ -433,7 +433,6 @@ TEST_F(JournaledWritesTest, TheApplierThreadCatchesUpOnItsOwn) {
   EXPECT_EQ(uv_loop_close(&loop), 0);
 }
 
-
 // Review (branch review2): a `local` collection's write is never queued, yet until the
 // journal applier has moved it into the tables (at once in the daemon, or not at all
 // while the disk is full) status counts it as pending and its age as the oldest pending

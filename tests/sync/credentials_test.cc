@@ -124,7 +124,6 @@ TEST(TokenAnswer, OnlyVisibleAsciiTokensAreTaken) {
   }
 }
 
-
 // Review (branch review2): docs/ERRORS.md 2.2 gives a failed refresh as "HTTP S: BODY (with
 // the redirect notes)", as eb094e2's describe_answer() made it; Credentials::refreshed
 // builds its own text and a redirect no longer says where to or that syncd does not follow.

@@ -587,7 +587,6 @@ TEST_F(SyncEngineTokenTest, ATokenThatCouldEndItsHeaderIsRefused) {
   EXPECT_FALSE(TokenStore(dir_.file("token.json")).load()) << "nothing stored";
 }
 
-
 // Review (branch review2): a collection that starts pulling while the pull filter stays
 // empty (the default direction pulls) has history before the stored cursor, which
 // passed over its changes while it did not pull: like a wider filter, it must pull from

@@ -63,7 +63,6 @@ TEST(RepeatLimiter, RemembersABoundedNumberOfLines) {
   EXPECT_FALSE(limiter.admit(name(9999), 10002)) << "recent: held back";
 }
 
-
 // Review (branch review2): repeats held back are lost without a trace when 64 other lines
 // push theirs out of the table: the log never says the first failure happened 500 more
 // times (flush() and the next admit() both start from nothing).
@@ -79,7 +78,8 @@ TEST(RepeatLimiter, ReviewHeldBackRepeatsAreNotLostWhenTheirLineIsForgotten) {
   }
   for (const std::string& line : limiter.flush(2000)) shown.push_back(line);
   bool counted = false;
-  for (const std::string& line : shown) counted = counted || line.find("500 times") != std::string::npos;
+  for (const std::string& line : shown)
+    counted = counted || line.find("500 times") != std::string::npos;
   EXPECT_TRUE(counted) << "the 500 repeats held back are never logged";
 }
 
