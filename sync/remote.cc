@@ -6,8 +6,6 @@
 
 namespace syncd {
 
-bool is_known_protocol(const std::string& name) { return name == "v1"; }
-
 std::unique_ptr<Remote> make_remote(HttpTransport& http, Database& db, const Clock& clock,
                                     const RemoteSettings& settings) {
   auto credentials = std::make_unique<Credentials>(http, db, settings.credentials);

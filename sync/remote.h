@@ -39,9 +39,6 @@ class Remote {
   std::unique_ptr<RemoteProtocol> protocol_;
 };
 
-// The protocols syncd speaks, by their config name.
-bool is_known_protocol(const std::string& name);
-
 // Throws std::invalid_argument for an unknown protocol.
 std::unique_ptr<Remote> make_remote(HttpTransport& http, Database& db, const Clock& clock,
                                     const RemoteSettings& settings);
