@@ -118,6 +118,9 @@ std::optional<std::string> parse_push_response(std::string_view body, std::vecto
       const JsonValue* deleted = field(*current, "deleted");
       const JsonValue* data = field(*current, "data");
       bool is_deleted = (deleted && deleted->IsTrue()) || data == nullptr || data->IsNull();
+      if (!is_deleted && !result.current_version) {
+        return "conflict result " + shown + " has a current document but no version";
+      }
       if (!is_deleted) {
         if (!data->IsObject()) return "conflict result " + shown + " has non-object data";
         if (auto problem = check_json_value(*data, max_document_depth)) {
@@ -195,7 +198,16 @@ std::optional<std::string> parse_pull_response(std::string_view body, PullPage& 
     }
     const JsonValue* deleted = field(c, "deleted");
     const JsonValue* data = field(c, "data");
-    if (!(deleted && deleted->IsTrue()) && data && !data->IsNull()) {
+    const bool is_deleted = deleted && deleted->IsTrue();
+    if (!is_deleted && (data == nullptr || data->IsNull())) {
+      // Neither a document nor a deletion (docs/PROTOCOL.md): taking it as a deletion
+      // would remove the document here on a guess.
+      out.skipped.push_back("pulled change " + server_text(change.collection, 80) + "/" +
+                            server_text(change.doc_id, 80) + " (version " + change.version +
+                            ") skipped: it has no data and is not deleted");
+      continue;
+    }
+    if (!is_deleted) {
       if (!data->IsObject()) {
         return "pulled change " + server_text(change.doc_id, 80) + " has non-object data";
       }

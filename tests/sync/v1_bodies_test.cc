@@ -244,5 +244,33 @@ TEST(PushProtocol, AConflictWithADocumentSyncdCannotHoldIsARejectionSayingWhy) {
       << "found by the push_answer fuzz target";
 }
 
+TEST(PushProtocol, AConflictWithADocumentButNoVersionIsAnInvalidAnswer) {
+  std::vector<PushResult> out;
+  auto error = parse_push_response(
+      R"({"results":[{"id":"m1","status":"conflict","current":{"data":{"a":1}}}]})", out);
+  ASSERT_TRUE(error);
+  EXPECT_EQ(*error, "conflict result m1 has a current document but no version");
+  out.clear();
+  EXPECT_FALSE(parse_push_response(
+      R"({"results":[{"id":"m1","status":"conflict","current":{"version":null,"data":null,"deleted":true}}]})",
+      out))
+      << "no document: no version is right";
+}
+
+TEST(PushProtocol, APulledChangeThatIsNeitherADocumentNorADeletionIsSkippedNotADeletion) {
+  PullPage page;
+  ASSERT_FALSE(parse_pull_response(
+      R"({"changes":[{"collection":"c","doc_id":"a","version":"3","deleted":false},)"
+      R"({"collection":"c","doc_id":"b","version":"4","data":null,"deleted":true}],)"
+      R"("cursor":"4","has_more":false})",
+      page, 64));
+  ASSERT_EQ(page.changes.size(), 1u);
+  EXPECT_EQ(page.changes[0].doc_id, "b");
+  EXPECT_FALSE(page.changes[0].data) << "a deletion";
+  ASSERT_EQ(page.skipped.size(), 1u);
+  EXPECT_EQ(page.skipped[0],
+            "pulled change c/a (version 3) skipped: it has no data and is not deleted");
+}
+
 }  // namespace
 }  // namespace syncd
