@@ -48,6 +48,7 @@ bool EventStream::take(std::string_view bytes) {
 
 void EventStream::closed(const HttpResponse& response) {
   open_ = false;
+  unauthorised_ = response.status == 401;
   const int64_t now = clock_.monotonic_ms();
   if (!response.transport_failed() && response.status != 200) {
     // No event stream there: pulls alone keep syncd up to date.

@@ -39,6 +39,8 @@ class EventStream {
   void open(ChangeHintStream stream);
   // The next open may happen at once (after a token refresh).
   void allow_reopen_now() { reopen_at_ms_ = 0; }
+  // The last stream was answered 401: its credentials were refused.
+  bool unauthorised() const { return unauthorised_; }
 
  private:
   bool take(std::string_view bytes);
@@ -57,6 +59,7 @@ class EventStream {
   int64_t window_start_ms_ = 0;
   int64_t window_bytes_ = 0;
   std::string error_;  // why syncd ended the current stream
+  bool unauthorised_ = false;
 };
 
 }  // namespace syncd

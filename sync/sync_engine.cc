@@ -31,6 +31,18 @@ SyncEngine::SyncEngine(uv_loop_t* loop, Database& db, DocumentStore& documents,
           [this](const std::string& error) {
             if (stopped_) return;
             if (!error.empty()) note_error(error);
+            if (events_.unauthorised()) {
+              // A refused stream gets the same refresh as a refused push or pull, and
+              // opens again as soon as it has a new token (refreshed()).
+              Answer refused;
+              refused.kind = AnswerKind::unauthorised;
+              refused.refresh_may_help = true;
+              refused.credentials_generation = hints_generation_;
+              refused.error = "event stream answered HTTP 401";
+              if (handle_unauthorised(refused) && !credentials_.refreshing()) {
+                events_.allow_reopen_now();
+              }
+            }
             hint();  // whatever changed while the stream was down is caught by a pull
           }) {
   credentials_.set_error_sink([this](const std::string& error) { note_error(error); });
@@ -126,7 +138,10 @@ void SyncEngine::tick() {
     return;
   }
   if (!events_.is_open() && now >= events_.reopen_at_ms()) {
-    if (auto stream = protocol_.change_hints()) events_.open(std::move(*stream));
+    if (auto stream = protocol_.change_hints()) {
+      hints_generation_ = credentials_.generation();
+      events_.open(std::move(*stream));
+    }
   }
   if (!stranded_.empty()) return_stranded();
   if (now >= wait_until_ms_) replay();

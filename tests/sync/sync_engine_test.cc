@@ -647,5 +647,24 @@ TEST_F(SyncEngineTest, ReviewAPull403KeepsTheServersBodyAsErrorsMdSays) {
   EXPECT_STREQ(engine_->status().auth.c_str(), "failed");
 }
 
+// A 401 on the change-hint stream refreshes the token like one on a push or a pull, and
+// the stream opens again with the new token at once (it waited 60 s as "unsupported").
+TEST_F(SyncEngineTokenTest, AnEventStreamRefusedWith401RefreshesTheTokenAndReopens) {
+  use_tokens("r0");
+  go_online();
+  auto events = http_.take("/v1/events");
+  ASSERT_TRUE(events);
+  events->done(status(401));
+  run();
+  auto refresh = http_.take("/oauth/token");
+  ASSERT_TRUE(refresh) << "the stream's 401 starts a refresh";
+  refresh->done(status(200, R"({"access_token":"fresh"})"));
+  run();
+  kick_and_run();
+  auto again = http_.take("/v1/events");
+  ASSERT_TRUE(again) << "reopened at once with the new token";
+  EXPECT_TRUE(has_header(again->request, "Authorization: Bearer fresh"));
+}
+
 }  // namespace
 }  // namespace syncd
