@@ -414,7 +414,8 @@ TEST(Lifecycle, AStartOnAFullDiskServesReadsAndTakesWritesOnceThereIsRoom) {
   }
   ASSERT_TRUE(wait_until(
       [&] {
-        const JsonValue& q = client.call("status")["result"]["queue"];
+        JsonDocument s = client.call("status");  // q must not outlive its document
+        const JsonValue& q = s["result"]["queue"];
         return q["pending"].GetInt() + q["inflight"].GetInt() == 0;
       },
       Millis(30000)))
