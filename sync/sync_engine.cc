@@ -398,7 +398,9 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
                                const std::vector<PushResult>& results) {
   std::vector<RemoteChange> changes;
   std::vector<MutationQueue::Applied> applied;
-  std::vector<std::string> log_lines;  // written once the results are stored
+  // Written once the results are stored: dead letters as warnings, conflict outcomes.
+  std::vector<std::string> dead_letter_lines;
+  std::vector<std::string> resolution_lines;
   const int64_t now = clock_.now_ms();
   try {
     Transaction tx(db_);
@@ -419,11 +421,11 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
         }
         case PushResult::Kind::rejected:
           dead_letter(documents_, queue_, settings_.directions, m, r.error, now, changes);
-          log_lines.push_back("sync: dead letter " + m.id + " (" + m.collection + "/" + m.doc_id +
-                              "): the server rejected it: " + r.error);
+          dead_letter_lines.push_back("sync: dead letter " + m.id + " (" + m.collection + "/" +
+                                      m.doc_id + "): the server rejected it: " + r.error);
           break;
         case PushResult::Kind::conflict:
-          log_lines.push_back(conflicts_.apply(m, r, changes));
+          resolution_lines.push_back(conflicts_.apply(m, r, changes));
           break;
       }
     }
@@ -435,13 +437,8 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
     note_error(std::string("storing push results failed: ") + e.what());
     return;
   }
-  for (const std::string& line : log_lines) {
-    if (line.rfind("sync: dead letter", 0) == 0) {
-      log_warning(line);
-    } else {
-      log_info(line);
-    }
-  }
+  for (const std::string& line : dead_letter_lines) log_warning(line);
+  for (const std::string& line : resolution_lines) log_info(line);
   if (!changes.empty()) on_remote_changes_(std::move(changes));
 }
 
@@ -449,7 +446,8 @@ std::string SyncEngine::pull_cursor() {
   std::string cursor = protocol_.initial_cursor();
   try {
     const std::string scope = settings_.directions.pull_scope();
-    const std::optional<std::string> before = meta_.get("pull_scope");
+    const std::optional<std::string> before =
+        scope == scope_stored_ ? scope_stored_ : meta_.get("pull_scope");
     if (before != scope) {
       // A cursor belongs to the collections it was issued for: one pulled now that was
       // not then has history before it, so the pull starts again from the beginning
@@ -462,6 +460,7 @@ std::string SyncEngine::pull_cursor() {
       meta_.set("pull_scope", scope);
       tx.commit();
     }
+    scope_stored_ = scope;  // the scopes change at SIGHUP only: not read again until then
     cursor = meta_.get("pull_cursor").value_or(cursor);
   } catch (const SqliteError& e) {
     note_error(e.what());

@@ -163,6 +163,7 @@ class SyncEngine {
   std::vector<std::string> stranded_;  // ids of inflight mutations with no stored outcome
   EventStream events_;                 // the change-hint stream
   uint64_t hints_generation_ = 0;      // of the credentials the open stream carried
+  std::optional<std::string> scope_stored_;  // the pull scope known to be in the database
   // Hints wait here, one at most. One that finds nothing new in a row with others
   // (hint_misses_) is followed only after a growing wait (monotonic hint_not_before_ms_).
   bool hint_waiting_ = false;

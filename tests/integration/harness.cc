@@ -358,6 +358,22 @@ RefServer::RefServer(const TempDir& dir, std::vector<std::string> extra_args)
 
 RefServer::~RefServer() { stop(); }
 
+bool RefServer::hold_pushes() const {
+  return http_post(url() + "/admin/faults",
+                   R"({"status": 503, "count": 1000000, "path": "/v1/push"})")
+             .status == 200;
+}
+
+bool RefServer::reject(const std::vector<std::string>& ids, const std::string& message) const {
+  std::string rejected;
+  for (const std::string& id : ids) {
+    rejected += (rejected.empty() ? "" : ",") + json_quote(id) + ":" + json_quote(message);
+  }
+  return http_post(url() + "/admin/faults",
+                   R"({"status": 503, "count": 0, "reject": {)" + rejected + "}}")
+             .status == 200;
+}
+
 bool RefServer::start() {
   std::vector<std::string> argv = {source_dir() + "/tests/refserver/refserver.py",
                                    "--port",

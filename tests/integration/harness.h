@@ -144,6 +144,11 @@ class RefServer {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   std::string log() const { return read_file(log_path_); }
   pid_t pid() const { return process_ ? process_->pid() : -1; }
+  // Answers every push 503 until reject() names what to refuse (to learn a mutation's id
+  // before the server sees it). False when the server did not take it.
+  bool hold_pushes() const;
+  // Ends hold_pushes(): the mutations `ids` are answered "rejected" with `message`.
+  bool reject(const std::vector<std::string>& ids, const std::string& message) const;
 
  private:
   std::string port_file_;

@@ -134,10 +134,7 @@ TEST(SelectiveSync, ReviewARetriedDeadLetterOfANowPullOrLocalCollectionNeverReac
   TempDir dir;
   RefServer server(dir);
   ASSERT_TRUE(server.start()) << server.log();
-  ASSERT_EQ(http_post(server.url() + "/admin/faults",
-                      R"({"status": 503, "count": 1000000, "path": "/v1/push"})")
-                .status,
-            200);
+  ASSERT_TRUE(server.hold_pushes());
   Syncd a(dir, R"({"backoff": {"initial_ms": 20, "factor": 2, "max_ms": 200}})", {}, server.url());
   ASSERT_TRUE(a.start()) << a.log();
   Client ca(a.socket());
@@ -146,11 +143,7 @@ TEST(SelectiveSync, ReviewARetriedDeadLetterOfANowPullOrLocalCollectionNeverReac
   ASSERT_TRUE(p.HasMember("result") && u.HasMember("result"));
   const std::string pid = p["result"]["mutation_id"].GetString();
   const std::string uid = u["result"]["mutation_id"].GetString();
-  ASSERT_EQ(
-      http_post(server.url() + "/admin/faults", R"({"status": 503, "count": 0, "reject": {")" +
-                                                    pid + R"(": "no", ")" + uid + R"(": "no"}})")
-          .status,
-      200);
+  ASSERT_TRUE(server.reject({pid, uid}, "no"));
   ca.call("sync.now");
   ASSERT_TRUE(wait_until(
       [&] {

@@ -53,21 +53,14 @@ TEST(SyncLog, ADeadLetterIsNamedWithItsDocumentAndTheServersMessage) {
   RefServer server(dir);
   ASSERT_TRUE(server.start()) << server.log();
   // Pushes wait (503) until the test has named the mutation to reject.
-  ASSERT_EQ(http_post(server.url() + "/admin/faults",
-                      R"({"status": 503, "count": 1000000, "path": "/v1/push"})")
-                .status,
-            200);
+  ASSERT_TRUE(server.hold_pushes());
   Syncd syncd(dir, R"({"backoff": {"initial_ms": 20, "max_ms": 100}})", {}, server.url());
   ASSERT_TRUE(syncd.start()) << syncd.log();
   Client client(syncd.socket());
   JsonDocument put = client.call("put", R"({"collection":"c","id":"doomed","data":{}})");
   ASSERT_TRUE(put.HasMember("result")) << to_json(put);
   const std::string id = put["result"]["mutation_id"].GetString();
-  ASSERT_EQ(
-      http_post(server.url() + "/admin/faults", R"({"status": 503, "count": 0, "reject": {")" + id +
-                                                    R"(": "the schema forbids it"}})")
-          .status,
-      200);
+  ASSERT_TRUE(server.reject({id}, "the schema forbids it"));
   client.call("sync.now");
   ASSERT_TRUE(
       wait_until([&] { return syncd.log().find("sync: dead letter " + id) != std::string::npos; },

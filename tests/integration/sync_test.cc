@@ -488,20 +488,14 @@ TEST(Sync, ARejectedWriteRetriedAfterTheServerChangedItsMindIsApplied) {
   TempDir dir;
   RefServer server(dir);
   ASSERT_TRUE(server.start()) << server.log();
-  ASSERT_EQ(http_post(server.url() + "/admin/faults",
-                      R"({"status": 503, "count": 1000000, "path": "/v1/push"})")
-                .status,
-            200);
+  ASSERT_TRUE(server.hold_pushes());
   Syncd syncd(dir, kFastConfig, {}, server.url());
   ASSERT_TRUE(syncd.start()) << syncd.log();
   Client client(syncd.socket());
   JsonDocument put = client.call("put", R"({"collection":"c","id":"x","data":{"v":1}})");
   ASSERT_TRUE(put.HasMember("result")) << to_json(put);
   const std::string id = put["result"]["mutation_id"].GetString();
-  ASSERT_EQ(http_post(server.url() + "/admin/faults",
-                      R"({"status": 503, "count": 0, "reject": {")" + id + R"(": "not yet"}})")
-                .status,
-            200);
+  ASSERT_TRUE(server.reject({id}, "not yet"));
   client.call("sync.now");
   auto failed = [&] {
     JsonDocument s = client.call("status");

@@ -98,14 +98,18 @@ class SyncEngineTest : public ::testing::Test {
     tx.commit();
     return r.mutation_id;
   }
-  // Starts the engine and brings it online with an empty first pull.
-  void go_online() {
+  // Starts the engine and answers its health probe: online, its first pull sent.
+  void start_and_answer_the_probe() {
     engine_->start();
     run();
     auto probe = http_.take("/v1/health");
     ASSERT_TRUE(probe);
     probe->done(status(200));
     run();
+  }
+  // Starts the engine and brings it online with an empty first pull.
+  void go_online() {
+    start_and_answer_the_probe();
     auto pull = http_.take("/v1/pull");
     ASSERT_TRUE(pull);
     pull->done(status(200, R"({"changes":[],"cursor":"0","has_more":false})"));
@@ -594,12 +598,7 @@ TEST_F(SyncEngineTokenTest, ATokenThatCouldEndItsHeaderIsRefused) {
 TEST_F(SyncEngineTest, ReviewACollectionThatStartsPullingUnderTheEmptyFilterPullsFromTheStart) {
   settings_.directions = Directions(Direction::both, {{"c", Direction::push}});
   rebuild();
-  engine_->start();
-  run();
-  auto probe = http_.take("/v1/health");
-  ASSERT_TRUE(probe);
-  probe->done(status(200));
-  run();
+  start_and_answer_the_probe();
   auto pull = http_.take("/v1/pull");
   ASSERT_TRUE(pull);
   EXPECT_NE(pull->request.url.find("cursor=0"), std::string::npos) << pull->request.url;
