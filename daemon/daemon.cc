@@ -167,7 +167,7 @@ class Daemon {
     remote_ = make_remote(*logged_transport_, *db_, clock_,
                           remote_settings_from(config, info_.client_id));
     sync_ = std::make_unique<SyncEngine>(
-        &loop_, *db_, *documents_, *queue_, *remote_, clock_, random_, ids_,
+        &loop_, *db_, *documents_, *queue_, *journaled_, *remote_, clock_, random_, ids_,
         sync_settings_from(config), [this](std::vector<RemoteChange> changes) {
           std::vector<ChangeEvent> events;
           for (auto& c : changes) {
@@ -177,6 +177,8 @@ class Daemon {
         });
     methods_->set_sync(sync_.get());
     server_->set_on_commit([this] { sync_->kick(); });
+    // What a replay held (bodies, answers) was freed after the last trim.
+    sync_->set_on_replay_drained([this] { server_->trim_memory_soon(); });
     sync_->start();
     netlink_ = std::make_unique<NetlinkMonitor>(&loop_, [this] { sync_->network_changed(); });
     if (auto why = netlink_->start()) {

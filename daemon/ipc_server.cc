@@ -671,6 +671,11 @@ void IpcServer::note_output() {
   // The chunks a slow reader held were freed in the middle of the heap, where glibc's
   // trim threshold (daemon.cc) never gives them back; malloc_trim does, a little later
   // so that one call covers a burst of disconnects.
+  trim_memory_soon();
+}
+
+void IpcServer::trim_memory_soon() {
+  if (uv_is_active(reinterpret_cast<uv_handle_t*>(&trim_timer_)) || shutting_down_) return;
   uv_timer_start(
       &trim_timer_,
       [](uv_timer_t* timer) {

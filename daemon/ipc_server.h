@@ -55,6 +55,8 @@ class IpcServer {
   void set_limits(IpcLimits limits);
   // Called after every turn that committed writes (the sync engine replays them).
   void set_on_commit(std::function<void()> on_commit) { on_commit_ = std::move(on_commit); }
+  // Gives freed heap back to the system shortly (malloc_trim), once for a burst of calls.
+  void trim_memory_soon();
 
   // Publishes changes committed outside a client turn (later: remote changes).
   void publish(const std::vector<ChangeEvent>& changes);

@@ -51,14 +51,13 @@ struct JournalApplier::Store {
   }
   // True when it checkpointed: the WAL was synced first, so every transaction
   // committed before is durable.
-  bool checkpoint_if_due() {
-    if (wal_pages < kCheckpointPages) return false;
+  bool checkpoint_if_due() { return wal_pages >= kCheckpointPages && checkpoint(); }
+  bool checkpoint() {
     int rc = sqlite3_wal_checkpoint_v2(db.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
                                        nullptr);
     wal_pages = 0;
     return rc == SQLITE_OK;
   }
-  static constexpr int kCheckpointPages = 1000;  // SQLite's default autocheckpoint
   Database db;
   DocumentStore documents;
   MutationQueue queue;
@@ -156,8 +155,11 @@ JournalApplier::Taken JournalApplier::take_for_loop(size_t at_most) {
   taken.writes = take_oldest(at_most);
   taken.applied_lsn = applied_lsn_;
   taken.handed_lsn = handed_lsn_;
-  // The thread must not commit newer writes before these older ones: it waits.
-  loop_applying_ = !taken.writes.empty();
+  // The thread must not commit newer writes before these older ones, nor take the write
+  // lock while the loop uses the tables: it waits for release_tables().
+  loop_applying_ = started_;
+  loop_wants_ = false;
+  wake_.notify_one();  // out of its pause, into the wait for release_tables()
   return taken;
 }
 
@@ -165,19 +167,14 @@ void JournalApplier::loop_applied(uint64_t lsn) {
   {
     std::lock_guard lock(mutex_);
     applied_lsn_ = std::max(applied_lsn_, lsn);
-    durable_lsn_ = std::max(durable_lsn_, lsn);
-    loop_applying_ = false;
   }
-  wake_.notify_one();
 }
 
 void JournalApplier::loop_failed(std::vector<HandedWrite>& writes) {
   {
     std::lock_guard lock(mutex_);
     give_back(writes);
-    loop_applying_ = false;
   }
-  wake_.notify_one();
 }
 
 uint64_t JournalApplier::durable_lsn() {
@@ -202,6 +199,38 @@ void JournalApplier::set_urgent(bool urgent) {
   if (urgent == urgent_) return;
   urgent_ = urgent;
   set_priority(urgent);
+}
+
+void JournalApplier::want_tables(size_t handed_at_most) {
+  {
+    std::lock_guard lock(mutex_);
+    loop_wants_ = true;
+    pause_at_most_ = handed_at_most;
+  }
+  wake_.notify_one();
+}
+
+JournalApplier::Load JournalApplier::load() {
+  std::lock_guard lock(mutex_);
+  return Load{busy_, handed_.size()};
+}
+
+void JournalApplier::checkpoint_soon() {
+  {
+    std::lock_guard lock(mutex_);
+    if (checkpoint_wanted_) return;
+    checkpoint_wanted_ = true;
+  }
+  wake_.notify_one();
+}
+
+void JournalApplier::release_tables() {
+  {
+    std::lock_guard lock(mutex_);
+    if (!loop_applying_) return;
+    loop_applying_ = false;
+  }
+  wake_.notify_one();
 }
 
 void JournalApplier::set_priority(bool normal) {
@@ -232,14 +261,29 @@ void JournalApplier::run() {
     if (failed) {
       wake_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_ || fresh_; });
     } else {
-      wake_.wait(lock, [&] { return stopping_ || (!handed_.empty() && !loop_applying_); });
+      wake_.wait(lock, [&] {
+        return stopping_ || checkpoint_wanted_ || (!handed_.empty() && !loop_applying_);
+      });
       // Gather: one transaction for many turns is what makes this cheap.
-      wake_.wait_for(lock, gather_, [&] { return stopping_ || handed_.size() >= max_batch_; });
+      if (!handed_.empty() && !loop_applying_) {
+        wake_.wait_for(lock, gather_,
+                       [&] { return stopping_ || loop_wants_ || handed_.size() >= max_batch_; });
+      }
     }
     if (stopping_) break;
+    if (checkpoint_wanted_ && (handed_.empty() || loop_applying_)) {
+      checkpoint_wanted_ = false;
+      const uint64_t committed = applied_lsn_;
+      lock.unlock();
+      const bool durable = store_->checkpoint();
+      lock.lock();
+      if (durable) durable_lsn_ = std::max(durable_lsn_, committed);
+      continue;
+    }
     fresh_ = false;
     if (handed_.empty() || loop_applying_) continue;
-    std::vector<HandedWrite> batch = take_oldest(max_batch_);
+    // Smaller while the loop waits for the tables: its wait for this commit is shorter.
+    std::vector<HandedWrite> batch = take_oldest(loop_wants_ ? max_batch_ / 4 : max_batch_);
     const uint64_t synced = handed_lsn_;
     busy_ = true;
     lock.unlock();
@@ -268,6 +312,11 @@ void JournalApplier::run() {
     const bool durable = store_->checkpoint_if_due();
     lock.lock();
     if (durable) durable_lsn_ = std::max(durable_lsn_, committed);
+    // Little left: the loop's turn with the tables comes before the next transaction.
+    if (loop_wants_ && handed_.size() <= pause_at_most_) {
+      uv_async_send(&progress_);  // the loop may have looked while it checkpointed
+      wake_.wait(lock, [&] { return stopping_ || !loop_wants_; });
+    }
   }
 }
 

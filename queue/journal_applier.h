@@ -3,9 +3,11 @@
 // are in the tables, and applies them on its own SQLite connection, many per
 // transaction (gathered for up to `gather`), at synchronous=NORMAL, checkpointing the WAL
 // itself. It runs at idle CPU priority unless raised (set_urgent, or while the loop
-// waits for it). The loop may take the oldest handed writes to apply them itself; the
-// thread then waits, so writes reach the tables in lsn order. It reports progress (the
-// last applied lsn, an error) on the loop through a uv_async.
+// waits for it). The loop may take the tables (take_for_loop) to use them itself, and
+// with them the oldest handed writes to apply: the thread then starts no transaction
+// until release_tables(), so writes reach the tables in lsn order and the loop never
+// waits for SQLite's write lock. It reports progress (the last applied lsn, an error) on
+// the loop through a uv_async.
 //
 // Threads: every public method is for the loop thread.
 #include <uv.h>
@@ -34,6 +36,9 @@ struct HandedWrite {
   uint64_t lsn = 0;
   std::string record;
 };
+
+// SQLite's default automatic checkpoint: a WAL this long (pages) is checkpointed.
+inline constexpr int kCheckpointPages = 1000;
 
 // The meta key of the last lsn in the tables.
 inline constexpr const char* kAppliedLsnKey = "journal_applied_lsn";
@@ -69,14 +74,26 @@ class JournalApplier {
     uint64_t applied_lsn = 0;         // what the thread had applied before them
     uint64_t handed_lsn = 0;          // the last lsn ever handed (synced to the journal)
   };
-  // Waits for the thread's transaction, then takes up to `at_most` writes. When any are
-  // taken the thread waits for loop_applied() or loop_failed().
+  // Waits for the thread's transaction, then takes the tables and up to `at_most`
+  // writes: the thread starts no transaction until release_tables().
   Taken take_for_loop(size_t at_most);
-  // The taken writes are committed on the loop's connection (FULL: that commit syncs the
-  // WAL, so the thread's earlier commits are durable with it).
+  // The taken writes are committed on the loop's connection (not synced: durable with
+  // the next checkpoint, or note_durable()).
   void loop_applied(uint64_t lsn);
   // They were not: the thread takes them back, first in line.
   void loop_failed(std::vector<HandedWrite>& writes);
+  void release_tables();
+  // The loop wants the tables: the thread gathers no more, and after a commit that
+  // leaves at most `handed_at_most` writes handed it waits for take_for_loop().
+  void want_tables(size_t handed_at_most);
+  // The WAL is past kCheckpointPages: the thread checkpoints it (soon, between its
+  // transactions) so that the loop's connection never does.
+  void checkpoint_soon();
+  struct Load {
+    bool busy = false;  // in a transaction: the loop would wait for it
+    size_t handed = 0;  // writes handed and not applied
+  };
+  Load load();
 
   // Applied and synced to disk; note_durable() after a commit of the loop's connection.
   uint64_t durable_lsn();
@@ -116,9 +133,12 @@ class JournalApplier {
   std::deque<HandedWrite> handed_;
   bool running_ = false;        // the thread has set its priority
   bool busy_ = false;           // the thread is in a transaction
-  bool loop_applying_ = false;  // the loop is applying the oldest handed writes itself
+  bool loop_applying_ = false;  // the loop has the tables (take_for_loop)
   bool stopping_ = false;
   bool fresh_ = false;  // handed over since the thread last failed
+  bool checkpoint_wanted_ = false;
+  bool loop_wants_ = false;  // want_tables(): no gathering; a pause after a commit
+  size_t pause_at_most_ = 0;
   uint64_t applied_lsn_ = 0;
   uint64_t durable_lsn_ = 0;
   uint64_t handed_lsn_ = 0;  // the last lsn handed over

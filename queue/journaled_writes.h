@@ -28,6 +28,7 @@
 #include "queue/journal_applier.h"
 #include "queue/journal_recovery.h"
 #include "queue/local_writes.h"
+#include "queue/table_access.h"
 #include "store/journal.h"
 #include "store/journal_mark.h"
 #include "store/key_filter.h"
@@ -48,13 +49,18 @@ struct JournaledWritesOptions {
   // 1,024 doubled the p99 latency at 16 clients (bench/README.md).
   size_t urgent_unapplied = 3072;
   size_t max_batch = 1024;  // writes per applier transaction
-  size_t max_slice = 256;   // writes the loop applies itself when far behind
+  // Writes the loop applies itself in a turn when far behind: about what one turn takes
+  // in with 100 subscribers (256 held the loop for 10 ms a turn, bench/hostile_clients).
+  size_t max_slice = 64;
+  // At most this many unapplied, work that can wait (TableAccess) runs at once: the loop
+  // applies them in about a millisecond.
+  size_t cheap_settle = 64;
   // How long the applier waits for more writes before a transaction.
   std::chrono::milliseconds gather{30};
   bool fsync = true;  // false with store.synchronous=normal
 };
 
-class JournaledWrites final : public LocalWriter {
+class JournaledWrites final : public LocalWriter, public TableAccess {
  public:
   // Applies what the journal holds beyond the tables (a crash), then opens it for
   // writing. `db` is the loop's connection; its settle hook is set here.
@@ -91,6 +97,10 @@ class JournaledWrites final : public LocalWriter {
   bool has_staged() const { return !staged_.empty(); }
   // Commits the turn so far, then brings the tables up to date with every write.
   void settle();
+  // Runs `work` now when the applier is not in a transaction and at most cheap_settle
+  // writes wait for it; else after the applier's next commit (hurried, at the loop's
+  // priority), with the loop applying a slice at a time once it has waited long.
+  void when_cheap(Work work) override;
 
   // These read the tables as committed (no settling) and add the unapplied writes.
   std::optional<StoredDocument> find(std::string_view collection, std::string_view id) override;
@@ -119,6 +129,10 @@ class JournaledWrites final : public LocalWriter {
   };
 
   void settle_now();
+  bool cheap_to_settle();
+  // Runs the work that waits when settling is cheap now, or when `regardless`.
+  void run_waiting_work(bool regardless);
+  void help_applier();
   // Applies the writes recovered from the journal and opens it for writing.
   void finish_recovery();
   // True while they cannot be applied for want of room (tried again on each call).
@@ -182,6 +196,12 @@ class JournaledWrites final : public LocalWriter {
 
   std::unique_ptr<JournalApplier> applier_;
   std::function<void(const std::string&)> on_error_;
+  uv_loop_t* loop_ = nullptr;  // set by start()
+  std::deque<Work> waiting_work_;
+  uv_timer_t work_timer_{};  // bounds how long work waits for the applier
+  // The loop holds the tables (the applier waits) from a settle to the next turn.
+  uv_prepare_t release_tables_{};
+  bool holding_tables_ = false;
 };
 
 }  // namespace syncd

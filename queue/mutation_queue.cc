@@ -200,7 +200,7 @@ int64_t MutationQueue::enqueue(const Mutation& m) {
 }
 
 std::vector<Mutation> MutationQueue::lease(int64_t now_ms, size_t max_count, size_t max_bytes) {
-  Transaction tx(db_);
+  Transaction tx(db_, Durability::deferred);  // inflight returns to pending at a start
   std::vector<Mutation> batch;
   size_t bytes = 0;
   lease_scan_.bind(1, now_ms).bind(2, static_cast<int64_t>(max_count));

@@ -137,7 +137,7 @@ void prepare_database(Database& db, SyncMode sync_mode) {
   if (mode != "wal") {
     throw std::runtime_error("cannot switch " + db.path() + " to WAL mode (got '" + mode + "')");
   }
-  db.exec(sync_mode == SyncMode::full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  db.set_synchronous_full(sync_mode == SyncMode::full);
 
   std::string check = quick_check(db);
   if (check != "ok") {

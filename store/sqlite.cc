@@ -48,21 +48,48 @@ void Database::settle() {
   settling_ = false;
 }
 
-void Database::begin() {
+void Database::set_synchronous_full(bool full) {
+  exec(full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  synchronous_full_ = full;
+}
+
+void Database::begin(Durability durability) {
   settle();
+  if (durability == Durability::deferred && synchronous_full_) {
+    // Outside a transaction, for the one that follows; put back when it ends.
+    sqlite3_exec(db_, "PRAGMA synchronous=NORMAL", nullptr, nullptr, nullptr);
+    deferred_open_ = true;
+  }
   if (!begin_) begin_ = std::make_unique<Statement>(*this, "BEGIN IMMEDIATE");
-  begin_->run();
+  try {
+    begin_->run();
+  } catch (...) {
+    end_deferred();
+    throw;
+  }
 }
 
 void Database::commit() {
   if (!commit_) commit_ = std::make_unique<Statement>(*this, "COMMIT");
-  commit_->run();
+  try {
+    commit_->run();
+  } catch (...) {
+    if (!in_transaction()) end_deferred();  // else the rollback ends it
+    throw;
+  }
+  end_deferred();
 }
 
 void Database::rollback() noexcept {
   // A failed COMMIT may already have rolled back; then there is nothing to undo.
-  if (!in_transaction()) return;
-  sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  if (in_transaction()) sqlite3_exec(db_, "ROLLBACK", nullptr, nullptr, nullptr);
+  end_deferred();
+}
+
+void Database::end_deferred() noexcept {
+  if (!deferred_open_) return;
+  sqlite3_exec(db_, "PRAGMA synchronous=FULL", nullptr, nullptr, nullptr);
+  deferred_open_ = false;
 }
 
 void Database::fail(int code, const std::string& doing) {
@@ -161,8 +188,9 @@ bool Statement::column_is_null(int col) const {
   return sqlite3_column_type(stmt_, col) == SQLITE_NULL;
 }
 
-Transaction::Transaction(Database& db) : db_(db), owner_(!db.in_transaction()) {
-  if (owner_) db_.begin();
+Transaction::Transaction(Database& db, Durability durability)
+    : db_(db), owner_(!db.in_transaction()) {
+  if (owner_) db_.begin(durability);
 }
 
 Transaction::~Transaction() {

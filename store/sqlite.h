@@ -30,6 +30,13 @@ class SqliteError : public std::runtime_error {
 
 class Statement;
 
+// When a transaction's commit is on the disk. `deferred`: committed at
+// synchronous=NORMAL, on the disk with the next full commit or checkpoint (a crash of
+// syncd loses nothing; a power loss may undo it, never tear it), for work that is simply
+// done again when undone: a lease, a push's results (resent, the server's dedupe
+// answers), a pulled page (pulled again). It saves a WAL sync per commit on the loop.
+enum class Durability { full, deferred };
+
 // Process-wide SQLite settings; call before anything else uses SQLite (Database does).
 void configure_sqlite_library();
 
@@ -49,9 +56,12 @@ class Database {
   const std::string& path() const { return path_; }
   [[noreturn]] void fail(int code, const std::string& doing);
 
+  // PRAGMA synchronous: FULL (every commit syncs the WAL) or NORMAL.
+  void set_synchronous_full(bool full);
+
   // BEGIN IMMEDIATE / COMMIT / ROLLBACK through statements prepared once (one of each per
   // group commit, so parsing them every time showed up in profiles).
-  void begin();
+  void begin(Durability durability = Durability::full);
   void commit();
   void rollback() noexcept;
 
@@ -76,6 +86,9 @@ class Database {
   std::function<void()> settle_hook_;
   int skip_settle_ = 0;
   bool settling_ = false;
+  bool synchronous_full_ = false;
+  bool deferred_open_ = false;  // NORMAL for the open transaction, FULL after it
+  void end_deferred() noexcept;
   sqlite3* db_ = nullptr;
   std::string path_;
   std::unique_ptr<Statement> begin_;
@@ -117,7 +130,7 @@ class Statement {
 // guard joins it and leaves commit or rollback to the outer owner.
 class Transaction {
  public:
-  explicit Transaction(Database& db);
+  explicit Transaction(Database& db, Durability durability = Durability::full);
   ~Transaction();
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;

@@ -13,6 +13,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -21,6 +22,7 @@
 
 #include "queue/directions.h"
 #include "queue/mutation_queue.h"
+#include "queue/table_access.h"
 #include "store/document_store.h"
 #include "store/meta_store.h"
 #include "store/sqlite.h"
@@ -64,9 +66,11 @@ class SyncEngine {
  public:
   using ChangeSink = std::function<void(std::vector<RemoteChange>)>;
 
+  // Its work on the tables (leases, results, pulled pages) runs when `tables` says it
+  // is cheap.
   SyncEngine(uv_loop_t* loop, Database& db, DocumentStore& documents, MutationQueue& queue,
-             Remote& remote, const Clock& clock, Random& random, Uuid7Generator& ids,
-             SyncSettings settings, ChangeSink on_remote_changes);
+             TableAccess& tables, Remote& remote, const Clock& clock, Random& random,
+             Uuid7Generator& ids, SyncSettings settings, ChangeSink on_remote_changes);
   SyncEngine(const SyncEngine&) = delete;
   SyncEngine& operator=(const SyncEngine&) = delete;
 
@@ -76,6 +80,8 @@ class SyncEngine {
   void stop(std::function<void()> done);
   // Local writes were committed: replay within a few milliseconds.
   void kick();
+  // Called once each time the replay has drained the queue (its buffers are free).
+  void set_on_replay_drained(std::function<void()> f) { on_replay_drained_ = std::move(f); }
   // Replay and pull now, skipping backoff waits (syncctl sync).
   void sync_now();
   // The network changed (netlink): if offline, probe now instead of after the backoff.
@@ -91,11 +97,18 @@ class SyncEngine {
 
  private:
   void schedule_tick(int64_t delay_ms);
+  // Runs tick_now() when the tables are cheap to use; ticks asked for meanwhile are one.
   void tick();
+  void tick_now();
+  // Runs `work` when the tables are cheap to use, unless the engine is gone by then.
+  void with_tables(std::function<void()> work);
   void replay();
   void send_push(std::vector<Mutation> batch);
   void on_push_answer(std::vector<Mutation> batch, PushAnswer answer);
+  void push_answered(std::vector<Mutation> batch, PushAnswer answer);
   void apply_results(const std::vector<Mutation>& batch, const std::vector<PushResult>& results);
+  // Stores the next kResultsPerTurn results of the oldest answer in storing_.
+  void store_results_slice();
   // The remote refused a batch's content: halve it, and a batch of one is a dead letter.
   void isolate_refused(const std::vector<Mutation>& batch, const std::string& error);
   void push_failed(const std::vector<Mutation>& batch, const Answer& answer);
@@ -110,6 +123,7 @@ class SyncEngine {
   // cursor was not issued for (Directions::widens).
   std::string pull_cursor();
   void on_pull_answer(PullAnswer answer);
+  void pull_answered(PullAnswer answer);
   // Applies a pulled page and stores its cursor; an error when storing failed.
   std::optional<std::string> store_pulled(const PullPage& page);
   // A pull round (its pages until has_more is false) ended at `cursor`.
@@ -136,6 +150,7 @@ class SyncEngine {
   Database& db_;
   DocumentStore& documents_;
   MutationQueue& queue_;
+  TableAccess& tables_;
   MetaStore meta_;
   Remote& remote_;
   RemoteProtocol& protocol_;
@@ -149,8 +164,29 @@ class SyncEngine {
   ConnectivityTracker connectivity_;
   RepeatLimiter error_log_{60000};  // last_error changes, at warning, repeats counted
 
-  uv_timer_t tick_timer_{};  // replay retries, probes, periodic pulls
+  uv_timer_t tick_timer_{};    // replay retries, probes, periodic pulls
+  uv_idle_t continue_idle_{};  // the next turn's share of answers and results
   bool stopped_ = false;
+  bool tick_waiting_ = false;  // for the tables (with_tables)
+  bool replaying_ = false;     // pushes sent since the queue was last found drained
+  std::function<void()> on_replay_drained_;
+  // Answered pushes whose results are being stored, in slices within kEngineMsPerTurn a
+  // turn: 500 results took the loop about 30 ms at once (bench/hostile_clients). No pull
+  // starts meanwhile.
+  static constexpr size_t kResultsPerTurn = 128;
+  static constexpr int64_t kEngineMsPerTurn = 3;
+  // Answers of the remote, taken in by tick_now() in order (push_answered, pull_answered).
+  std::deque<std::function<void()>> answers_;
+  bool in_tick_ = false;
+  int leases_left_ = 1;  // in this tick_now()
+  struct StoringResults {
+    std::vector<Mutation> batch;
+    std::vector<PushResult> results;
+    size_t done = 0;
+  };
+  std::deque<StoringResults> storing_;
+  // Work waiting for the tables holds a weak reference: gone with the engine.
+  std::shared_ptr<bool> alive_ = std::make_shared<bool>(true);
   int64_t failures_ = 0;       // consecutive failed requests, for the backoff
   int64_t wait_until_ms_ = 0;  // monotonic: no request before this (backoff, Retry-After)
   int64_t pushes_in_flight_ = 0;

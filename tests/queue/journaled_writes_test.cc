@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <fstream>
+#include <functional>
 #include <thread>
 
 #include "queue/write_record.h"
@@ -431,6 +432,95 @@ TEST_F(JournaledWritesTest, TheApplierThreadCatchesUpOnItsOwn) {
   EXPECT_EQ(*in_table("last"), R"({"i":2})");
   uv_run(&loop, UV_RUN_DEFAULT);
   EXPECT_EQ(uv_loop_close(&loop), 0);
+}
+
+// Work that can wait (the sync engine's) runs when the loop's settle costs little: at
+// once with nothing behind, else once the applier has done the backlog, never while a
+// large one would fall on the loop.
+class WorkThatCanWaitTest : public JournaledWritesTest {
+ protected:
+  WorkThatCanWaitTest() {
+    uv_loop_init(&loop_);
+    JournaledWritesOptions o = options();
+    o.gather = std::chrono::milliseconds(10000);  // only a loop that waits hurries it
+    o.max_unapplied = 100000;                     // no slices from the writes' side
+    o.urgent_unapplied = 100000;
+    j_ = std::make_unique<JournaledWrites>(*db_, docs_, queue_, writes_, o);
+    j_->start(&loop_, db_->path(), [](const std::string&) {});
+    uv_idle_init(&loop_, &keep_alive_);  // stands in for the daemon's other handles
+    uv_idle_start(&keep_alive_, [](uv_idle_t*) {});
+  }
+  ~WorkThatCanWaitTest() override {
+    uv_close(reinterpret_cast<uv_handle_t*>(&keep_alive_), nullptr);
+    if (j_) j_->stop();
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    EXPECT_EQ(uv_loop_close(&loop_), 0);
+  }
+  void write(int n) {
+    for (int i = 0; i < n; ++i) {
+      stage(*j_, MutationOp::put, "w" + std::to_string(written_++), R"({"i":1})");
+    }
+    j_->commit_turn();
+  }
+  bool run_until(const std::function<bool()>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done() && std::chrono::steady_clock::now() < deadline) {
+      uv_run(&loop_, UV_RUN_NOWAIT);
+      std::this_thread::yield();
+    }
+    return done();
+  }
+
+  uv_loop_t loop_{};
+  uv_idle_t keep_alive_{};
+  std::unique_ptr<JournaledWrites> j_;
+  int written_ = 0;
+};
+
+TEST_F(WorkThatCanWaitTest, RunsAtOnceWhenLittleIsBehind) {
+  write(10);
+  bool ran = false;
+  j_->when_cheap([&] { ran = true; });
+  EXPECT_TRUE(ran);
+}
+
+TEST_F(WorkThatCanWaitTest, WaitsForTheApplierWhenMuchIsBehindThenFindsLittleLeft) {
+  write(2000);
+  int64_t unapplied_when_run = -1;
+  int64_t rows_when_run = -1;
+  j_->when_cheap([&] {
+    unapplied_when_run = j_->unapplied_count();
+    rows_when_run = mutations_in_table();
+  });
+  EXPECT_EQ(unapplied_when_run, -1) << "2,000 writes behind: it waits";
+  ASSERT_TRUE(run_until([&] { return unapplied_when_run >= 0; }));
+  // The applier (hurried past its 10 s gathering) did the work; the loop's part is small.
+  EXPECT_LE(unapplied_when_run, 64);
+  EXPECT_GE(rows_when_run, 2000 - 64);
+}
+
+TEST_F(WorkThatCanWaitTest, RunsInTheOrderAskedAlsoWhenAskedFromWork) {
+  write(2000);
+  std::vector<int> order;
+  j_->when_cheap([&] {
+    order.push_back(1);
+    j_->when_cheap([&] { order.push_back(3); });
+  });
+  j_->when_cheap([&] { order.push_back(2); });
+  ASSERT_TRUE(run_until([&] { return order.size() == 3; }));
+  EXPECT_EQ(order, (std::vector<int>{1, 2, 3}));
+}
+
+TEST_F(WorkThatCanWaitTest, WorkStillWaitingAtStopRunsOnSettledTables) {
+  write(2000);
+  int64_t rows_when_run = -1;
+  j_->when_cheap([&] {
+    Database::SkipSettle as_it_is(*db_);
+    rows_when_run = mutations_in_table();
+  });
+  j_->stop();
+  j_.reset();
+  EXPECT_EQ(rows_when_run, 2000);
 }
 
 // Review (branch review2): a `local` collection's write is never queued, yet until the

@@ -66,7 +66,7 @@ class SyncEngineTest : public ::testing::Test {
     engine_.reset();
     remote_ = make_remote(http_, *db_, clock_, remote_settings_);
     engine_ = std::make_unique<SyncEngine>(
-        &loop_, *db_, docs_, queue_, *remote_, clock_, random_, ids_, settings_,
+        &loop_, *db_, docs_, queue_, tables_, *remote_, clock_, random_, ids_, settings_,
         [this](std::vector<RemoteChange> c) { remote_changes_ += c.size(); });
   }
   ~SyncEngineTest() override {
@@ -131,6 +131,7 @@ class SyncEngineTest : public ::testing::Test {
   RemoteSettings remote_settings_;
   SyncSettings settings_;
   std::unique_ptr<Remote> remote_;
+  ImmediateTableAccess tables_;
   std::unique_ptr<SyncEngine> engine_;
   size_t remote_changes_ = 0;
 };
