@@ -55,7 +55,7 @@ ensure_pouchdb_server() {
   done
   local manifest=$prefix/node_modules/pouchdb-server/package.json
   if [ -f "$manifest" ] && [ -x "$prefix/node_modules/.bin/pouchdb-server" ] &&
-     [ "$(node -p 'require(process.argv[1]).version' "$manifest" 2>/dev/null)" = "$version" ]; then
+     [ "$(node -p 'require(require("path").resolve(process.argv[1])).version' "$manifest" 2>/dev/null)" = "$version" ]; then
     return 0
   fi
   mkdir -p "$prefix"
