@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -73,7 +74,8 @@ void redirect(const std::string& path, int target) {
 }  // namespace
 
 Process::Process(const std::vector<std::string>& argv, const std::string& stdout_path,
-                 const std::string& stderr_path, const std::map<std::string, std::string>& env) {
+                 const std::string& stderr_path, const std::map<std::string, std::string>& env,
+                 const std::string& cwd) {
   std::vector<std::string> args = argv;
   std::vector<std::string> envs = environment_with(env);
   auto c_args = c_strings(args);
@@ -86,6 +88,7 @@ Process::Process(const std::vector<std::string>& argv, const std::string& stdout
     redirect(stderr_path, STDERR_FILENO);
     int devnull = ::open("/dev/null", O_RDONLY);
     ::dup2(devnull, STDIN_FILENO);
+    if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) _exit(126);
     ::execve(c_args[0], c_args.data(), c_env.data());
     _exit(127);
   }
@@ -250,29 +253,77 @@ size_t append_body(char* data, size_t size, size_t count, void* out) {
   return size * count;
 }
 
-HttpResult http_request(const std::string& url, const std::string* body) {
+size_t append_header(char* data, size_t size, size_t count, void* out) {
+  std::string line(data, size * count);
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
+  auto* headers = static_cast<std::vector<std::string>*>(out);
+  // A new status line (after a 100 Continue or a redirect) starts a new header block.
+  if (line.rfind("HTTP/", 0) == 0) headers->clear();
+  if (!line.empty()) headers->push_back(line);
+  return size * count;
+}
+
+bool same_name(const std::string& a, const std::string& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+}  // namespace
+
+std::optional<std::string> HttpResult::header(const std::string& name) const {
+  for (const std::string& line : headers) {
+    const auto colon = line.find(':');
+    if (colon == std::string::npos || !same_name(line.substr(0, colon), name)) continue;
+    const auto start = line.find_first_not_of(' ', colon + 1);
+    return start == std::string::npos ? "" : line.substr(start);
+  }
+  return std::nullopt;
+}
+
+HttpResult http_send(const TestHttpRequest& request) {
   HttpResult result;
   CURL* curl = curl_easy_init();
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_body);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &result.body);
-  curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
-  if (body != nullptr) {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body->c_str());
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, append_header);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &result.headers);
+  curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  if (request.method == "HEAD") curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+  curl_slist* headers = nullptr;
+  bool has_type = false;
+  for (const std::string& h : request.headers) {
+    headers = curl_slist_append(headers, h.c_str());
+    if (same_name(h.substr(0, h.find(':')), "Content-Type")) has_type = true;
   }
-  if (curl_easy_perform(curl) == CURLE_OK) {
-    long status = 0;
-    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-    result.status = static_cast<int>(status);
+  if (request.body) {
+    if (!has_type) headers = curl_slist_append(headers, "Content-Type: application/json");
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.body->c_str());
+    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+                     static_cast<curl_off_t>(request.body->size()));
   }
+  if (headers) curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  if (!request.user_password.empty()) {
+    curl_easy_setopt(curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
+    curl_easy_setopt(curl, CURLOPT_USERPWD, request.user_password.c_str());
+  }
+  const CURLcode code = curl_easy_perform(curl);
+  result.curl_code = static_cast<int>(code);
+  long status = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+  result.status_seen = static_cast<int>(status);
+  if (code == CURLE_OK) result.status = result.status_seen;
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
   return result;
 }
-}  // namespace
 
 ProcStat::ProcStat(const std::string& path) {
   const std::string text = read_file(path);
@@ -322,9 +373,9 @@ int free_port() {
   return port;
 }
 
-HttpResult http_get(const std::string& url) { return http_request(url, nullptr); }
+HttpResult http_get(const std::string& url) { return http_send(TestHttpRequest("GET", url)); }
 HttpResult http_post(const std::string& url, const std::string& body) {
-  return http_request(url, &body);
+  return http_send(TestHttpRequest("POST", url).with_body(body));
 }
 
 namespace {

@@ -28,8 +28,10 @@ void write_file(const std::string& path, const std::string& text);
 class Process {
  public:
   // Starts argv[0] with `argv`; stdout and stderr go to the files given (or /dev/null).
+  // `cwd`, when not empty, is its working directory.
   Process(const std::vector<std::string>& argv, const std::string& stdout_path,
-          const std::string& stderr_path, const std::map<std::string, std::string>& env = {});
+          const std::string& stderr_path, const std::map<std::string, std::string>& env = {},
+          const std::string& cwd = "");
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -123,11 +125,45 @@ long peak_rss_kib(pid_t pid);
 // A loopback TCP port that was free a moment ago.
 int free_port();
 
-// Blocking HTTP for tests (libcurl easy): the status, or 0 when the request failed.
-struct HttpResult {
-  int status = 0;
-  std::string body;
+// Blocking HTTP for tests (libcurl easy), for a test acting as a client of a server.
+struct TestHttpRequest {
+  TestHttpRequest(std::string method_name, std::string target)
+      : method(std::move(method_name)), url(std::move(target)) {}
+  // Sent as application/json unless a Content-Type header says otherwise.
+  TestHttpRequest& with_body(std::string text) {
+    body = std::move(text);
+    return *this;
+  }
+  TestHttpRequest& with_header(std::string line) {  // "Name: value"
+    headers.push_back(std::move(line));
+    return *this;
+  }
+  TestHttpRequest& with_basic_auth(std::string name_password) {  // "name:password"
+    user_password = std::move(name_password);
+    return *this;
+  }
+  TestHttpRequest& with_timeout(Millis limit) {
+    timeout = limit;
+    return *this;
+  }
+
+  std::string method;
+  std::string url;
+  std::optional<std::string> body;
+  std::vector<std::string> headers;
+  std::string user_password;       // "" for no auth
+  Millis timeout = Millis(10000);  // the whole exchange; a request never waits longer
 };
+struct HttpResult {
+  int status = 0;    // the status, or 0 when the request failed (timed out, cut, refused)
+  std::string body;  // what arrived, also when the request then failed
+  std::vector<std::string> headers;  // the answer's header lines, without CR LF
+  int curl_code = 0;                 // CURLcode: 0, or why the request failed
+  int status_seen = 0;               // the status line's code even when the request failed
+  // The value of the first header `name` (case-insensitive), nullopt when absent.
+  std::optional<std::string> header(const std::string& name) const;
+};
+HttpResult http_send(const TestHttpRequest& request);
 HttpResult http_get(const std::string& url);
 HttpResult http_post(const std::string& url, const std::string& body);
 
