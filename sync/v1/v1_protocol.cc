@@ -1,59 +1,14 @@
 #include "sync/v1/v1_protocol.h"
 
-#include "sync/answer_text.h"
-#include "sync/retry_after.h"
+#include "sync/http_answer.h"
 #include "sync/server_text.h"
 #include "sync/v1/bodies.h"
 #include "util/url_encode.h"
 
 namespace syncd {
-namespace {
-
-bool retryable_status(int status) {
-  return status == 408 || status == 425 || status == 429 || status >= 500;
-}
-
-// A 4xx that refuses what the request carries (so a mutation in it), not the endpoint
-// or the credentials.
-bool refuses_content(int status) {
-  if (status < 400 || status > 499 || retryable_status(status)) return false;
-  return status != 401 && status != 403 && status != 404 && status != 405 && status != 407 &&
-         status != 410;
-}
-
-std::string describe_answer(const HttpResponse& r) {
-  return syncd::describe_answer(r, "remote", "no protocol v1 endpoint there: check remote");
-}
-
-}  // namespace
-
 Answer classify_v1(const HttpResponse& r, const std::string& what, int64_t now_ms) {
-  Answer a;
-  if (r.transport_failed()) {
-    a.kind = AnswerKind::retryable;
-    a.unreachable = r.connect_failed;
-    a.error = what + " failed: " + r.error;
-  } else if (r.status == 200) {
-    a.kind = AnswerKind::ok;
-  } else if (retryable_status(r.status)) {
-    a.kind = AnswerKind::retryable;
-    a.error = what + " answered " + describe_answer(r);
-    const std::string header = r.header("retry-after");
-    if (!header.empty()) a.retry_after_ms = parse_retry_after_ms(header, now_ms);
-  } else if (r.status == 401 || r.status == 403) {
-    a.kind = AnswerKind::unauthorised;
-    a.refresh_may_help = r.status == 401;
-    a.error = what == "push"
-                  ? "push answered HTTP " + std::to_string(r.status) + " (check auth.token)"
-                  : what + " answered " + describe_answer(r);
-  } else if (!refuses_content(r.status)) {
-    a.kind = AnswerKind::retryable;
-    a.error = what + " answered " + describe_answer(r);
-  } else {
-    a.kind = AnswerKind::rejected;
-    a.error = describe_answer(r);
-  }
-  return a;
+  static const StatusRules rules{{200}, "no protocol v1 endpoint there: check remote"};
+  return classify_http(r, what, now_ms, rules);
 }
 
 V1Protocol::V1Protocol(HttpTransport& http, Credentials& credentials, const Clock& clock,

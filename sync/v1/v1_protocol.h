@@ -1,11 +1,8 @@
 #pragma once
 // Protocol v1 (docs/PROTOCOL.md) over HTTP: POST /v1/push, GET /v1/pull, GET /v1/health
 // and the /v1/events stream, each request authorised by Credentials. Its status rules
-// (classify_v1): 200 is ok when the body has the right shape; 408, 425, 429 and 5xx are
-// retryable with Retry-After; 401 and 403 are unauthorised; a 3xx, 404, 405, 407, 410 or
-// a status outside 200-599 says the URL or a proxy is wrong and is retried, never a
-// dead letter (every mutation would be refused alike); any other 4xx refuses the
-// request's content (rejected).
+// (classify_v1) are sync/http_answer.h's with 200 as success, when the body has the
+// right shape.
 #include <string>
 #include <vector>
 
