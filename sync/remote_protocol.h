@@ -40,6 +40,9 @@ struct PullPage {
   bool has_more = false;
   // Changes left out, each with why: "pulled change C/ID (version V) skipped: ...".
   std::vector<std::string> skipped;
+  // Changes read that are not syncd documents (a CouchDB design document, another
+  // app's document in a shared database): passed over without a word.
+  size_t passed_over = 0;
 };
 
 enum class AnswerKind {
@@ -105,6 +108,9 @@ class RemoteProtocol {
   virtual std::optional<ChangeHintStream> change_hints() = 0;
   // True when server version `a` is newer than `b` (both opaque to the engine).
   virtual bool version_newer(const std::string& a, const std::string& b) const = 0;
+  // True when the remote takes no merge patch: the engine sends a patch as the whole
+  // document it leaves on the server state it was made on (a put).
+  virtual bool sends_whole_documents() const { return false; }
 };
 
 }  // namespace syncd

@@ -160,6 +160,15 @@ void SyncEngine::store_results_slice() {
   pull_wanted_ = true;  // pull once the replay has drained (pushes in flight reach 0)
 }
 
+void SyncEngine::start_continue_idle() {
+  // The next answers or results in the next turn, after the clients' (an idle handle:
+  // libuv 1.44 runs a timer started for 0 ms from a timer callback again at once).
+  uv_idle_start(&continue_idle_, [](uv_idle_t* idle) {
+    uv_idle_stop(idle);
+    static_cast<SyncEngine*>(idle->data)->tick();
+  });
+}
+
 void SyncEngine::tick_now() {
   if (stopped_) return;
   // Answers and slices of results until the turn's share is spent; the rest after the
@@ -178,6 +187,9 @@ void SyncEngine::tick_now() {
   in_tick_ = false;
   const int64_t now = clock_.monotonic_ms();
   if (connectivity_.offline()) {
+    // Answers taken in while going offline are stored in the next turns, not after the
+    // backoff: their mutations stay inflight until then.
+    if (!answers_.empty() || !storing_.empty()) start_continue_idle();
     if (probe_in_flight_) return;
     if (now >= wait_until_ms_) {
       probe();
@@ -210,12 +222,7 @@ void SyncEngine::tick_now() {
   if (!events_.is_open()) next = std::min(next, std::max(events_.reopen_at_ms(), now + 1));
   const bool more_to_lease = leases_left_ == 0 && pushes_in_flight_ < settings_.max_inflight;
   if (!storing_.empty() || !answers_.empty() || more_to_lease) {
-    // The next answers or results in the next turn, after the clients' (an idle handle:
-    // libuv 1.44 runs a timer started for 0 ms from a timer callback again at once).
-    uv_idle_start(&continue_idle_, [](uv_idle_t* idle) {
-      uv_idle_stop(idle);
-      static_cast<SyncEngine*>(idle->data)->tick();
-    });
+    start_continue_idle();
   } else if (next != std::numeric_limits<int64_t>::max()) {
     schedule_tick(std::max<int64_t>(next - now, 1));
   }
@@ -311,6 +318,21 @@ void SyncEngine::replay() {
 void SyncEngine::send_push(std::vector<Mutation> batch) {
   ++pushes_in_flight_;
   log_debug("sync: pushing " + std::to_string(batch.size()) + " mutations");
+  if (protocol_.sends_whole_documents()) {
+    // A batch has one mutation per document and none of them is in flight before it:
+    // the server state is the one each patch was made on (or was rebased onto).
+    for (Mutation& m : batch) {
+      if (m.op != MutationOp::patch) continue;
+      std::optional<std::string> before;
+      try {
+        if (auto state = documents_.server_state(m.collection, m.doc_id)) before = state->data;
+      } catch (const SqliteError& e) {
+        note_error(e.what());
+      }
+      m.payload = apply_mutation(before, m);
+      m.op = MutationOp::put;
+    }
+  }
   auto owned = std::make_shared<std::vector<Mutation>>(std::move(batch));
   protocol_.push(*owned, [this, owned](PushAnswer answer) {
     on_push_answer(std::move(*owned), std::move(answer));
@@ -581,7 +603,8 @@ void SyncEngine::pull_answered(PullAnswer answer) {
     // Paging that does not move would ask for the same page for ever.
     error = "invalid pull answer: has_more is true but the cursor did not move (\"" +
             server_text(page.cursor, 40) + "\")";
-  } else if (page.has_more && page.changes.empty() && page.skipped.empty()) {
+  } else if (page.has_more && page.changes.empty() && page.skipped.empty() &&
+             page.passed_over == 0) {
     error = "invalid pull answer: has_more is true but the page has no changes";
   } else {
     error = store_pulled(page);

@@ -100,6 +100,7 @@ class SyncEngine {
   // Runs tick_now() when the tables are cheap to use; ticks asked for meanwhile are one.
   void tick();
   void tick_now();
+  void start_continue_idle();
   // Runs `work` when the tables are cheap to use, unless the engine is gone by then.
   void with_tables(std::function<void()> work);
   void replay();
