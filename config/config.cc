@@ -110,7 +110,7 @@ Field id_list_field(std::string path, std::vector<int64_t>& ref) {
           }};
 }
 
-const std::vector<std::string> kProtocols = {"v1"};
+const std::vector<std::string> kProtocols = {"v1", "couchdb"};
 const std::vector<std::string> kDirections = {"both", "push", "pull", "local"};
 
 // `remote`: a URL (protocol v1), or {"url": URL, "protocol": NAME}.

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "sync/couchdb/couchdb_protocol.h"
 #include "sync/v1/v1_protocol.h"
 
 namespace syncd {
@@ -15,6 +16,10 @@ std::unique_ptr<Remote> make_remote(HttpTransport& http, Database& db, const Clo
         std::make_unique<V1Protocol>(http, *credentials, clock,
                                      V1Settings{settings.endpoint.url, settings.client_id,
                                                 settings.pull_limit, settings.max_document_depth});
+  } else if (settings.endpoint.protocol == "couchdb") {
+    protocol = std::make_unique<CouchDbProtocol>(
+        http, *credentials, clock,
+        CouchDbSettings{settings.endpoint.url, settings.pull_limit, settings.max_document_depth});
   } else {
     throw std::invalid_argument("unknown remote protocol \"" + settings.endpoint.protocol + "\"");
   }

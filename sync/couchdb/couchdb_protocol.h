@@ -1,0 +1,51 @@
+#pragma once
+// The CouchDB replication protocol (Apache CouchDB, IBM Cloudant, PouchDB Server) as a
+// RemoteProtocol: `remote.url` is the database's URL. Push is POST _bulk_docs with
+// `new_edits: false` and revisions derived from each mutation (sync/couchdb/bodies.h), so
+// a resend is a no-op and exactly-once needs no dedupe on the server; a patch goes as the
+// whole document (sends_whole_documents). Pull is GET _changes with include_docs; health
+// is GET on the database. Versions are revisions, cursors sequences, both opaque to the
+// engine. Status rules are sync/http_answer.h's, with 201 and 202 a success for a push;
+// a per-document error in a push answer rejects that mutation alone. No change hints:
+// pulls come every sync.pull_interval_s and after each push.
+#include <string>
+#include <vector>
+
+#include "sync/credentials.h"
+#include "sync/http_transport.h"
+#include "sync/remote_protocol.h"
+#include "util/clock.h"
+
+namespace syncd {
+
+struct CouchDbSettings {
+  std::string url;  // the database, no trailing slash
+  int64_t pull_limit = 500;
+  unsigned max_document_depth = 64;  // a pulled document nested deeper is skipped
+};
+
+class CouchDbProtocol final : public RemoteProtocol {
+ public:
+  CouchDbProtocol(HttpTransport& http, Credentials& credentials, const Clock& clock,
+                  CouchDbSettings settings);
+
+  void push(const std::vector<Mutation>& batch, PushDone done) override;
+  void pull(const std::string& cursor, const std::vector<std::string>& collections,
+            PullDone done) override;
+  std::string initial_cursor() const override { return "0"; }
+  void health(HealthDone done) override;
+  std::optional<ChangeHintStream> change_hints() override { return std::nullopt; }
+  bool version_newer(const std::string& a, const std::string& b) const override;
+  bool sends_whole_documents() const override { return true; }
+
+ private:
+  HttpRequest request(const std::string& method, const std::string& path, std::string body,
+                      uint64_t& generation) const;
+
+  HttpTransport& http_;
+  Credentials& credentials_;
+  const Clock& clock_;
+  CouchDbSettings settings_;
+};
+
+}  // namespace syncd
