@@ -215,6 +215,7 @@ class Daemon {
     writes_ = std::make_unique<LocalWrites>(*documents_, *queue_, ids_, clock_,
                                             static_cast<size_t>(config.store.max_document_bytes));
     writes_->set_directions(directions_from(config));
+    writes_->set_reserve_underscore_fields(config.remote_protocol == "couchdb");
     JournaledWritesOptions journal;
     journal.journal_path = config.state_dir + "/journal";
     journal.fsync = full_sync;

@@ -24,6 +24,25 @@ void LocalWrites::store(DocumentStore& documents, MutationQueue& queue,
   if (!write.local_only) queue.enqueue(m);
 }
 
+void LocalWrites::check_couchdb_names(const LocalWrite& write) const {
+  if (write.collection.find('/') != std::string::npos) {
+    throw WriteRejected("invalid_document",
+                        "collection " + json_quote(write.collection) +
+                            " cannot sync to CouchDB: a '/' in its name would be read back "
+                            "as the end of the collection in the _id \"collection/id\"");
+  }
+  if (write.op == MutationOp::del || write.data == nullptr || !write.data->IsObject()) return;
+  for (const auto& member : write.data->GetObject()) {
+    const std::string_view name = member_name(member);
+    if (!name.empty() && name.front() == '_') {
+      throw WriteRejected("invalid_document",
+                          "field " + json_quote(name) +
+                              " cannot sync to CouchDB, which reserves top-level fields "
+                              "starting with '_': rename it");
+    }
+  }
+}
+
 PreparedWrite LocalWrites::prepare(const LocalWrite& write,
                                    const std::optional<DocumentStore::WriteBase>& doc) {
   const Direction direction = directions_.of(write.collection);
@@ -32,6 +51,7 @@ PreparedWrite LocalWrites::prepare(const LocalWrite& write,
                                          " syncs pull-only (sync.collections): its documents "
                                          "change only from the remote");
   }
+  if (reserve_underscore_fields_ && direction != Direction::local) check_couchdb_names(write);
   const bool visible = doc && doc->local_data.has_value();
   Mutation m;
   m.collection = write.collection;

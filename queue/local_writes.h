@@ -88,6 +88,10 @@ class LocalWrites final : public LocalWriter {
   // Which way each collection syncs: a pull-only collection's writes are refused
   // (read_only), a local one's are never queued.
   void set_directions(Directions directions) { directions_ = std::move(directions); }
+  // For a CouchDB remote: a write to a collection that syncs, with a top-level field
+  // starting with '_' (CouchDB's own) or a collection name with a '/', is refused
+  // (invalid_document).
+  void set_reserve_underscore_fields(bool reserve) { reserve_underscore_fields_ = reserve; }
 
   // Reads what the write builds on, prepares it and stores it in the caller's transaction.
   LocalWriteResult apply(const LocalWrite& write) override;
@@ -107,6 +111,7 @@ class LocalWrites final : public LocalWriter {
 
  private:
   void check_size(const std::string& json, const LocalWrite& write) const;
+  void check_couchdb_names(const LocalWrite& write) const;
 
   DocumentStore& documents_;
   MutationQueue& queue_;
@@ -114,6 +119,7 @@ class LocalWrites final : public LocalWriter {
   const Clock& clock_;
   size_t max_document_bytes_;
   Directions directions_;
+  bool reserve_underscore_fields_ = false;
 };
 
 // Recomputes a document's local view from its server state and its unfinished

@@ -127,6 +127,38 @@ TEST_F(LocalWritesTest, APullOnlyCollectionRefusesLocalWritesAsReadOnly) {
   EXPECT_FALSE(docs_.find("notes", "a"));
 }
 
+TEST_F(LocalWritesTest, ForCouchDbATopLevelUnderscoreFieldOrASlashInTheCollectionIsRefused) {
+  writes_.set_reserve_underscore_fields(true);
+  write(MutationOp::put, "a", R"({"a_b":1,"n":{"_nested":2}})");
+  for (auto [op, json] : {std::pair{MutationOp::put, R"({"v":1,"_secret":2})"},
+                          std::pair{MutationOp::patch, R"({"_rev":null})"}}) {
+    try {
+      write(op, "a", json);
+      ADD_FAILURE() << "written: " << json;
+    } catch (const WriteRejected& e) {
+      EXPECT_EQ(e.reason(), "invalid_document");
+      EXPECT_NE(std::string(e.what()).find("field \"_"), std::string::npos) << e.what();
+    }
+  }
+  try {
+    Transaction tx(*db_);
+    JsonDocument data;
+    ASSERT_FALSE(parse_json("{}", data));
+    writes_.apply(LocalWrite{MutationOp::put, "a/b", "x", &data});
+    ADD_FAILURE() << "written to collection a/b";
+  } catch (const WriteRejected& e) {
+    EXPECT_EQ(e.reason(), "invalid_document");
+    EXPECT_NE(std::string(e.what()).find("collection \"a/b\" cannot sync to CouchDB"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_EQ(queue_.list(std::nullopt, 10).size(), 1u) << "only the first put";
+  // A local collection never reaches CouchDB: its fields are its own.
+  writes_.set_directions(Directions(Direction::both, {{"notes", Direction::local}}));
+  write(MutationOp::put, "l", R"({"_mine":1})");
+  EXPECT_EQ(*docs_.find("notes", "l")->local_data, R"({"_mine":1})");
+}
+
 TEST_F(LocalWritesTest, APushOnlyCollectionQueuesItsWritesAsAnyOther) {
   writes_.set_directions(Directions(Direction::local, {{"notes", Direction::push}}));
   write(MutationOp::put, "a", R"({"v":1})");
