@@ -107,14 +107,25 @@ void CurlTransport::send(HttpRequest request, Callback done) {
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(settings_.connect_timeout_ms));
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS,
                    t->request.on_chunk ? 0L : static_cast<long>(settings_.timeout_ms));
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(settings_.low_speed_time_s));
+  if (t->request.on_chunk) {
+    // A quiet stream sends a heartbeat of a byte or two every few seconds, far below any
+    // low-speed limit: TCP keepalive finds a dead peer instead.
+    const long idle_s = std::max<long>(1, static_cast<long>(settings_.low_speed_time_s));
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPIDLE, idle_s);
+    curl_easy_setopt(e, CURLOPT_TCP_KEEPINTVL, std::max<long>(1, idle_s / 2));
+  } else {
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, static_cast<long>(settings_.low_speed_time_s));
+  }
   // Refuses an announced Content-Length over the cap before any byte; deliver() checks
   // the decoded bytes.
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE,
                    static_cast<curl_off_t>(settings_.max_response_bytes));
-  // Decoded by BodyDecoder, a bounded piece per turn, not by curl all at once.
-  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, "gzip, deflate");
+  // Decoded by BodyDecoder, a bounded piece per turn, not by curl all at once. A stream
+  // asks for none: a compressing server (PouchDB Server's) holds a stream's small writes
+  // in its compressor, heartbeats too, until the low-speed timeout cuts it.
+  curl_easy_setopt(e, CURLOPT_ACCEPT_ENCODING, t->request.on_chunk ? "identity" : "gzip, deflate");
   curl_easy_setopt(e, CURLOPT_HTTP_CONTENT_DECODING, 0L);
   // A redirect is not the server's answer but a captive portal's or a misconfigured
   // proxy's; following it would carry the bearer token and the body elsewhere.

@@ -16,8 +16,9 @@ struct HttpRequest {
   std::string url;
   std::vector<std::string> headers;  // "Name: value"
   std::string body;
-  // A stream (Server-Sent Events): a 200 answer's body goes to on_chunk as it arrives
-  // instead of into the response, and only the connect and low-speed timeouts apply.
+  // A stream (Server-Sent Events, JSON lines): a 200 answer's body goes to on_chunk as it
+  // arrives instead of into the response; only the connect timeout applies, TCP keepalive
+  // finds a dead peer, and no compression is asked for (a compressor holds small writes).
   // on_chunk returns false to end the stream (the request then fails).
   std::function<bool(std::string_view)> on_chunk;
 };
