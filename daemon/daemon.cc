@@ -5,6 +5,8 @@
 
 #include <malloc.h>
 
+#include <algorithm>
+
 #include <csignal>
 #include <memory>
 
@@ -66,6 +68,9 @@ RemoteSettings remote_settings_from(const Config& c, const std::string& client_i
   r.client_id = client_id;
   r.pull_limit = c.sync.pull_limit;
   r.max_document_depth = static_cast<unsigned>(c.store.max_document_depth);
+  // A quiet change-hint stream must send something well inside the transport's
+  // low-speed timeout, or it is cut as stalled.
+  r.hint_heartbeat_ms = std::clamp<int64_t>(c.http.low_speed_time_s * 1000 / 2, 500, 10000);
   return r;
 }
 

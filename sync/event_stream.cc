@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "sync/line_hints.h"
+
 namespace syncd {
 
 EventStream::EventStream(HttpTransport& http, const Clock& clock, Backoff& backoff,
@@ -19,11 +21,17 @@ void EventStream::open(ChangeHintStream stream) {
   error_.clear();
   opened_at_ms_ = window_start_ms_ = clock_.monotonic_ms();
   window_bytes_ = 0;
-  parser_ =
-      std::make_unique<SseParser>([this, hint = std::move(stream.event)](const SseEvent& event) {
-        if (event.type == hint) on_changed_();
-      });
-  request.headers.push_back("Accept: text/event-stream");
+  if (stream.framing == ChangeHintStream::Framing::json_lines) {
+    auto lines = std::make_shared<LineHints>([this] { on_changed_(); });
+    parse_ = [lines](std::string_view bytes) { return lines->feed(bytes); };
+  } else {
+    auto sse =
+        std::make_shared<SseParser>([this, hint = std::move(stream.event)](const SseEvent& event) {
+          if (event.type == hint) on_changed_();
+        });
+    parse_ = [sse](std::string_view bytes) { return sse->feed(bytes); };
+    request.headers.push_back("Accept: text/event-stream");
+  }
   request.on_chunk = [this](std::string_view bytes) { return take(bytes); };
   http_.send(std::move(request), [this](HttpResponse response) { closed(response); });
 }
@@ -39,7 +47,7 @@ bool EventStream::take(std::string_view bytes) {
     error_ = "more than " + std::to_string(kMaxBytesPerSecond) + " bytes in a second (a flood)";
     return false;
   }
-  if (auto error = parser_->feed(bytes)) {
+  if (auto error = parse_(bytes)) {
     error_ = "not an event stream: " + *error;
     return false;
   }

@@ -1,6 +1,7 @@
 #pragma once
-// The remote's change-hint stream (Server-Sent Events; /v1/events in protocol v1),
-// which says when there is something to pull: opened while syncd is online, reopened after it ends.
+// The remote's change-hint stream (Server-Sent Events, /v1/events in protocol v1; or JSON
+// lines, CouchDB's continuous _changes), which says when there is something to pull: opened
+// while syncd is online, reopened after it ends.
 // It is a hint, so nothing it sends may cost much: the parser bounds lines and events and refuses
 // what is not an event stream, more than kMaxBytesPerSecond is a flood, and either ends the stream;
 // each stream that ends early or badly waits longer before the next (backoff, at least kReopenMs),
@@ -26,8 +27,8 @@ class EventStream {
   static constexpr int64_t kHealthyMs = 30000;  // a stream open this long was a good one
   static constexpr int64_t kUnsupportedRetryMs = 60000;
 
-  // on_changed: an `event: changed` arrived. on_closed: the stream ended; `error` says
-  // why when syncd ended it ("" when the server or the network did).
+  // on_changed: a hint arrived (the protocol's event, or a line). on_closed: the stream ended;
+  // `error` says why when syncd ended it ("" when the server or the network did).
   EventStream(HttpTransport& http, const Clock& clock, Backoff& backoff,
               std::function<void()> on_changed,
               std::function<void(const std::string& error)> on_closed);
@@ -51,7 +52,8 @@ class EventStream {
   Backoff& backoff_;
   std::function<void()> on_changed_;
   std::function<void(const std::string&)> on_closed_;
-  std::unique_ptr<SseParser> parser_;
+  // The parser of the stream's framing: nullopt while the bytes are well-formed.
+  std::function<std::optional<std::string>(std::string_view)> parse_;
   bool open_ = false;
   int64_t opened_at_ms_ = 0;
   int64_t reopen_at_ms_ = 0;

@@ -19,7 +19,8 @@ std::unique_ptr<Remote> make_remote(HttpTransport& http, Database& db, const Clo
   } else if (settings.endpoint.protocol == "couchdb") {
     protocol = std::make_unique<CouchDbProtocol>(
         http, *credentials, clock,
-        CouchDbSettings{settings.endpoint.url, settings.pull_limit, settings.max_document_depth});
+        CouchDbSettings{settings.endpoint.url, settings.pull_limit, settings.max_document_depth,
+                        settings.hint_heartbeat_ms});
   } else {
     throw std::invalid_argument("unknown remote protocol \"" + settings.endpoint.protocol + "\"");
   }

@@ -18,7 +18,8 @@ struct RemoteSettings {
   CredentialSettings credentials;
   std::string client_id;
   int64_t pull_limit = 500;
-  unsigned max_document_depth = 64;  // a pulled document nested deeper is skipped
+  unsigned max_document_depth = 64;   // a pulled document nested deeper is skipped
+  int64_t hint_heartbeat_ms = 10000;  // asked of a hint stream that has heartbeats
 };
 
 class Remote {

@@ -74,10 +74,13 @@ struct PullAnswer : Answer {
   PullPage page;  // when ok
 };
 
-// A stream of Server-Sent Events whose `event` names a change to pull.
+// A stream that says when there is something to pull: Server-Sent Events whose `event`
+// names a change, or JSON lines each of which is one (CouchDB's continuous feed).
 struct ChangeHintStream {
+  enum class Framing { server_sent_events, json_lines };
   HttpRequest request;
   std::string event;  // the SSE event name that is a hint ("message" when unnamed)
+  Framing framing = Framing::server_sent_events;
 };
 
 // Where the remote is and how to talk to it (config `remote`).

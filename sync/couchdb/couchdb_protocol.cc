@@ -147,6 +147,19 @@ void CouchDbProtocol::health(HealthDone done) {
   });
 }
 
+std::optional<ChangeHintStream> CouchDbProtocol::change_hints() {
+  // A heartbeat (an empty line) keeps a quiet feed open; each change is one line, and
+  // the pull reads what it was.
+  uint64_t generation = 0;
+  const std::string path =
+      "/_changes?feed=continuous&since=now&heartbeat=" + std::to_string(settings_.heartbeat_ms);
+  HttpRequest r = request("GET", path, "", generation);
+  // With `Accept: application/json` PouchDB Server holds the whole feed back, heartbeats
+  // too, until it ends.
+  std::erase(r.headers, std::string("Accept: application/json"));
+  return ChangeHintStream{std::move(r), "", ChangeHintStream::Framing::json_lines};
+}
+
 bool CouchDbProtocol::version_newer(const std::string& a, const std::string& b) const {
   return couchdb::revision_newer(a, b);
 }

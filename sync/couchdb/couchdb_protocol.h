@@ -6,8 +6,8 @@
 // whole document (sends_whole_documents). Pull is GET _changes with include_docs; health
 // is GET on the database. Versions are revisions, cursors sequences, both opaque to the
 // engine. Status rules are sync/http_answer.h's, with 201 and 202 a success for a push;
-// a per-document error in a push answer rejects that mutation alone. No change hints:
-// pulls come every sync.pull_interval_s and after each push.
+// a per-document error in a push answer rejects that mutation alone. Change hints come
+// from the continuous _changes feed (since=now), one hint a line.
 #include <string>
 #include <vector>
 
@@ -22,6 +22,8 @@ struct CouchDbSettings {
   std::string url;  // the database, no trailing slash
   int64_t pull_limit = 500;
   unsigned max_document_depth = 64;  // a pulled document nested deeper is skipped
+  // The continuous feed's heartbeat: well inside http.low_speed_time_s.
+  int64_t heartbeat_ms = 10000;
 };
 
 class CouchDbProtocol final : public RemoteProtocol {
@@ -34,7 +36,7 @@ class CouchDbProtocol final : public RemoteProtocol {
             PullDone done) override;
   std::string initial_cursor() const override { return "0"; }
   void health(HealthDone done) override;
-  std::optional<ChangeHintStream> change_hints() override { return std::nullopt; }
+  std::optional<ChangeHintStream> change_hints() override;
   bool version_newer(const std::string& a, const std::string& b) const override;
   bool sends_whole_documents() const override { return true; }
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <iostream>
 #include <map>
@@ -30,15 +31,16 @@ Millis deadline(int64_t ms) { return Millis(static_cast<int64_t>(ms * kSlowBuild
 
 // Fast retries, as tests/integration/sync_test.cc has them; `sync_extra` adds members to
 // "sync" (", \"max_inflight\": 1").
-std::string couchdb_config(const std::string& url, const std::string& sync_extra = "") {
+std::string couchdb_config(const std::string& url, const std::string& sync_extra = "",
+                           int pull_interval_s = 1) {
   return R"({
   "remote": {"url": )" +
          json_quote(url) + R"(, "protocol": "couchdb"},
   "backoff": {"initial_ms": 20, "factor": 2, "max_ms": 300},
   "breaker": {"failure_threshold": 5, "cooldown_ms": 100},
   "http": {"connect_timeout_ms": 500, "timeout_ms": 3000, "low_speed_time_s": 2},
-  "sync": {"batch_size": 100, "pull_interval_s": 1)" +
-         sync_extra + R"(}
+  "sync": {"batch_size": 100, "pull_interval_s": )" +
+         std::to_string(pull_interval_s) + sync_extra + R"(}
 })";
 }
 
@@ -187,7 +189,7 @@ class CouchdbSync : public ::testing::Test {
   // passes --remote, which replaces remote.url (not the protocol): both name the same URL.
   void start_syncd(const std::string& base, const std::string& sync_extra = "") {
     const std::string url = base + "/" + kDb;
-    syncd_ = std::make_unique<Syncd>(dir_, couchdb_config(url, sync_extra),
+    syncd_ = std::make_unique<Syncd>(dir_, couchdb_config(url, sync_extra, pull_interval_s_),
                                      std::vector<std::string>{}, url);
     ASSERT_TRUE(syncd_->start()) << syncd_->log();
   }
@@ -359,6 +361,7 @@ class CouchdbSync : public ::testing::Test {
   std::unique_ptr<Syncd> syncd_;
   std::unique_ptr<Client> client_;
   Model model_;
+  int pull_interval_s_ = 1;
 };
 
 std::string doc_id(int d) { return "n" + std::to_string(d); }
@@ -469,6 +472,39 @@ TEST_F(CouchdbSync, LostAcknowledgementsAreNotAppliedTwice) {
   EXPECT_EQ(q.conflict, 0);
   EXPECT_NO_FATAL_FAILURE(expect_server_matches(model_));
   EXPECT_NO_FATAL_FAILURE(expect_local_matches(model_));
+}
+
+TEST_F(CouchdbSync, TheContinuousFeedBringsAnotherWritersChangeWithoutWaitingForAPull) {
+  // Periodic pulls an hour apart: only a hint from the continuous _changes feed (or the
+  // pull after a push) can bring the change.
+  pull_interval_s_ = 3600;
+  ASSERT_NO_FATAL_FAILURE(start_server());
+  ASSERT_NO_FATAL_FAILURE(start_syncd(server().url()));
+  ASSERT_TRUE(write("put", "a", R"({"n":1})"));
+  ASSERT_TRUE(wait_until([&] { return queue_empty(); }, deadline(20000)));
+  // syncd asks for the feed (since=now) as it goes online, before its first push: the
+  // server has taken that request before it answered the push, so before any change
+  // below.
+  auto local_n = [&](const std::string& id) {
+    JsonDocument got = client().call("get", params(kNotes, id));
+    if (!got.HasMember("result") || !got["result"]["data"].HasMember("n")) return -1;
+    return got["result"]["data"]["n"].GetInt();
+  };
+  for (int round = 2; round <= 4; ++round) {
+    JsonDocument a;
+    ASSERT_FALSE(parse_json(server_doc("notes/a").body, a));
+    const auto start = std::chrono::steady_clock::now();
+    HttpResult r =
+        server().put(std::string("/") + kDb + "/" + url_encode("notes/a"),
+                     R"({"_rev":")" + str(a, "_rev") + R"(","n":)" + std::to_string(round) + "}");
+    ASSERT_EQ(r.status, 201) << r.body;
+    ASSERT_TRUE(wait_until([&] { return local_n("a") == round; }, deadline(10000)))
+        << "round " << round << ": local n " << local_n("a");
+    std::cerr
+        << "round " << round << ": another writer's change local after "
+        << std::chrono::duration_cast<Millis>(std::chrono::steady_clock::now() - start).count()
+        << " ms\n";
+  }
 }
 
 TEST_F(CouchdbSync, AnotherWritersChangeAndDeleteArePulled) {
