@@ -7,7 +7,10 @@
 //    server starts on that port; from then until syncd's queue is empty, mutations/s,
 //    with syncd's RSS sampled every 100 ms.
 //
-// usage: drain [--mutations 100000] [--batch 500]
+// With --documents D the N puts go to D documents in turn (hot documents: each
+// document's next mutation leaves only once the answer for its previous one is in).
+//
+// usage: drain [--mutations 100000] [--batch 500] [--inflight 8] [--runs 3] [--documents N]
 #include <curl/curl.h>
 
 #include <unistd.h>
@@ -77,7 +80,7 @@ struct DrainFigures {
   double server_cpu = 0;
 };
 
-std::optional<DrainFigures> drain(long mutations, long batch, long inflight) {
+std::optional<DrainFigures> drain(long mutations, long batch, long inflight, long documents) {
   TempDir dir;
   RefServer server(dir);
   server.set_port(free_port());
@@ -99,8 +102,9 @@ std::optional<DrainFigures> drain(long mutations, long batch, long inflight) {
       for (long k = 0; k < n; ++k) {
         frames += R"({"jsonrpc":"2.0","id":)" + std::to_string(k) +
                   R"(,"method":"put","params":{"collection":"bench","id":"d)" +
-                  std::to_string(i + k) + R"(","data":{"title":"note )" + std::to_string(k) +
-                  R"(","done":false,"n":)" + std::to_string(k) + "}}}\n";
+                  std::to_string(documents > 0 ? (i + k) % documents : i + k) +
+                  R"(","data":{"title":"note )" + std::to_string(k) + R"(","done":false,"n":)" +
+                  std::to_string(k) + "}}}\n";
       }
       client.send_raw(frames);
       for (long k = 0; k < n; ++k) client.read_line(Millis(60000));
@@ -150,6 +154,7 @@ int main(int argc, char** argv) {
   long batch = 500;
   long inflight = 8;  // the default of sync.max_inflight
   int runs = 3;
+  long documents = 0;  // 0: one document per mutation
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
     if (a == "--mutations")
@@ -160,6 +165,8 @@ int main(int argc, char** argv) {
       inflight = std::stol(argv[i + 1]);
     else if (a == "--runs")
       runs = std::stoi(argv[i + 1]);
+    else if (a == "--documents")
+      documents = std::stol(argv[i + 1]);
   }
   curl_global_init(CURL_GLOBAL_DEFAULT);
   std::vector<double> ceilings, rates;
@@ -169,7 +176,7 @@ int main(int argc, char** argv) {
         "run %d: reference server ceiling (direct client, one connection, batches of %ld): "
         "%.0f mutations/s\n",
         r + 1, batch, direct);
-    std::optional<DrainFigures> f = drain(mutations, batch, inflight);
+    std::optional<DrainFigures> f = drain(mutations, batch, inflight, documents);
     if (!f) return 1;
     std::printf(
         "run %d: syncd drained %ld queued mutations at %.0f mutations/s "
