@@ -272,6 +272,8 @@ std::vector<Field> fields_of(Config& c) {
       string_field("auth.refresh_token", c.auth.refresh_token),
       string_field("auth.client_id", c.auth.client_id),
       string_field("auth.client_secret", c.auth.client_secret),
+      string_field("auth.username", c.auth.username),
+      string_field("auth.password_file", c.auth.password_file),
       string_field("conflicts.strategy", c.conflicts.strategy, kStrategies),
       string_field("conflicts.merge_tiebreak", c.conflicts.merge_tiebreak, kTiebreaks),
       collections_field("conflicts.collections", c.conflicts.collections, c.conflicts),
@@ -341,6 +343,20 @@ void validate_config(const Config& c) {
     throw ConfigError("backoff.initial_ms (" + std::to_string(c.backoff.initial_ms) +
                       ") must not exceed backoff.max_ms (" + std::to_string(c.backoff.max_ms) +
                       ")");
+  }
+  if (c.auth.username.empty() != c.auth.password_file.empty()) {
+    throw ConfigError("auth.username and auth.password_file: basic auth needs both");
+  }
+  if (!c.auth.username.empty() && !c.auth.token.empty()) {
+    throw ConfigError("auth.username and auth.token: choose basic auth or a bearer token");
+  }
+  if (c.auth.username.find(':') != std::string::npos) {
+    throw ConfigError("auth.username: a ':' cannot be sent in HTTP basic auth");
+  }
+  if (c.remote.find_first_of("?#") != std::string::npos) {
+    throw ConfigError(
+        "remote: no query or fragment (\"?\", \"#\"): syncd appends the paths "
+        "it asks for to the URL");
   }
   if (c.remote.rfind("http://", 0) != 0 && c.remote.rfind("https://", 0) != 0) {
     throw ConfigError("remote: expected an http:// or https:// URL, got \"" + c.remote + "\"");

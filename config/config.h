@@ -83,6 +83,9 @@ struct Config {
     std::string refresh_token;
     std::string client_id;
     std::string client_secret;
+    std::string username;       // HTTP basic auth (CouchDB), with the password from:
+    std::string password_file;  // mode 0600 or stricter (config/secret_file.h)
+    std::string password;       // read from password_file by load_secrets; not a key
   } auth;
 
   struct Conflicts {

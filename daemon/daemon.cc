@@ -65,6 +65,7 @@ RemoteSettings remote_settings_from(const Config& c, const std::string& client_i
   r.credentials.token_file = c.state_dir + "/token.json";
   r.credentials.client_id = c.auth.client_id;
   r.credentials.client_secret = c.auth.client_secret;
+  if (!c.auth.username.empty()) r.credentials.basic = c.auth.username + ":" + c.auth.password;
   r.client_id = client_id;
   r.pull_limit = c.sync.pull_limit;
   r.max_document_depth = static_cast<unsigned>(c.store.max_document_depth);

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "config/config.h"
+#include "config/secret_file.h"
 #include "daemon/daemon.h"
 
 namespace {
@@ -107,6 +108,7 @@ int main(int argc, char** argv) {
   try {
     if (!flags.config_path.empty()) config = syncd::load_config_file(flags.config_path);
     apply_overrides(config);
+    syncd::load_secrets(config);
   } catch (const syncd::ConfigError& e) {
     std::fprintf(stderr, "syncd: invalid config: %s\n", e.what());
     return flags.check_config ? 1 : 2;

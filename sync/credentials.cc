@@ -3,6 +3,7 @@
 #include "store/meta_store.h"
 #include "sync/answer_text.h"
 #include "sync/server_text.h"
+#include "util/base64.h"
 #include "util/json.h"
 #include "util/logger.h"
 #include "util/url_encode.h"
@@ -46,7 +47,9 @@ std::optional<std::string> parse_token_answer(std::string_view body, TokenAnswer
 Credentials::Credentials(HttpTransport& http, Database& db, CredentialSettings settings)
     : http_(http), settings_(std::move(settings)) {
   token_ = settings_.token;
-  if (!token_.empty() || !settings_.token_url.empty()) state_ = State::ok;
+  if (!token_.empty() || !settings_.token_url.empty() || !settings_.basic.empty()) {
+    state_ = State::ok;
+  }
   if (!settings_.token_file.empty()) token_store_.emplace(settings_.token_file);
   configured_fingerprint_ = fingerprint(settings_.refresh_token);
   load_tokens(db);
@@ -107,7 +110,11 @@ void Credentials::error(const std::string& text) {
 }
 
 uint64_t Credentials::authorise(HttpRequest& request) const {
-  if (!token_.empty()) request.headers.push_back("Authorization: Bearer " + token_);
+  if (!token_.empty()) {
+    request.headers.push_back("Authorization: Bearer " + token_);
+  } else if (!settings_.basic.empty()) {
+    request.headers.push_back("Authorization: Basic " + base64_encode(settings_.basic));
+  }
   return generation_;
 }
 

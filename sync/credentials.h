@@ -1,5 +1,6 @@
 #pragma once
-// The remote's credentials: a bearer token added to every request, renewed with the
+// The remote's credentials: HTTP basic auth (a user and a password from a file), or a
+// bearer token added to every request, renewed with the
 // OAuth 2.0 refresh_token grant (RFC 6749 section 6) when a request is answered 401.
 // Single flight: every request refused while a refresh runs waits for that refresh, and
 // one run of 401s gets one refresh (a new token refused too is an auth failure until a
@@ -26,6 +27,8 @@ struct CredentialSettings {
   std::string token_file;     // empty: refreshed tokens in memory only
   std::string client_id;
   std::string client_secret;
+  // HTTP basic auth (CouchDB): "user:password", sent when there is no bearer token.
+  std::string basic;
 };
 
 // Why a token endpoint's answer cannot be used, or nullopt with the tokens it brings

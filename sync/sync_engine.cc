@@ -273,7 +273,9 @@ void SyncEngine::probe() {
       tick();
       return;
     }
-    // Offline until a probe answers as it should, whatever the failure was.
+    // Offline until a probe answers as it should, whatever the failure was; refused
+    // credentials show as `auth: failed` too.
+    if (answer.kind == AnswerKind::unauthorised) credentials_.refused(answer.error);
     connectivity_.failed(true, answer.error);
     schedule_tick(back_off(answer.error, std::nullopt));
   });

@@ -11,6 +11,14 @@ const StatusRules kPushRules{{200, 201, 202},
                              "no CouchDB database there: create it, or check remote"};
 const StatusRules kReadRules{{200}, "no CouchDB database there: create it, or check remote"};
 
+bool every_document_unauthorized(const std::vector<PushResult>& results) {
+  if (results.empty()) return false;
+  for (const PushResult& r : results) {
+    if (r.kind != PushResult::Kind::rejected || !r.error.starts_with("unauthorized")) return false;
+  }
+  return true;
+}
+
 }  // namespace
 
 CouchDbProtocol::CouchDbProtocol(HttpTransport& http, Credentials& credentials, const Clock& clock,
@@ -84,6 +92,15 @@ void CouchDbProtocol::push(const std::vector<Mutation>& batch, PushDone done) {
         // revisions, which CouchDB takes as a no-op where it has them.
         answer.kind = AnswerKind::retryable;
         answer.error = "invalid push answer: " + *error;
+      } else if (every_document_unauthorized(results)) {
+        // A database for members only answers a request without (the right)
+        // credentials so: the credentials are refused, not the documents.
+        answer.kind = AnswerKind::unauthorised;
+        answer.error =
+            "push: every document answered unauthorized (check auth.username and "
+            "auth.password_file): " +
+            results.front().error;
+        results.clear();
       }
     }
     done(finish(std::move(answer), std::move(results)));

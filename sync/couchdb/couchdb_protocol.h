@@ -6,7 +6,9 @@
 // whole document (sends_whole_documents). Pull is GET _changes with include_docs; health
 // is GET on the database. Versions are revisions, cursors sequences, both opaque to the
 // engine. Status rules are sync/http_answer.h's, with 201 and 202 a success for a push;
-// a per-document error in a push answer rejects that mutation alone. Change hints come
+// a per-document error in a push answer rejects that mutation alone, except when every
+// document is `unauthorized` (a members-only database without the right credentials):
+// then the credentials are refused. Change hints come
 // from the continuous _changes feed (since=now), one hint a line.
 #include <string>
 #include <vector>

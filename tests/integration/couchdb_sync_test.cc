@@ -7,6 +7,8 @@
 // and its winning revision the one of its last mutation.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <cctype>
 #include <chrono>
 #include <cstdlib>
@@ -32,8 +34,8 @@ Millis deadline(int64_t ms) { return Millis(static_cast<int64_t>(ms * kSlowBuild
 // Fast retries, as tests/integration/sync_test.cc has them; `sync_extra` adds members to
 // "sync" (", \"max_inflight\": 1").
 std::string couchdb_config(const std::string& url, const std::string& sync_extra = "",
-                           int pull_interval_s = 1) {
-  return R"({
+                           int pull_interval_s = 1, const std::string& auth = "") {
+  return R"({)" + auth + R"(
   "remote": {"url": )" +
          json_quote(url) + R"(, "protocol": "couchdb"},
   "backoff": {"initial_ms": 20, "factor": 2, "max_ms": 300},
@@ -189,7 +191,7 @@ class CouchdbSync : public ::testing::Test {
   // passes --remote, which replaces remote.url (not the protocol): both name the same URL.
   void start_syncd(const std::string& base, const std::string& sync_extra = "") {
     const std::string url = base + "/" + kDb;
-    syncd_ = std::make_unique<Syncd>(dir_, couchdb_config(url, sync_extra, pull_interval_s_),
+    syncd_ = std::make_unique<Syncd>(dir_, couchdb_config(url, sync_extra, pull_interval_s_, auth_),
                                      std::vector<std::string>{}, url);
     ASSERT_TRUE(syncd_->start()) << syncd_->log();
   }
@@ -362,6 +364,7 @@ class CouchdbSync : public ::testing::Test {
   std::unique_ptr<Client> client_;
   Model model_;
   int pull_interval_s_ = 1;
+  std::string auth_;  // members of the config before "remote", each ending in ','
 };
 
 std::string doc_id(int d) { return "n" + std::to_string(d); }
@@ -659,6 +662,63 @@ TEST_F(CouchdbSync, UnderscoreFieldIsRefused) {
       << "queue: " << queue().waiting() << " waiting";
   EXPECT_NO_FATAL_FAILURE(expect_server_matches(model_));
   EXPECT_NO_FATAL_FAILURE(expect_local_matches(model_));
+}
+
+// A members-only database (CouchDB 3 has no other kind without an admin's say): basic
+// auth with the password from a file of mode 0600 drains the queue; without the right
+// credentials the writes wait, with `auth: failed`, and none is a dead letter.
+TEST_F(CouchdbSync, BasicAuthFromAPasswordFileReachesAMembersOnlyDatabase) {
+  PouchServerOptions admin;
+  admin.admin_name = "boss";
+  admin.admin_password = "s3:cret";
+  ASSERT_NO_FATAL_FAILURE(start_server(admin));
+  ASSERT_EQ(server()
+                .put(std::string("/") + kDb + "/_security",
+                     R"({"members":{"names":["boss"],"roles":[]}})")
+                .status,
+            200);
+  const std::string password_file = dir_.file("password");
+  write_file(password_file, "wrong\n");
+  ASSERT_EQ(::chmod(password_file.c_str(), 0600), 0);
+  auth_ = R"("auth": {"username": "boss", "password_file": )" + json_quote(password_file) + "},";
+  ASSERT_NO_FATAL_FAILURE(start_syncd(server().url()));
+  ASSERT_TRUE(write("put", "a", R"({"n":1})"));
+  auto auth_state = [&] {
+    JsonDocument s = client().call("status");
+    return s.HasMember("result") ? str(s["result"], "auth") : "";
+  };
+  ASSERT_TRUE(wait_until([&] { return auth_state() == "failed"; }, deadline(20000)))
+      << auth_state() << "\n"
+      << syncd_->log();
+  EXPECT_EQ(queue().waiting(), 1);
+  EXPECT_EQ(queue().failed, 0) << "a refused credential is not a refused document";
+  EXPECT_EQ(syncd_->log().find("wrong"), std::string::npos) << "the password is never logged";
+
+  // The right password, at the next start.
+  syncd_->stop();
+  write_file(password_file, "s3:cret\n");
+  ASSERT_TRUE(syncd_->start()) << syncd_->log();
+  client_.reset();
+  ASSERT_TRUE(wait_until([&] { return queue_empty(); }, deadline(20000)))
+      << "queue: " << queue().waiting() << " waiting, auth " << auth_state();
+  EXPECT_EQ(auth_state(), "ok");
+  EXPECT_NO_FATAL_FAILURE(expect_server_matches(model_));
+  EXPECT_EQ(syncd_->log().find("s3:cret"), std::string::npos) << "the password is never logged";
+}
+
+TEST_F(CouchdbSync, APasswordFileOthersMayReadStopsTheStartNamingIt) {
+  ASSERT_NO_FATAL_FAILURE(start_server());
+  const std::string password_file = dir_.file("password");
+  write_file(password_file, "pw\n");
+  ASSERT_EQ(::chmod(password_file.c_str(), 0644), 0);
+  auth_ = R"("auth": {"username": "boss", "password_file": )" + json_quote(password_file) + "},";
+  const std::string url = server().url() + "/" + kDb;
+  Syncd syncd(dir_, couchdb_config(url, "", 1, auth_), std::vector<std::string>{}, url);
+  EXPECT_FALSE(syncd.start());
+  EXPECT_NE(syncd.log().find("auth.password_file: " + password_file +
+                             " may be read by group or others (mode 0644): chmod 600 it"),
+            std::string::npos)
+      << syncd.log();
 }
 
 }  // namespace

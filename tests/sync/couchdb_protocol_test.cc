@@ -36,7 +36,7 @@ class CouchDbProtocolRequests : public ::testing::Test {
   std::unique_ptr<Database> db_ = testing::open_test_database(dir_.file("c.db"));
   testing::HeldTransport http_;
   FakeClock clock_{1'800'000'000'000};
-  Credentials credentials_{http_, *db_, CredentialSettings{"tok", "", "", "", "", ""}};
+  Credentials credentials_{http_, *db_, CredentialSettings{"tok", "", "", "", "", "", ""}};
   CouchDbProtocol couch_{http_, credentials_, clock_, CouchDbSettings{"http://h/db", 50, 64}};
 };
 
@@ -97,6 +97,41 @@ TEST_F(CouchDbProtocolRequests, APushAnswerOfTheWrongShapeIsRetryableAndAppliesN
   couch_.push({put(kId1, "a", std::nullopt)}, [&](PushAnswer a) { got = a; });
   http_.pending[0].done(status(400, R"({"error":"bad_request"})"));
   EXPECT_EQ(got->kind, AnswerKind::rejected) << "the engine halves the batch to find it";
+}
+
+TEST_F(CouchDbProtocolRequests, EveryDocumentUnauthorizedIsRefusedCredentialsNotDeadLetters) {
+  std::optional<PushAnswer> got;
+  const char* refused = R"({"error":"unauthorized","reason":"You are not authorized"})";
+  auto entry = [&](const char* id) {
+    std::string e = refused;
+    return R"({"id":")" + std::string(id) + "\"," + e.substr(1);
+  };
+  couch_.push({put(kId1, "a", std::nullopt), put(kId2, "b", std::nullopt)},
+              [&](PushAnswer a) { got = a; });
+  http_.pending[0].done(status(201, "[" + entry("notes/a") + "," + entry("notes/b") + "]"));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->kind, AnswerKind::unauthorised);
+  EXPECT_NE(got->error.find("check auth.username"), std::string::npos) << got->error;
+  EXPECT_TRUE(got->results.empty());
+  // One of two refused: a validation function's word about that document.
+  got.reset();
+  couch_.push({put(kId1, "a", std::nullopt), put(kId2, "b", std::nullopt)},
+              [&](PushAnswer a) { got = a; });
+  http_.pending[0].done(status(201, "[" + entry("notes/b") + "]"));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->kind, AnswerKind::ok);
+  EXPECT_EQ(got->results[0].kind, PushResult::Kind::applied);
+  EXPECT_EQ(got->results[1].kind, PushResult::Kind::rejected);
+}
+
+TEST_F(CouchDbProtocolRequests, BasicAuthIsSentWhenThereIsNoBearerToken) {
+  Credentials basic{http_, *db_, CredentialSettings{"", "", "", "", "", "", "boss:s3:cret"}};
+  CouchDbProtocol couch{http_, basic, clock_, CouchDbSettings{"http://h/db", 50, 64}};
+  couch.health([](Answer) {});
+  ASSERT_EQ(http_.pending.size(), 1u);
+  const auto& h = http_.pending[0].request.headers;
+  EXPECT_NE(std::find(h.begin(), h.end(), "Authorization: Basic Ym9zczpzMzpjcmV0"), h.end());
+  EXPECT_STREQ(basic.state(), "ok");
 }
 
 TEST_F(CouchDbProtocolRequests, APullAsksForChangesWithDocumentsSinceTheCursor) {

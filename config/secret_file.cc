@@ -1,0 +1,59 @@
+#include "config/secret_file.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+namespace syncd {
+namespace {
+
+constexpr size_t kMaxSecretBytes = 64 << 10;
+
+std::string octal_mode(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+}  // namespace
+
+std::string read_secret_file(const std::string& path, const std::string& key) {
+  const std::string where = key + ": " + path;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) throw ConfigError(where + ": " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw ConfigError(where + ": not a regular file");
+  }
+  if ((st.st_mode & 077) != 0) {
+    ::close(fd);
+    throw ConfigError(where + " may be read by group or others (mode " + octal_mode(st.st_mode) +
+                      "): chmod 600 it");
+  }
+  std::string text;
+  char buffer[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buffer, sizeof buffer)) > 0 && text.size() <= kMaxSecretBytes) {
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  const int read_errno = errno;
+  ::close(fd);
+  if (n < 0) throw ConfigError(where + ": " + std::strerror(read_errno));
+  if (text.size() > kMaxSecretBytes) throw ConfigError(where + ": larger than 64 KiB");
+  while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
+  if (text.empty()) throw ConfigError(where + ": empty");
+  return text;
+}
+
+void load_secrets(Config& config) {
+  if (!config.auth.password_file.empty()) {
+    config.auth.password = read_secret_file(config.auth.password_file, "auth.password_file");
+  }
+}
+
+}  // namespace syncd
