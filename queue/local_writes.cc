@@ -25,6 +25,12 @@ void LocalWrites::store(DocumentStore& documents, MutationQueue& queue,
 }
 
 void LocalWrites::check_couchdb_names(const LocalWrite& write) const {
+  if (write.collection.front() == '_') {
+    throw WriteRejected("invalid_document",
+                        "collection " + json_quote(write.collection) +
+                            " cannot sync to CouchDB, which keeps ids starting with '_' "
+                            "(_design/, _local/) for itself");
+  }
   if (write.collection.find('/') != std::string::npos) {
     throw WriteRejected("invalid_document",
                         "collection " + json_quote(write.collection) +

@@ -1,6 +1,7 @@
 #pragma once
-// A change-hint stream of JSON lines (CouchDB's continuous _changes feed): every line
-// that is not empty is one hint, an empty line a heartbeat. The lines are not parsed,
+// A change-hint stream of JSON lines (CouchDB's continuous _changes feed): the lines
+// that are not empty and end in one piece of the stream are one hint; an empty line is a
+// heartbeat. The lines are not parsed,
 // only counted: what changed is the pull's to read. A line longer than max_line_bytes is
 // an error naming it, and nothing is taken after the first error (the caller ends the
 // stream and backs off). Handles any split of the byte stream.

@@ -72,13 +72,7 @@ std::optional<Revision> parse_revision(std::string_view s) {
   return r;
 }
 
-bool revision_newer(const std::string& a, const std::string& b) {
-  std::optional<Revision> ra = parse_revision(a);
-  std::optional<Revision> rb = parse_revision(b);
-  if (!ra || !rb) return a != b;
-  if (ra->generation != rb->generation) return ra->generation > rb->generation;
-  return ra->hash > rb->hash;
-}
+bool revision_newer(const std::string& a, const std::string& b) { return a != b; }
 
 std::string MutationRevision::text() const {
   return std::to_string(revision.generation) + "-" + revision.hash;
@@ -188,7 +182,7 @@ std::optional<std::string> parse_bulk_docs_response(std::string_view body,
     if (answered[it->second]) return "two _bulk_docs results for " + server_text(text(*id), 80);
     answered[it->second] = true;
     const JsonValue* error = field(entry, "error");
-    if (error == nullptr) continue;  // {"ok": true, "id", "rev"}: written
+    if (error == nullptr || error->IsNull()) continue;  // {"ok": true, "id", "rev"}: written
     const JsonValue* reason = field(entry, "reason");
     std::string why = error->IsString() ? std::string(text(*error)) : "error";
     if (reason && reason->IsString()) why += ": " + std::string(text(*reason));

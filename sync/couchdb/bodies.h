@@ -33,9 +33,10 @@ struct Revision {
 // "N-hash": N a decimal from 1 without leading zero, hash 1-128 printable ASCII bytes.
 std::optional<Revision> parse_revision(std::string_view text);
 
-// True when revision `a` is newer than `b` as CouchDB picks a winner: the higher
-// generation, then the higher hash (bytewise). Texts that are not revisions: different
-// means newer.
+// True when a pulled revision `a` is to replace `b`, the one syncd holds: whenever they
+// differ. A pulled change carries CouchDB's current winner, which may have a lower
+// generation than ours (a live leaf beats a deleted one): the server decides. Our own
+// push coming back is the same revision, passed over.
 bool revision_newer(const std::string& a, const std::string& b);
 
 // The revision mutation `m` writes, or why it cannot be written (a base version that is

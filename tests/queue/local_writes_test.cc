@@ -152,6 +152,16 @@ TEST_F(LocalWritesTest, ForCouchDbATopLevelUnderscoreFieldOrASlashInTheCollectio
               std::string::npos)
         << e.what();
   }
+  try {
+    Transaction tx(*db_);
+    JsonDocument data;
+    ASSERT_FALSE(parse_json("{}", data));
+    writes_.apply(LocalWrite{MutationOp::put, "_design", "lock", &data});
+    ADD_FAILURE() << "written to collection _design";
+  } catch (const WriteRejected& e) {
+    EXPECT_EQ(e.reason(), "invalid_document");
+    EXPECT_NE(std::string(e.what()).find("ids starting with '_'"), std::string::npos) << e.what();
+  }
   EXPECT_EQ(queue_.list(std::nullopt, 10).size(), 1u) << "only the first put";
   // A local collection never reaches CouchDB: its fields are its own.
   writes_.set_directions(Directions(Direction::both, {{"notes", Direction::local}}));

@@ -17,6 +17,17 @@ TEST(LineHints, EachLineIsAHintAndEmptyLinesAreHeartbeats) {
   EXPECT_EQ(hints, 3);
 }
 
+TEST(LineHints, LinesThatComeTogetherAreOneHint) {
+  int hints = 0;
+  LineHints lines([&] { ++hints; });
+  ASSERT_FALSE(lines.feed("{\"seq\":1}\n{\"seq\":2}\n{\"seq\":3}\n{\"se"));
+  EXPECT_EQ(hints, 1);
+  ASSERT_FALSE(lines.feed("q\":4}\n\n"));
+  EXPECT_EQ(hints, 2);
+  ASSERT_FALSE(lines.feed("\n\n"));
+  EXPECT_EQ(hints, 2) << "heartbeats";
+}
+
 TEST(LineHints, ALineLongerThanTheLimitEndsTheStream) {
   int hints = 0;
   LineHints lines([&] { ++hints; }, 8);
