@@ -24,7 +24,8 @@ struct CurlTransport::Transfer {
   bool curl_paused = false;              // on_body answered CURL_WRITEFUNC_PAUSE: curl holds bytes
   bool curl_finished = false;            // curl is done; decoded bytes are still to hand on
   CURLcode curl_code = CURLE_OK;
-  std::string failure;  // why syncd ended the transfer (cap, headers, encoding, receiver)
+  std::string failure;     // why syncd ended the transfer (cap, headers, encoding, receiver)
+  bool too_large = false;  // the failure is the body cap
 
   ~Transfer() {
     if (easy) curl_easy_cleanup(easy);
@@ -223,6 +224,7 @@ bool CurlTransport::deliver(Transfer* t, std::string_view decoded) {
       static_cast<size_t>(settings_.max_response_bytes)) {
     t->failure = "response larger than http.max_response_bytes (" +
                  std::to_string(settings_.max_response_bytes) + " bytes, decoded)";
+    t->too_large = true;
     return false;
   }
   t->response.body.append(decoded);
@@ -373,6 +375,7 @@ void CurlTransport::complete(Transfer* t, CURLcode code) {
     response.connect_failed =
         code == CURLE_COULDNT_RESOLVE_HOST || code == CURLE_COULDNT_RESOLVE_PROXY ||
         code == CURLE_COULDNT_CONNECT || (code == CURLE_OPERATION_TIMEDOUT && connected_us == 0);
+    response.too_large = t->too_large || code == CURLE_FILESIZE_EXCEEDED;
     if (!t->failure.empty()) {
       response.error = t->failure;
     } else if (code == CURLE_FILESIZE_EXCEEDED) {

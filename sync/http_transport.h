@@ -30,6 +30,7 @@ struct HttpResponse {
   std::string error;  // transport failure: "connect to 127.0.0.1:8787 refused", timeouts...
   bool timed_out = false;
   bool connect_failed = false;  // no connection was made (refused, DNS, TCP connect timeout)
+  bool too_large = false;       // cut at the body cap (http.max_response_bytes)
 
   bool transport_failed() const { return status == 0; }
   std::string header(const std::string& lower_name) const {

@@ -203,7 +203,7 @@ std::optional<std::string> parse_changes_response(std::string_view body, size_t 
   options.max_depth = max_document_depth + 3;
   options.mark_too_deep = true;
   JsonDocument doc;
-  if (auto error = parse_json(body, doc, options)) return "_changes answer is not JSON: " + *error;
+  if (auto error = parse_json(body, doc, options)) return std::string(kNotJson) + ": " + *error;
   if (!doc.IsObject()) return "_changes answer is not an object";
   const JsonValue* results = field(doc, "results");
   const JsonValue* last_seq = field(doc, "last_seq");
@@ -275,6 +275,37 @@ std::optional<std::string> parse_changes_response(std::string_view body, size_t 
     }
     change.data = to_json(user);
     out.changes.push_back(std::move(change));
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> parse_change_to_skip(std::string_view body, const std::string& why,
+                                                PullPage& out) {
+  JsonParseOptions options;
+  options.max_depth = 8;
+  JsonDocument doc;
+  if (auto error = parse_json(body, doc, options)) return std::string(kNotJson) + ": " + *error;
+  if (!doc.IsObject()) return "_changes answer is not an object";
+  const JsonValue* results = field(doc, "results");
+  const JsonValue* last_seq = field(doc, "last_seq");
+  if (results == nullptr || !results->IsArray()) return "_changes answer has no results array";
+  std::optional<std::string> cursor = last_seq ? sequence_text(*last_seq) : std::nullopt;
+  if (!cursor || cursor->empty() || cursor->size() > kMaxSequenceBytes) {
+    return "_changes answer has no usable last_seq";
+  }
+  out.cursor = std::move(*cursor);
+  out.has_more = !results->Empty();
+  for (const auto& r : results->GetArray()) {
+    const JsonValue* id = r.IsObject() ? field(r, "id") : nullptr;
+    const JsonValue* changes = r.IsObject() ? field(r, "changes") : nullptr;
+    std::string rev = "?";
+    if (changes && changes->IsArray() && !changes->Empty() && (*changes)[0].IsObject()) {
+      const JsonValue* v = field((*changes)[0], "rev");
+      if (v && v->IsString()) rev = server_text(text(*v), 80);
+    }
+    const std::string shown = id && id->IsString() ? server_text(text(*id), 160) : "?";
+    out.skipped.push_back("pulled change " + shown + " (version " + rev +
+                          ") skipped: its document cannot be read: " + server_text(why, 200));
   }
   return std::nullopt;
 }

@@ -81,4 +81,12 @@ std::string since_parameter(const std::string& cursor);
 std::optional<std::string> parse_changes_response(std::string_view body, size_t limit,
                                                   unsigned max_document_depth, PullPage& out);
 
+// How parse_changes_response's error for a body that is not JSON starts.
+constexpr std::string_view kNotJson = "_changes answer is not JSON";
+
+// A `_changes` page of at most one change without its document (limit=1, no
+// include_docs): that change goes into `skipped` with `why`, and the cursor past it.
+std::optional<std::string> parse_change_to_skip(std::string_view body, const std::string& why,
+                                                PullPage& out);
+
 }  // namespace syncd::couchdb

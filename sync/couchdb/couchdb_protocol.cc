@@ -23,7 +23,11 @@ bool every_document_unauthorized(const std::vector<PushResult>& results) {
 
 CouchDbProtocol::CouchDbProtocol(HttpTransport& http, Credentials& credentials, const Clock& clock,
                                  CouchDbSettings settings)
-    : http_(http), credentials_(credentials), clock_(clock), settings_(std::move(settings)) {}
+    : http_(http),
+      credentials_(credentials),
+      clock_(clock),
+      settings_(std::move(settings)),
+      limit_(static_cast<size_t>(std::max<int64_t>(1, settings_.pull_limit))) {}
 
 HttpRequest CouchDbProtocol::request(const std::string& method, const std::string& path,
                                      std::string body, uint64_t& generation) const {
@@ -111,23 +115,67 @@ void CouchDbProtocol::pull(const std::string& cursor, const std::vector<std::str
                            PullDone done) {
   // Every collection comes: the engine passes over those that do not pull (a selector
   // filter is PouchDB Server's weak point, docs/ADAPTERS.md).
+  fetch_changes(cursor, std::move(done));
+}
+
+void CouchDbProtocol::fetch_changes(const std::string& cursor, PullDone done) {
   const std::string path =
-      "/_changes?style=main_only&include_docs=true&limit=" + std::to_string(settings_.pull_limit) +
+      "/_changes?style=main_only&include_docs=true&limit=" + std::to_string(limit_) +
       "&since=" + couchdb::since_parameter(cursor);
   uint64_t generation = 0;
   HttpRequest r = request("GET", path, "", generation);
-  http_.send(std::move(r), [this, generation, done = std::move(done)](HttpResponse response) {
+  http_.send(std::move(r), [this, cursor, generation,
+                            done = std::move(done)](HttpResponse response) mutable {
     PullAnswer answer;
     static_cast<Answer&>(answer) = classify_http(response, "pull", clock_.now_ms(), kReadRules);
     answer.credentials_generation = generation;
+    std::optional<std::string> unreadable;  // why this page could not be read whole
+    if (response.too_large) unreadable = response.error;
     if (answer.kind == AnswerKind::rejected) {
       // A pull carries nothing to refuse: the URL or the server is wrong; retried.
       answer.kind = AnswerKind::retryable;
       answer.error = "pull answered " + answer.error;
     } else if (answer.kind == AnswerKind::ok) {
-      if (auto error = couchdb::parse_changes_response(response.body,
-                                                       static_cast<size_t>(settings_.pull_limit),
+      if (auto error = couchdb::parse_changes_response(response.body, limit_,
                                                        settings_.max_document_depth, answer.page)) {
+        answer.kind = AnswerKind::retryable;
+        answer.error = "invalid pull answer: " + *error;
+        answer.page = PullPage{};
+        if (error->starts_with(couchdb::kNotJson)) unreadable = *error;
+      } else if (limit_ < static_cast<size_t>(settings_.pull_limit)) {
+        limit_ = std::min(static_cast<size_t>(settings_.pull_limit), limit_ * 2);
+      }
+    }
+    if (unreadable) {
+      // One document another writer stored (a lone surrogate, a number past a double,
+      // megabytes) must not stop every pull: smaller pages until the one change that
+      // cannot be read is alone, and that one is passed over, named.
+      if (limit_ > 1) {
+        limit_ = std::max<size_t>(1, limit_ / 8);
+        fetch_changes(cursor, std::move(done));
+      } else {
+        skip_change(cursor, *unreadable, std::move(done));
+      }
+      return;
+    }
+    done(std::move(answer));
+  });
+}
+
+void CouchDbProtocol::skip_change(const std::string& cursor, const std::string& why,
+                                  PullDone done) {
+  // The same change without its document: its id, revision and sequence.
+  const std::string path =
+      "/_changes?style=main_only&limit=1&since=" + couchdb::since_parameter(cursor);
+  uint64_t generation = 0;
+  HttpRequest r = request("GET", path, "", generation);
+  http_.send(std::move(r), [this, generation, why, done = std::move(done)](HttpResponse response) {
+    PullAnswer answer;
+    static_cast<Answer&>(answer) = classify_http(response, "pull", clock_.now_ms(), kReadRules);
+    answer.credentials_generation = generation;
+    if (answer.kind == AnswerKind::rejected) answer.kind = AnswerKind::retryable;
+    if (answer.kind == AnswerKind::ok) {
+      if (auto error = couchdb::parse_change_to_skip(response.body, why, answer.page)) {
         answer.kind = AnswerKind::retryable;
         answer.error = "invalid pull answer: " + *error;
         answer.page = PullPage{};

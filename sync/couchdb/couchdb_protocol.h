@@ -8,8 +8,10 @@
 // engine. Status rules are sync/http_answer.h's, with 201 and 202 a success for a push;
 // a per-document error in a push answer rejects that mutation alone, except when every
 // document is `unauthorized` (a members-only database without the right credentials):
-// then the credentials are refused. Change hints come
-// from the continuous _changes feed (since=now), one hint a line.
+// then the credentials are refused. A page that cannot be read whole (too large, not
+// JSON) is asked for again in smaller pages, and a single change that cannot be read is
+// passed over, named in PullPage::skipped. Change hints come from the continuous
+// _changes feed (since=now).
 #include <string>
 #include <vector>
 
@@ -45,11 +47,16 @@ class CouchDbProtocol final : public RemoteProtocol {
  private:
   HttpRequest request(const std::string& method, const std::string& path, std::string body,
                       uint64_t& generation) const;
+  void fetch_changes(const std::string& cursor, PullDone done);
+  void skip_change(const std::string& cursor, const std::string& why, PullDone done);
 
   HttpTransport& http_;
   Credentials& credentials_;
   const Clock& clock_;
   CouchDbSettings settings_;
+  // The page size asked for: pull_limit, smaller after a page that could not be read
+  // whole (too large, or not JSON), doubling back after each page read.
+  size_t limit_;
 };
 
 }  // namespace syncd

@@ -664,6 +664,29 @@ TEST_F(CouchdbSync, UnderscoreFieldIsRefused) {
   EXPECT_NO_FATAL_FAILURE(expect_local_matches(model_));
 }
 
+// Another writer stores what syncd cannot read (PouchDB Server takes a lone surrogate):
+// that one change is passed over and named, the changes around it are pulled, and later
+// ones too.
+TEST_F(CouchdbSync, AnUnreadableDocumentIsPassedOverAndDoesNotStopThePull) {
+  ASSERT_NO_FATAL_FAILURE(start_server());
+  ASSERT_NO_FATAL_FAILURE(start_syncd(server().url()));
+  const std::string db = std::string("/") + kDb + "/";
+  ASSERT_EQ(server().put(db + url_encode("notes/before"), R"({"n":1})").status, 201);
+  HttpResult bad = server().put(db + url_encode("notes/bad"), R"({"v":"\ud800"})");
+  ASSERT_EQ(bad.status, 201) << bad.body;
+  ASSERT_EQ(server().put(db + url_encode("notes/after"), R"({"n":2})").status, 201);
+  auto visible = [&](const std::string& id) {
+    return client().call("get", params(kNotes, id)).HasMember("result");
+  };
+  ASSERT_TRUE(wait_until([&] { return visible("before") && visible("after"); }, deadline(20000)))
+      << last_error();
+  EXPECT_FALSE(visible("bad"));
+  EXPECT_NE(last_error().find("pulled change notes/bad"), std::string::npos) << last_error();
+  EXPECT_NE(last_error().find("cannot be read"), std::string::npos) << last_error();
+  ASSERT_EQ(server().put(db + url_encode("notes/later"), R"({"n":3})").status, 201);
+  EXPECT_TRUE(wait_until([&] { return visible("later"); }, deadline(20000))) << last_error();
+}
+
 // A members-only database (CouchDB 3 has no other kind without an admin's say): basic
 // auth with the password from a file of mode 0600 drains the queue; without the right
 // credentials the writes wait, with `auth: failed`, and none is a dead letter.

@@ -146,6 +146,57 @@ TEST_F(CouchDbProtocolRequests, APullAsksForChangesWithDocumentsSinceTheCursor) 
   EXPECT_NE(got->error.find("no CouchDB database there"), std::string::npos) << got->error;
 }
 
+TEST_F(CouchDbProtocolRequests, AnUnreadablePageIsNarrowedToTheOneChangeAndThatIsPassedOver) {
+  std::optional<PullAnswer> got;
+  couch_.pull("4", {}, [&](PullAnswer a) { got = a; });
+  const std::string not_json = "{\"results\":[{\"v\":\"\\ud800\"}]";  // a lone surrogate
+  for (const char* limit : {"limit=50", "limit=6", "limit=1"}) {
+    ASSERT_EQ(http_.pending.size(), 1u) << limit;
+    EXPECT_NE(http_.pending[0].request.url.find(std::string(limit) + "&since=4"), std::string::npos)
+        << http_.pending[0].request.url;
+    auto p = std::move(http_.pending.front());
+    http_.pending.pop_front();
+    p.done(status(200, not_json));
+    EXPECT_FALSE(got) << "narrowed within the one pull";
+  }
+  // The change alone, without its document: passed over, named, and the cursor past it.
+  ASSERT_EQ(http_.pending.size(), 1u);
+  EXPECT_EQ(http_.pending[0].request.url, "http://h/db/_changes?style=main_only&limit=1&since=4");
+  http_.pending[0].done(status(
+      200, R"({"results":[{"id":"notes/bad","changes":[{"rev":"2-x"}],"seq":5}],"last_seq":5})"));
+  http_.pending.clear();
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->kind, AnswerKind::ok);
+  EXPECT_EQ(got->page.cursor, "5");
+  EXPECT_TRUE(got->page.has_more);
+  ASSERT_EQ(got->page.skipped.size(), 1u);
+  EXPECT_NE(got->page.skipped[0].find("pulled change notes/bad (version 2-x) skipped: its document "
+                                      "cannot be read: _changes answer is not JSON"),
+            std::string::npos)
+      << got->page.skipped[0];
+  // Pages grow back after each page read.
+  couch_.pull("5", {}, [](PullAnswer) {});
+  ASSERT_EQ(http_.pending.size(), 1u);
+  EXPECT_NE(http_.pending[0].request.url.find("limit=1&"), std::string::npos);
+  http_.pending[0].done(status(200, R"({"results":[],"last_seq":5})"));
+  http_.pending.clear();
+  couch_.pull("5", {}, [](PullAnswer) {});
+  EXPECT_NE(http_.pending[0].request.url.find("limit=2&"), std::string::npos);
+}
+
+TEST_F(CouchDbProtocolRequests, APageOverTheBodyCapIsNarrowedToo) {
+  std::optional<PullAnswer> got;
+  couch_.pull("0", {}, [&](PullAnswer a) { got = a; });
+  HttpResponse cut;
+  cut.error = "response larger than http.max_response_bytes (1024 bytes, decoded)";
+  cut.too_large = true;
+  http_.pending[0].done(cut);
+  http_.pending.pop_front();
+  ASSERT_EQ(http_.pending.size(), 1u);
+  EXPECT_NE(http_.pending[0].request.url.find("limit=6&"), std::string::npos);
+  EXPECT_FALSE(got);
+}
+
 TEST_F(CouchDbProtocolRequests, HealthIsADatabaseThatNamesItself) {
   std::optional<Answer> got;
   couch_.health([&](Answer a) { got = a; });
