@@ -26,6 +26,10 @@ struct CurlTransport::Transfer {
   CURLcode curl_code = CURLE_OK;
   std::string failure;     // why syncd ended the transfer (cap, headers, encoding, receiver)
   bool too_large = false;  // the failure is the body cap
+  // The body so far, in parts of about kBodyPartBytes, joined once it is complete: one
+  // string grown to 64 MiB copied 32 MiB (and faulted in 64) within one turn.
+  std::vector<std::string> body_parts;
+  size_t body_bytes = 0;
 
   ~Transfer() {
     if (easy) curl_easy_cleanup(easy);
@@ -80,8 +84,8 @@ CurlTransport::CurlTransport(uv_loop_t* loop, HttpSettings settings)
   curl_multi_setopt(multi_, CURLMOPT_PIPELINING, CURLPIPE_MULTIPLEX);
   uv_timer_init(loop_, &timer_);
   timer_.data = this;
-  uv_timer_init(loop_, &resume_timer_);
-  resume_timer_.data = this;
+  uv_idle_init(loop_, &resume_idle_);
+  resume_idle_.data = this;
   open_handles_ = 2;
 }
 
@@ -220,24 +224,32 @@ bool CurlTransport::deliver(Transfer* t, std::string_view decoded) {
     t->failure = "stream ended by syncd";
     return false;
   }
-  if (t->response.body.size() + decoded.size() >
-      static_cast<size_t>(settings_.max_response_bytes)) {
+  if (t->body_bytes + decoded.size() > static_cast<size_t>(settings_.max_response_bytes)) {
     t->failure = "response larger than http.max_response_bytes (" +
                  std::to_string(settings_.max_response_bytes) + " bytes, decoded)";
     t->too_large = true;
     return false;
   }
-  t->response.body.append(decoded);
+  constexpr size_t kBodyPartBytes = 1 << 20;
+  if (t->body_parts.empty() || t->body_parts.back().size() + decoded.size() > kBodyPartBytes) {
+    t->body_parts.emplace_back();
+  }
+  t->body_parts.back().append(decoded);
+  t->body_bytes += decoded.size();
   return true;
 }
 
 void CurlTransport::defer(Transfer* t) {
   deferred_.insert(t->easy);
-  uv_timer_start(&resume_timer_, on_resume, 0, 0);
+  // An idle handle, not a 0 ms timer: libuv 1.44 runs a timer started from a timer
+  // callback again in the same phase, so a body decoded 256 KiB a "turn" held the loop
+  // for all of it (16 MiB, 55 ms).
+  uv_idle_start(&resume_idle_, on_resume);
 }
 
-void CurlTransport::on_resume(uv_timer_t* timer) {
-  auto* self = static_cast<CurlTransport*>(timer->data);
+void CurlTransport::on_resume(uv_idle_t* idle) {
+  uv_idle_stop(idle);
+  auto* self = static_cast<CurlTransport*>(idle->data);
   std::unordered_set<CURL*> deferred;
   deferred.swap(self->deferred_);
   self->turn_bytes_ = 0;
@@ -363,6 +375,12 @@ void CurlTransport::complete(Transfer* t, CURLcode code) {
   }
   HttpResponse response = std::move(t->response);
   if (code == CURLE_OK) {
+    if (t->body_parts.size() == 1) {
+      response.body = std::move(t->body_parts.front());
+    } else {
+      response.body.reserve(t->body_bytes);
+      for (const std::string& part : t->body_parts) response.body.append(part);
+    }
     long status = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     response.status = static_cast<int>(status);
@@ -397,13 +415,14 @@ void CurlTransport::close(std::function<void()> done) {
   closed_ = std::move(done);
   cancel_all();
   uv_timer_stop(&timer_);
-  uv_timer_stop(&resume_timer_);
+  uv_idle_stop(&resume_idle_);
   // Cleanup reports CURL_POLL_REMOVE for sockets still watched; their handles close.
   curl_multi_cleanup(multi_);
   multi_ = nullptr;
   while (!sockets_.empty()) close_socket(*sockets_.begin());
-  for (uv_timer_t* timer : {&timer_, &resume_timer_}) {
-    uv_close(reinterpret_cast<uv_handle_t*>(timer), [](uv_handle_t* h) {
+  for (uv_handle_t* handle :
+       {reinterpret_cast<uv_handle_t*>(&timer_), reinterpret_cast<uv_handle_t*>(&resume_idle_)}) {
+    uv_close(handle, [](uv_handle_t* h) {
       auto* self = static_cast<CurlTransport*>(h->data);
       if (--self->open_handles_ == 0 && self->closed_) self->closed_();
     });

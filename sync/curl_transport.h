@@ -64,7 +64,7 @@ class CurlTransport final : public HttpTransport {
   static size_t on_body(char* data, size_t size, size_t count, void* transfer);
   static void on_poll(uv_poll_t* handle, int status, int events);
   static void on_timeout(uv_timer_t* timer);
-  static void on_resume(uv_timer_t* timer);
+  static void on_resume(uv_idle_t* idle);
   // Decodes what `t` holds within the turn's budget and hands it on; false when the
   // transfer must end (t->failure says why).
   bool pump(Transfer* t);
@@ -81,8 +81,8 @@ class CurlTransport final : public HttpTransport {
   HttpSettings settings_;
   CURLM* multi_ = nullptr;
   uv_timer_t timer_{};
-  uv_timer_t resume_timer_{};  // runs deferred transfers on the next loop turn
-  size_t turn_bytes_ = 0;      // decoded bytes handed on since this turn's curl call began
+  uv_idle_t resume_idle_{};  // runs deferred transfers on the next loop turn
+  size_t turn_bytes_ = 0;    // decoded bytes handed on since this turn's curl call began
   std::unordered_set<CURL*> deferred_;
   bool closing_ = false;
   int open_handles_ = 0;
