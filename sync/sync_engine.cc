@@ -323,16 +323,23 @@ void SyncEngine::send_push(std::vector<Mutation> batch) {
   if (protocol_.sends_whole_documents()) {
     // A batch has one mutation per document and none of them is in flight before it:
     // the server state is the one each patch was made on (or was rebased onto).
-    for (Mutation& m : batch) {
-      if (m.op != MutationOp::patch) continue;
-      std::optional<std::string> before;
-      try {
+    try {
+      for (Mutation& m : batch) {
+        if (m.op != MutationOp::patch) continue;
+        std::optional<std::string> before;
         if (auto state = documents_.server_state(m.collection, m.doc_id)) before = state->data;
-      } catch (const SqliteError& e) {
-        note_error(e.what());
+        m.payload = apply_mutation(before, m);
+        m.op = MutationOp::put;
       }
-      m.payload = apply_mutation(before, m);
-      m.op = MutationOp::put;
+    } catch (const SqliteError& e) {
+      // Without the server state a patch would go as a guess: the batch waits, as after
+      // a failed push.
+      --pushes_in_flight_;
+      Answer failed;
+      failed.kind = AnswerKind::retryable;
+      failed.error = std::string("reading the server state for a push failed: ") + e.what();
+      push_failed(batch, failed);
+      return;
     }
   }
   auto owned = std::make_shared<std::vector<Mutation>>(std::move(batch));
