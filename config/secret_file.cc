@@ -23,7 +23,8 @@ std::string octal_mode(mode_t mode) {
 
 std::string read_secret_file(const std::string& path, const std::string& key) {
   const std::string where = key + ": " + path;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  // O_NONBLOCK: a FIFO in its place must not hang the start.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
   if (fd < 0) throw ConfigError(where + ": " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
@@ -38,8 +39,9 @@ std::string read_secret_file(const std::string& path, const std::string& key) {
   std::string text;
   char buffer[4096];
   ssize_t n;
-  while ((n = ::read(fd, buffer, sizeof buffer)) > 0 && text.size() <= kMaxSecretBytes) {
-    text.append(buffer, static_cast<size_t>(n));
+  while (((n = ::read(fd, buffer, sizeof buffer)) > 0 || (n < 0 && errno == EINTR)) &&
+         text.size() <= kMaxSecretBytes) {
+    if (n > 0) text.append(buffer, static_cast<size_t>(n));
   }
   const int read_errno = errno;
   ::close(fd);

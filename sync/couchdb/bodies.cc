@@ -249,8 +249,13 @@ std::optional<std::string> parse_changes_response(std::string_view body, size_t 
         rev = doc_rev;  // the revision whose body this is
       }
     }
-    if (rev == nullptr || !rev->IsString() || !parse_revision(text(*rev))) {
-      return "_changes result " + shown + " has no revision";
+    if (rev == nullptr || !rev->IsString()) return "_changes result " + shown + " has no revision";
+    if (!parse_revision(text(*rev))) {
+      // Another writer's new_edits:false may store any revision text: this change is
+      // passed over, not the page (which would stop every pull on it).
+      out.skipped.push_back("pulled change " + shown + " skipped: its revision \"" +
+                            server_text(text(*rev), 80) + "\" is not N-hash");
+      continue;
     }
     change.version = std::string(text(*rev));
     const JsonValue* deleted = field(r, "deleted");

@@ -11,8 +11,10 @@ const StatusRules kPushRules{{200, 201, 202},
                              "no CouchDB database there: create it, or check remote"};
 const StatusRules kReadRules{{200}, "no CouchDB database there: create it, or check remote"};
 
+// Two or more: one alone may be a validation function's throw({unauthorized: ...}), a
+// refusal of that document.
 bool every_document_unauthorized(const std::vector<PushResult>& results) {
-  if (results.empty()) return false;
+  if (results.size() < 2) return false;
   for (const PushResult& r : results) {
     if (r.kind != PushResult::Kind::rejected || !r.error.starts_with("unauthorized")) return false;
   }
@@ -54,6 +56,11 @@ void CouchDbProtocol::push(const std::vector<Mutation>& batch, PushDone done) {
     couchdb::MutationRevision revision;
     std::optional<std::string> why = couchdb::revision_of(m, revision);
     if (!why && m.op == MutationOp::patch) why = "CouchDB takes no merge patch";
+    if (!why && m.op == MutationOp::put && !m.payload) {
+      // A patch made on a document the server has since deleted leaves nothing to send;
+      // sending `{}` would bring the document back empty for everyone.
+      why = "the document it patches was deleted on the server";
+    }
     if (!why && m.op == MutationOp::put && m.payload) {
       if (auto key = couchdb::reserved_field(*m.payload)) {
         why = "its field " + json_quote(*key) + " is reserved by CouchDB (a top-level '_')";

@@ -77,6 +77,15 @@ TEST_F(CouchDbProtocolRequests, AMutationCouchDbCannotTakeIsRefusedAloneWithoutA
       << got->results[1].error;
   EXPECT_EQ(got->results[2].kind, PushResult::Kind::applied);
 
+  // A patch whose server document was deleted reaches the protocol as a put of nothing.
+  got.reset();
+  Mutation gone = put(kId1, "a", "2-x");
+  gone.payload.reset();
+  couch_.push({gone}, [&](PushAnswer a) { got = a; });
+  ASSERT_TRUE(got) << "nothing sent";
+  EXPECT_EQ(got->results[0].kind, PushResult::Kind::rejected);
+  EXPECT_NE(got->results[0].error.find("deleted on the server"), std::string::npos);
+
   got.reset();
   couch_.push({put(kId1, "a", "17")}, [&](PushAnswer a) { got = a; });
   EXPECT_EQ(http_.pending.size(), 1u) << "nothing left to send: no request";
@@ -95,7 +104,7 @@ TEST_F(CouchDbProtocolRequests, APushAnswerOfTheWrongShapeIsRetryableAndAppliesN
   EXPECT_TRUE(got->results.empty());
   got.reset();
   couch_.push({put(kId1, "a", std::nullopt)}, [&](PushAnswer a) { got = a; });
-  http_.pending[0].done(status(400, R"({"error":"bad_request"})"));
+  http_.pending.back().done(status(400, R"({"error":"bad_request"})"));
   EXPECT_EQ(got->kind, AnswerKind::rejected) << "the engine halves the batch to find it";
 }
 
@@ -108,16 +117,24 @@ TEST_F(CouchDbProtocolRequests, EveryDocumentUnauthorizedIsRefusedCredentialsNot
   };
   couch_.push({put(kId1, "a", std::nullopt), put(kId2, "b", std::nullopt)},
               [&](PushAnswer a) { got = a; });
-  http_.pending[0].done(status(201, "[" + entry("notes/a") + "," + entry("notes/b") + "]"));
+  http_.pending.back().done(status(201, "[" + entry("notes/a") + "," + entry("notes/b") + "]"));
   ASSERT_TRUE(got);
   EXPECT_EQ(got->kind, AnswerKind::unauthorised);
   EXPECT_NE(got->error.find("check auth.username"), std::string::npos) << got->error;
   EXPECT_TRUE(got->results.empty());
+  // One document alone refused so: a validation function's throw({unauthorized}) about
+  // it as likely as missing credentials, and a dead letter says which.
+  got.reset();
+  couch_.push({put(kId1, "a", std::nullopt)}, [&](PushAnswer a) { got = a; });
+  http_.pending.back().done(status(201, "[" + entry("notes/a") + "]"));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->kind, AnswerKind::ok);
+  EXPECT_EQ(got->results[0].kind, PushResult::Kind::rejected);
   // One of two refused: a validation function's word about that document.
   got.reset();
   couch_.push({put(kId1, "a", std::nullopt), put(kId2, "b", std::nullopt)},
               [&](PushAnswer a) { got = a; });
-  http_.pending[0].done(status(201, "[" + entry("notes/b") + "]"));
+  http_.pending.back().done(status(201, "[" + entry("notes/b") + "]"));
   ASSERT_TRUE(got);
   EXPECT_EQ(got->kind, AnswerKind::ok);
   EXPECT_EQ(got->results[0].kind, PushResult::Kind::applied);
@@ -207,7 +224,7 @@ TEST_F(CouchDbProtocolRequests, HealthIsADatabaseThatNamesItself) {
   EXPECT_NE(got->error.find("no db_name"), std::string::npos) << got->error;
   got.reset();
   couch_.health([&](Answer a) { got = a; });
-  http_.pending[0].done(status(200, R"({"db_name":"db","update_seq":3})"));
+  http_.pending.back().done(status(200, R"({"db_name":"db","update_seq":3})"));
   EXPECT_EQ(got->kind, AnswerKind::ok);
 }
 
