@@ -137,7 +137,10 @@ void CurlTransport::send(HttpRequest request, Callback done) {
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_USERAGENT, settings_.user_agent.c_str());
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
-  curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
+  // No CURLOPT_PIPEWAIT: libcurl 7.88 parks a request that waits for a connection to say
+  // whether it multiplexes, and an HTTP/1.1 answer never wakes it, so a push sent with
+  // the event stream waited (untimed) until the stream ended. An HTTP/2 connection is
+  // still shared once it is up; a request sent before that opens its own.
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, t);
   curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);

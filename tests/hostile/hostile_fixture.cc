@@ -121,6 +121,7 @@ void HostileTest::recover() {
         return queue_count("pending") == 0 && queue_count("inflight") == 0;
       },
       Millis(20000)))
+      << to_json(status()) << "\n"
       << syncd_->log();
   HttpResult applied = http_get(reference_->url() + "/admin/applied");
   JsonDocument doc;

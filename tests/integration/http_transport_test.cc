@@ -147,5 +147,37 @@ TEST_F(HttpTransportTest, ManyRequestsInFlightAllComplete) {
   EXPECT_EQ(transport_->in_flight(), 0u);
 }
 
+// The request sent in the same turn as a stream is not held until the stream ends. With
+// CURLOPT_PIPEWAIT, libcurl 7.88 parked the request to wait for the stream's connection
+// to say whether it multiplexes; an HTTP/1.1 answer never woke it, so a push sat unsent
+// (and untimed) for as long as the server kept the event stream open.
+TEST_F(HttpTransportTest, ARequestSentWithAStreamIsNotHeldByIt) {
+  HttpRequest stream = get("/v1/events");
+  stream.on_chunk = [](std::string_view) { return true; };
+  bool stream_done = false;
+  transport_->send(std::move(stream), [&](HttpResponse) { stream_done = true; });
+  bool done = false;
+  HttpResponse health;
+  transport_->send(get("/v1/health"), [&](HttpResponse r) {
+    health = std::move(r);
+    done = true;
+  });
+  uv_timer_t deadline{};
+  uv_timer_init(&loop_, &deadline);
+  bool expired = false;
+  deadline.data = &expired;
+  uv_timer_start(
+      &deadline, [](uv_timer_t* t) { *static_cast<bool*>(t->data) = true; }, 5000, 0);
+  while (!done && !expired) uv_run(&loop_, UV_RUN_ONCE);
+  expired = true;
+  uv_close(reinterpret_cast<uv_handle_t*>(&deadline),
+           [](uv_handle_t* t) { *static_cast<bool*>(t->data) = false; });
+  while (expired) uv_run(&loop_, UV_RUN_ONCE);  // the close callback clears the flag
+  EXPECT_TRUE(done) << "the request waited 5 s behind the open stream";
+  EXPECT_EQ(health.status, 200) << health.error;
+  EXPECT_FALSE(stream_done) << "the stream stays open";
+  transport_->cancel_all();
+}
+
 }  // namespace
 }  // namespace syncd::testing
