@@ -39,6 +39,9 @@ struct HandedWrite {
 
 // SQLite's default automatic checkpoint: a WAL this long (pages) is checkpointed.
 inline constexpr int kCheckpointPages = 1000;
+// What a WAL file is cut back to once it starts over: a burst (a backlog applied, a long
+// pull) grows it past this, and a small disk should not keep that room taken.
+inline constexpr const char* kWalSizeLimitPragma = "PRAGMA journal_size_limit=8388608";
 
 // The meta key of the last lsn in the tables.
 inline constexpr const char* kAppliedLsnKey = "journal_applied_lsn";
@@ -87,8 +90,10 @@ class JournalApplier {
   // leaves at most `handed_at_most` writes handed it waits for take_for_loop().
   void want_tables(size_t handed_at_most);
   // The WAL is past kCheckpointPages: the thread checkpoints it (soon, between its
-  // transactions) so that the loop's connection never does.
-  void checkpoint_soon();
+  // transactions) so that the loop's connection never does. `overdue` (the WAL is twice
+  // that long: a busy machine leaves a SCHED_IDLE thread no time, and the WAL grew until
+  // a small disk was full) raises the thread to normal priority until it has.
+  void checkpoint_soon(bool overdue = false);
   struct Load {
     bool busy = false;  // in a transaction: the loop would wait for it
     size_t handed = 0;  // writes handed and not applied
@@ -113,6 +118,8 @@ class JournalApplier {
   struct Store;
   void run();
   void set_priority(bool normal);
+  // Normal priority while urgent, while the loop waits, or while a checkpoint is overdue.
+  void settle_priority(bool loop_waits);
   std::vector<HandedWrite> take_oldest(size_t at_most);  // under mutex_
   void give_back(std::vector<HandedWrite>& writes);      // under mutex_
 
@@ -125,6 +132,7 @@ class JournalApplier {
   bool started_ = false;
   bool idle_class_ = false;  // SCHED_IDLE, raised while the loop waits for it
   bool urgent_ = false;
+  bool checkpoint_overdue_ = false;  // raised for a checkpoint; lowered by progress()
 
   // Shared with the thread.
   std::mutex mutex_;

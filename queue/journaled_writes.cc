@@ -188,11 +188,13 @@ void JournaledWrites::start(uv_loop_t* loop, const std::string& db_path,
       db_.handle(),
       [](void* self, sqlite3*, const char*, int wal_pages) {
         if (wal_pages >= kCheckpointPages) {
-          static_cast<JournaledWrites*>(self)->applier_->checkpoint_soon();
+          static_cast<JournaledWrites*>(self)->applier_->checkpoint_soon(wal_pages >=
+                                                                         2 * kCheckpointPages);
         }
         return SQLITE_OK;
       },
       this);
+  db_.exec(kWalSizeLimitPragma);
 }
 
 void JournaledWrites::stop() {

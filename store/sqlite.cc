@@ -26,7 +26,7 @@ Database::Database(const std::string& path) : path_(path) {
     throw SqliteError(rc, "cannot open database " + path + ": " + message);
   }
   sqlite3_extended_result_codes(db_, 1);
-  sqlite3_busy_timeout(db_, 5000);
+  sqlite3_busy_timeout(db_, kBusyTimeoutMs);
 }
 
 Database::~Database() {

@@ -40,6 +40,9 @@ enum class Durability { full, deferred };
 // Process-wide SQLite settings; call before anything else uses SQLite (Database does).
 void configure_sqlite_library();
 
+// How long a statement waits for another connection's lock before SQLITE_BUSY.
+inline constexpr int kBusyTimeoutMs = 5000;
+
 class Database {
  public:
   // Opens (creating if needed) the file at `path`.

@@ -335,6 +335,19 @@ TEST(Lifecycle, AStartOnAFullDiskServesReadsAndTakesWritesOnceThereIsRoom) {
     std::string path;
     ~Unmount() { std::system(("umount -l " + path + " 2>/dev/null").c_str()); }
   } unmount{mount_point};
+  // What each file on the small disk holds, for a failure's message.
+  auto disk_report = [&] {
+    std::string out = "on the 48 MB disk:";
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(mount_point, ec)) {
+      if (entry.is_regular_file(ec)) {
+        out += " " + entry.path().filename().string() + "=" +
+               std::to_string(entry.file_size(ec) >> 10) + "K";
+      }
+    }
+    const std::filesystem::space_info space = std::filesystem::space(mount_point, ec);
+    return out + "; free " + std::to_string(space.available >> 10) + "K";
+  };
   RefServer server(dir);
   ASSERT_TRUE(server.start()) << server.log();
   http_post(server.url() + "/admin/faults", R"({"delay_ms": 1500})");  // pushes stay in flight
@@ -406,6 +419,7 @@ TEST(Lifecycle, AStartOnAFullDiskServesReadsAndTakesWritesOnceThereIsRoom) {
             .HasMember("result");
       },
       Millis(10000)))
+      << disk_report() << "\n"
       << syncd.log();
   for (const auto& id : acked) {
     ASSERT_TRUE(
@@ -419,7 +433,9 @@ TEST(Lifecycle, AStartOnAFullDiskServesReadsAndTakesWritesOnceThereIsRoom) {
         return q["pending"].GetInt() + q["inflight"].GetInt() == 0;
       },
       Millis(30000)))
-      << to_json(client.call("status")) << syncd.log();
+      << to_json(client.call("status")) << "\n"
+      << disk_report() << "\n"
+      << syncd.log();
   JsonDocument applied;
   ASSERT_FALSE(parse_json(http_get(server.url() + "/admin/applied").body, applied));
   std::map<std::string, int> times;
