@@ -208,4 +208,11 @@ const char* Credentials::state() const {
   return "?";
 }
 
+const char* Credentials::setting_names() const {
+  if (token_.empty() && settings_.token_url.empty() && !settings_.basic.empty()) {
+    return "auth.username and auth.password_file";
+  }
+  return "auth.token";
+}
+
 }  // namespace syncd

@@ -71,6 +71,9 @@ class Credentials {
   // The remote refused them for good (403, or a 401 given up on); `why` is logged.
   void refused(const std::string& why);
   const char* state() const;  // none, ok, failed
+  // The config keys a refusal should send the user to: "auth.token", or
+  // "auth.username and auth.password_file" for basic auth.
+  const char* setting_names() const;
 
  private:
   void start_refresh();

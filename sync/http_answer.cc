@@ -40,9 +40,9 @@ Answer classify_http(const HttpResponse& r, const std::string& what, int64_t now
   } else if (r.status == 401 || r.status == 403) {
     a.kind = AnswerKind::unauthorised;
     a.refresh_may_help = r.status == 401;
-    a.error = what == "push"
-                  ? "push answered HTTP " + std::to_string(r.status) + " (check auth.token)"
-                  : what + " answered " + describe();
+    a.error = what == "push" ? "push answered HTTP " + std::to_string(r.status) + " (check " +
+                                   rules.credentials + ")"
+                             : what + " answered " + describe();
   } else if (!refuses_content(r.status)) {
     a.kind = AnswerKind::retryable;
     a.error = what + " answered " + describe();

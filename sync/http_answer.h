@@ -19,6 +19,8 @@ struct StatusRules {
   // What a 404, 405 or 410 at the remote means ("no protocol v1 endpoint there: check
   // remote").
   std::string missing;
+  // The config keys a push answered 401 or 403 points to.
+  std::string credentials = "auth.token";
 };
 
 // `what` names the request in the error text: "push", "pull", "health check".

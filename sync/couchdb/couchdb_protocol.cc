@@ -7,8 +7,6 @@
 namespace syncd {
 namespace {
 
-const StatusRules kPushRules{{200, 201, 202},
-                             "no CouchDB database there: create it, or check remote"};
 const StatusRules kReadRules{{200}, "no CouchDB database there: create it, or check remote"};
 
 // Two or more: one alone may be a validation function's throw({unauthorized: ...}), a
@@ -29,6 +27,7 @@ CouchDbProtocol::CouchDbProtocol(HttpTransport& http, Credentials& credentials, 
       credentials_(credentials),
       clock_(clock),
       settings_(std::move(settings)),
+      push_rules_{{200, 201, 202}, kReadRules.missing, credentials.setting_names()},
       limit_(static_cast<size_t>(std::max<int64_t>(1, settings_.pull_limit))) {}
 
 HttpRequest CouchDbProtocol::request(const std::string& method, const std::string& path,
@@ -94,7 +93,7 @@ void CouchDbProtocol::push(const std::vector<Mutation>& batch, PushDone done) {
                             revisions = std::move(revisions), finish = std::move(finish),
                             done = std::move(done)](HttpResponse response) mutable {
     PushAnswer answer;
-    static_cast<Answer&>(answer) = classify_http(response, "push", clock_.now_ms(), kPushRules);
+    static_cast<Answer&>(answer) = classify_http(response, "push", clock_.now_ms(), push_rules_);
     answer.credentials_generation = generation;
     std::vector<PushResult> results;
     if (answer.kind == AnswerKind::ok) {
@@ -107,10 +106,8 @@ void CouchDbProtocol::push(const std::vector<Mutation>& batch, PushDone done) {
         // A database for members only answers a request without (the right)
         // credentials so: the credentials are refused, not the documents.
         answer.kind = AnswerKind::unauthorised;
-        answer.error =
-            "push: every document answered unauthorized (check auth.username and "
-            "auth.password_file): " +
-            results.front().error;
+        answer.error = "push: every document answered unauthorized (check " +
+                       push_rules_.credentials + "): " + results.front().error;
         results.clear();
       }
     }

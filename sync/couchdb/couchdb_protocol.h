@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "sync/credentials.h"
+#include "sync/http_answer.h"
 #include "sync/http_transport.h"
 #include "sync/remote_protocol.h"
 #include "util/clock.h"
@@ -54,6 +55,7 @@ class CouchDbProtocol final : public RemoteProtocol {
   Credentials& credentials_;
   const Clock& clock_;
   CouchDbSettings settings_;
+  const StatusRules push_rules_;
   // The page size asked for: pull_limit, smaller after a page that could not be read
   // whole (too large, or not JSON), doubling back after each page read.
   size_t limit_;

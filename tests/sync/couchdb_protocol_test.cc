@@ -120,7 +120,7 @@ TEST_F(CouchDbProtocolRequests, EveryDocumentUnauthorizedIsRefusedCredentialsNot
   http_.pending.back().done(status(201, "[" + entry("notes/a") + "," + entry("notes/b") + "]"));
   ASSERT_TRUE(got);
   EXPECT_EQ(got->kind, AnswerKind::unauthorised);
-  EXPECT_NE(got->error.find("check auth.username"), std::string::npos) << got->error;
+  EXPECT_NE(got->error.find("check auth.token"), std::string::npos) << got->error;
   EXPECT_TRUE(got->results.empty());
   // One document alone refused so: a validation function's throw({unauthorized}) about
   // it as likely as missing credentials, and a dead letter says which.
@@ -149,6 +149,14 @@ TEST_F(CouchDbProtocolRequests, BasicAuthIsSentWhenThereIsNoBearerToken) {
   const auto& h = http_.pending[0].request.headers;
   EXPECT_NE(std::find(h.begin(), h.end(), "Authorization: Basic Ym9zczpzMzpjcmV0"), h.end());
   EXPECT_STREQ(basic.state(), "ok");
+  // A refusal names the keys in use, not auth.token.
+  std::optional<PushAnswer> got;
+  couch.push({put(kId1, "a", std::nullopt)}, [&](PushAnswer a) { got = a; });
+  http_.pending.back().done(status(401, R"({"error":"unauthorized"})"));
+  ASSERT_TRUE(got);
+  EXPECT_EQ(got->kind, AnswerKind::unauthorised);
+  EXPECT_NE(got->error.find("(check auth.username and auth.password_file)"), std::string::npos)
+      << got->error;
 }
 
 TEST_F(CouchDbProtocolRequests, APullAsksForChangesWithDocumentsSinceTheCursor) {
