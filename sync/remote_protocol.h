@@ -114,6 +114,11 @@ class RemoteProtocol {
   // True when the remote takes no merge patch: the engine sends a patch as the whole
   // document it leaves on the server state it was made on (a put).
   virtual bool sends_whole_documents() const { return false; }
+  // True when version_newer orders any two versions of a document, so a pull answer that
+  // raced a push is harmless (the older version loses). False (CouchDB: a revision other
+  // than ours is the server's winner): the engine starts no push while a pull is in
+  // flight, or a page read before an acknowledged push would bring back its old revision.
+  virtual bool versions_ordered() const { return true; }
 };
 
 }  // namespace syncd

@@ -205,7 +205,7 @@ void SyncEngine::tick_now() {
     }
   }
   if (!stranded_.empty()) return_stranded();
-  if (now >= wait_until_ms_) replay();
+  if (may_push(now)) replay();
   const bool hint_due = hint_waiting_ && now >= hint_not_before_ms_;
   if (pushes_in_flight_ == 0 && storing_.empty() && answers_.empty() && !pull_in_flight_ &&
       now >= wait_until_ms_ && (pull_wanted_ || hint_due || now >= next_pull_ms_)) {
@@ -286,6 +286,10 @@ void SyncEngine::hint() {
   // hints that keep finding nothing).
   hint_waiting_ = true;
   schedule_tick(0);
+}
+
+bool SyncEngine::may_push(int64_t now) const {
+  return now >= wait_until_ms_ && (protocol_.versions_ordered() || !pull_in_flight_);
 }
 
 void SyncEngine::replay() {
@@ -442,7 +446,7 @@ void SyncEngine::push_answered(std::vector<Mutation> batch, PushAnswer answer) {
       request_succeeded();
       // Keep the server busy: the next batch leaves before this one's results are stored
       // (its documents are still inflight, so the lease skips them: order holds).
-      if (clock_.monotonic_ms() >= wait_until_ms_) replay();
+      if (may_push(clock_.monotonic_ms())) replay();
       storing_.push_back(StoringResults{std::move(batch), std::move(answer.results)});
       if (storing_.size() == 1) store_results_slice();
       if (batch_limit_ > 0) {

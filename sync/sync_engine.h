@@ -103,6 +103,9 @@ class SyncEngine {
   void start_continue_idle();
   // Runs `work` when the tables are cheap to use, unless the engine is gone by then.
   void with_tables(std::function<void()> work);
+  // Past the backoff, and no pull in flight when versions are not ordered (a page read
+  // before a push's acknowledgement would bring back the old revision).
+  bool may_push(int64_t now) const;
   void replay();
   void send_push(std::vector<Mutation> batch);
   void on_push_answer(std::vector<Mutation> batch, PushAnswer answer);

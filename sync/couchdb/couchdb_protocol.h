@@ -44,6 +44,7 @@ class CouchDbProtocol final : public RemoteProtocol {
   std::optional<ChangeHintStream> change_hints() override;
   bool version_newer(const std::string& a, const std::string& b) const override;
   bool sends_whole_documents() const override { return true; }
+  bool versions_ordered() const override { return false; }
 
  private:
   HttpRequest request(const std::string& method, const std::string& path, std::string body,

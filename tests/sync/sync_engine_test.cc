@@ -668,3 +668,56 @@ TEST_F(SyncEngineTokenTest, AnEventStreamRefusedWith401RefreshesTheTokenAndReope
 
 }  // namespace
 }  // namespace syncd
+
+namespace syncd {
+namespace {
+
+// CouchDB revisions are not ordered (any revision other than ours is the server's
+// winner), so a pull page read before a push was acknowledged would bring that
+// document's old revision back: with such a protocol no push starts while a pull is in
+// flight.
+class SyncEngineCouchDbTest : public SyncEngineTest {
+ protected:
+  SyncEngineCouchDbTest() {
+    remote_settings_.endpoint = {"http://sync.test/db", "couchdb"};
+    rebuild();
+  }
+  // A pull, not the continuous feed of change hints.
+  static constexpr const char* kPull = "/db/_changes?style=main_only";
+  static constexpr const char* kEmptyChanges = R"({"results":[],"last_seq":"0","pending":0})";
+};
+
+TEST_F(SyncEngineCouchDbTest, NoPushStartsWhileAPullIsInFlight) {
+  engine_->start();
+  run();
+  auto probe = http_.take("/db");
+  ASSERT_TRUE(probe);
+  probe->done(status(200, R"({"db_name":"db"})"));
+  run();
+  auto first_pull = http_.take(kPull);
+  ASSERT_TRUE(first_pull);
+  // A write while the first pull is out: it waits for the pull's answer.
+  write("a");
+  kick_and_run();
+  EXPECT_FALSE(http_.take("/db/_bulk_docs")) << "a push started during a pull";
+  first_pull->done(status(200, kEmptyChanges));
+  run();
+  kick_and_run();
+  auto push = http_.take("/db/_bulk_docs");
+  ASSERT_TRUE(push) << "the push follows the pull's answer";
+  push->done(status(201, "[]"));
+  run();
+  // The acknowledgement asks for a pull; a write while it is out waits again.
+  auto next_pull = http_.take(kPull);
+  ASSERT_TRUE(next_pull);
+  write("a");
+  kick_and_run();
+  EXPECT_FALSE(http_.take("/db/_bulk_docs")) << "a push started during a pull";
+  next_pull->done(status(200, kEmptyChanges));
+  run();
+  kick_and_run();
+  EXPECT_TRUE(http_.take("/db/_bulk_docs"));
+}
+
+}  // namespace
+}  // namespace syncd
