@@ -21,6 +21,7 @@ void EventStream::open(ChangeHintStream stream) {
   error_.clear();
   opened_at_ms_ = window_start_ms_ = clock_.monotonic_ms();
   window_bytes_ = 0;
+  max_bytes_per_second_ = stream.max_bytes_per_second;
   if (stream.framing == ChangeHintStream::Framing::json_lines) {
     auto lines = std::make_shared<LineHints>([this] { on_changed_(); });
     parse_ = [lines](std::string_view bytes) { return lines->feed(bytes); };
@@ -43,8 +44,8 @@ bool EventStream::take(std::string_view bytes) {
     window_bytes_ = 0;
   }
   window_bytes_ += static_cast<int64_t>(bytes.size());
-  if (window_bytes_ > kMaxBytesPerSecond) {
-    error_ = "more than " + std::to_string(kMaxBytesPerSecond) + " bytes in a second (a flood)";
+  if (window_bytes_ > max_bytes_per_second_) {
+    error_ = "more than " + std::to_string(max_bytes_per_second_) + " bytes in a second (a flood)";
     return false;
   }
   if (auto error = parse_(bytes)) {

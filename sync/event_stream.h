@@ -3,10 +3,10 @@
 // lines, CouchDB's continuous _changes), which says when there is something to pull: opened
 // while syncd is online, reopened after it ends.
 // It is a hint, so nothing it sends may cost much: the parser bounds lines and events and refuses
-// what is not an event stream, more than kMaxBytesPerSecond is a flood, and either ends the stream;
-// each stream that ends early or badly waits longer before the next (backoff, at least kReopenMs),
-// a long healthy one resets that. A server without the endpoint (any answer but 200) is asked again
-// after kUnsupportedRetryMs.
+// what is not an event stream, more than the stream's max_bytes_per_second is a flood, and either
+// ends the stream; each stream that ends early or badly waits longer before the next (backoff, at
+// least kReopenMs), a long healthy one resets that. A server without the endpoint (any answer but
+// 200) is asked again after kUnsupportedRetryMs.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,7 +22,6 @@ namespace syncd {
 
 class EventStream {
  public:
-  static constexpr int64_t kMaxBytesPerSecond = 64 << 10;
   static constexpr int64_t kReopenMs = 1000;
   static constexpr int64_t kHealthyMs = 30000;  // a stream open this long was a good one
   static constexpr int64_t kUnsupportedRetryMs = 60000;
@@ -60,7 +59,8 @@ class EventStream {
   int64_t failures_ = 0;  // streams in a row that ended early or badly
   int64_t window_start_ms_ = 0;
   int64_t window_bytes_ = 0;
-  std::string error_;  // why syncd ended the current stream
+  int64_t max_bytes_per_second_ = 0;  // the open stream's
+  std::string error_;                 // why syncd ended the current stream
   bool unauthorised_ = false;
 };
 

@@ -81,6 +81,8 @@ struct ChangeHintStream {
   HttpRequest request;
   std::string event;  // the SSE event name that is a hint ("message" when unnamed)
   Framing framing = Framing::server_sent_events;
+  // More within a second is a flood, and ends the stream.
+  int64_t max_bytes_per_second = 64 << 10;
 };
 
 // Where the remote is and how to talk to it (config `remote`).

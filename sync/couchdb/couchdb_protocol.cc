@@ -226,7 +226,11 @@ std::optional<ChangeHintStream> CouchDbProtocol::change_hints() {
   // With `Accept: application/json` PouchDB Server holds the whole feed back, heartbeats
   // too, until it ends.
   std::erase(r.headers, std::string("Accept: application/json"));
-  return ChangeHintStream{std::move(r), "", ChangeHintStream::Framing::json_lines};
+  // A line per change of about 100-200 bytes: another writer's bulk write of thousands
+  // of documents comes as that many lines at once, which is news, not a flood.
+  constexpr int64_t kMaxFeedBytesPerSecond = 2 << 20;
+  return ChangeHintStream{std::move(r), "", ChangeHintStream::Framing::json_lines,
+                          kMaxFeedBytesPerSecond};
 }
 
 bool CouchDbProtocol::version_newer(const std::string& a, const std::string& b) const {

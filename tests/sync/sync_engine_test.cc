@@ -719,5 +719,29 @@ TEST_F(SyncEngineCouchDbTest, NoPushStartsWhileAPullIsInFlight) {
   EXPECT_TRUE(http_.take("/db/_bulk_docs"));
 }
 
+TEST_F(SyncEngineCouchDbTest, AnotherWritersBulkWriteOnTheFeedIsNewsNotAFlood) {
+  engine_->start();
+  run();
+  auto probe = http_.take("/db");
+  ASSERT_TRUE(probe);
+  probe->done(status(200, R"({"db_name":"db"})"));
+  run();
+  HttpRequest* feed = nullptr;
+  for (auto& p : http_.pending) {
+    if (p.request.url.find("feed=continuous") != std::string::npos) feed = &p.request;
+  }
+  ASSERT_TRUE(feed != nullptr && feed->on_chunk);
+  // 8,000 changes of about 130 bytes in one second: 1 MiB, as a bulk write of 8,000
+  // documents by another writer comes.
+  std::string lines;
+  for (int i = 0; i < 8000; ++i) {
+    lines += R"({"seq":)" + std::to_string(i) + R"(,"id":"notes/n)" + std::to_string(i) +
+             R"(","changes":[{"rev":"1-0190d6c42f8e7a1b9c3d4e5f60718291"}]})" + "\n";
+  }
+  EXPECT_TRUE(feed->on_chunk(lines)) << lines.size() << " bytes were taken for a flood";
+  // A server sending as fast as it can is still one.
+  EXPECT_FALSE(feed->on_chunk(std::string(2 << 20, '\n'))) << "2 MiB more within the second";
+}
+
 }  // namespace
 }  // namespace syncd
