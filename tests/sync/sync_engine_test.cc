@@ -682,18 +682,22 @@ class SyncEngineCouchDbTest : public SyncEngineTest {
     remote_settings_.endpoint = {"http://sync.test/db", "couchdb"};
     rebuild();
   }
+  // Online, its first pull and the change feed sent.
+  void start_and_answer_the_health_check() {
+    engine_->start();
+    run();
+    auto probe = http_.take("/db");
+    ASSERT_TRUE(probe);
+    probe->done(status(200, R"({"db_name":"db"})"));
+    run();
+  }
   // A pull, not the continuous feed of change hints.
   static constexpr const char* kPull = "/db/_changes?style=main_only";
   static constexpr const char* kEmptyChanges = R"({"results":[],"last_seq":"0","pending":0})";
 };
 
 TEST_F(SyncEngineCouchDbTest, NoPushStartsWhileAPullIsInFlight) {
-  engine_->start();
-  run();
-  auto probe = http_.take("/db");
-  ASSERT_TRUE(probe);
-  probe->done(status(200, R"({"db_name":"db"})"));
-  run();
+  ASSERT_NO_FATAL_FAILURE(start_and_answer_the_health_check());
   auto first_pull = http_.take(kPull);
   ASSERT_TRUE(first_pull);
   // A write while the first pull is out: it waits for the pull's answer.
@@ -720,12 +724,7 @@ TEST_F(SyncEngineCouchDbTest, NoPushStartsWhileAPullIsInFlight) {
 }
 
 TEST_F(SyncEngineCouchDbTest, AnotherWritersBulkWriteOnTheFeedIsNewsNotAFlood) {
-  engine_->start();
-  run();
-  auto probe = http_.take("/db");
-  ASSERT_TRUE(probe);
-  probe->done(status(200, R"({"db_name":"db"})"));
-  run();
+  ASSERT_NO_FATAL_FAILURE(start_and_answer_the_health_check());
   HttpRequest* feed = nullptr;
   for (auto& p : http_.pending) {
     if (p.request.url.find("feed=continuous") != std::string::npos) feed = &p.request;
