@@ -138,9 +138,7 @@ TEST(DeepJson, APulledDocumentNested100000DeepIsSkippedAndSyncdStaysUpAcrossRest
   EXPECT_NE(last_error.find("store.max_document_depth"), std::string::npos) << last_error;
 
   // After a restart syncd pulls from the cursor past the page: it is not fetched again.
-  std::optional<int> exit_status = syncd.stop();
-  ASSERT_TRUE(exit_status && WIFEXITED(*exit_status) && WEXITSTATUS(*exit_status) == 0)
-      << syncd.log();
+  ASSERT_EQ(exit_code(syncd.stop()), 0) << syncd.log();
   const size_t pulls_before = count(server.log(), "pull cursor=");
   ASSERT_TRUE(syncd.start()) << syncd.log();
   ASSERT_TRUE(

@@ -340,6 +340,10 @@ std::string ProcStat::field(size_t n) const {
   return n >= 3 && n - 3 < from_third_.size() ? from_third_[n - 3] : "";
 }
 
+int exit_code(std::optional<int> status) {
+  return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
+}
+
 double cpu_seconds(pid_t pid) {
   ProcStat stat("/proc/" + std::to_string(pid) + "/stat");
   const std::string utime = stat.field(14), stime = stat.field(15);

@@ -106,6 +106,10 @@ class Syncd {
 // A process's user+system CPU time in seconds, all its threads (0 when unknown).
 double cpu_seconds(pid_t pid);
 
+// The exit code of a wait status (Process::wait_exit, Syncd::stop); -1 when the process
+// did not exit by itself (a signal, or no status).
+int exit_code(std::optional<int> status);
+
 // The fields of a /proc/.../stat file, numbered as proc(5) numbers them: field(n) is
 // field n ("" when absent). The command (field 2) may hold spaces and parentheses.
 class ProcStat {

@@ -25,10 +25,6 @@
 namespace syncd::testing {
 namespace {
 
-int exit_code(std::optional<int> status) {
-  return status && WIFEXITED(*status) ? WEXITSTATUS(*status) : -1;
-}
-
 struct ThreadScheduling {
   int policy = -1;  // SCHED_OTHER 0, SCHED_IDLE 5
   int nice = 0;

@@ -4,7 +4,6 @@
 // a database of 700 KB, and a small disk filled for good.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
 #include <algorithm>
 
@@ -39,8 +38,7 @@ TEST(WalSize, StaysBoundedWhileWritesSyncOnline) {
   // 30 MB of writes; the WAL's limit is 8 MB (journal_size_limit), with room for a
   // checkpoint that found the loop busy.
   EXPECT_LE(largest, int64_t{20} << 20) << "largest WAL seen, bytes";
-  const std::optional<int> status = syncd.stop();
-  EXPECT_TRUE(status && WIFEXITED(*status) && WEXITSTATUS(*status) == 0) << syncd.log();
+  EXPECT_EQ(exit_code(syncd.stop()), 0) << syncd.log();
 }
 
 }  // namespace
