@@ -34,6 +34,12 @@ constexpr size_t kRoundRequests = 64;
 // about what one request costs (a put is ~8 µs of the loop, a notification 0.1 to 0.25:
 // its share of a memcpy into fresh pages). With 100 subscribers a turn holds 64 writes.
 constexpr size_t kNotificationsPerRequest = 32;
+// While the applier is behind, a connection's writes in a turn; one with more to write
+// then waits for the applier's next report. A client writing one document at a time is
+// not slowed; a batch or a pipelining writer goes at the applier's pace rather than
+// have the loop apply its writes while every other client waits (bench/README.md,
+// hostile_clients).
+constexpr size_t kPacedWrites = 8;
 constexpr size_t kTurnAnswerBytes = 4 << 20;
 // Frames read but not worked yet, per connection, past which it is not read from.
 constexpr size_t kInboxBytes = 256 << 10;
@@ -58,12 +64,14 @@ struct IpcServer::Connection {
   bool answer_open = false;                // its answer line has begun ("[" sent) and not ended
   bool oversize = false;                   // a frame was over the limit: answer, then close
   bool staged = false;
+  bool parked = false;
   OutputQueue out;    // unsent bytes, in the order the client gets them
   OutputQueue later;  // notifications that wait for an open batch answer to end
   bool in_flush = false;
   uv_write_t write_req{};
   size_t in_flight = 0;                // bytes at the front of `out` handed to write_req
   size_t turn_answers = 0;             // answer bytes of this turn, not yet in `out`
+  size_t turn_writes = 0;              // writes worked this turn
   uint64_t waiting_since_ms = 0;       // loop time its output last moved, or began to wait
   std::map<int64_t, uint64_t> missed;  // notifications dropped per subscription, untold
   bool lag_logged = false;             // said once per connection, not per episode
@@ -113,9 +121,10 @@ IpcServer::IpcServer(uv_loop_t* loop, JournaledWrites& writes, RpcHandler& handl
   uv_timer_init(loop_, &trim_timer_);
   trim_timer_.data = this;
   handles_open_ = 4;
+  writes_.set_on_applied([this] { resume_parked(); });
 }
 
-IpcServer::~IpcServer() = default;
+IpcServer::~IpcServer() { writes_.set_on_applied(nullptr); }
 
 void IpcServer::set_limits(IpcLimits limits) {
   limits_ = std::move(limits);
@@ -261,10 +270,29 @@ void IpcServer::on_read(uv_stream_t* stream, ssize_t nread, const uv_buf_t* buf)
 }
 
 void IpcServer::stage(Connection& conn) {
-  if (conn.staged || conn.closing) return;
+  if (conn.staged || conn.closing || (conn.parked && !draining_)) return;
   conn.staged = true;
   staged_.push_back(&conn);
   uv_idle_start(&turn_idle_, [](uv_idle_t*) {});
+}
+
+void IpcServer::park(Connection& conn) {
+  if (conn.parked) return;
+  conn.parked = true;
+  parked_.push_back(&conn);
+  ++metrics_.writers_paced;
+}
+
+void IpcServer::resume_parked() {
+  // Whether or not the applier is still behind: each report lets every parked writer
+  // have its share again, so none waits for ever behind the others.
+  if (parked_.empty()) return;
+  std::vector<Connection*> resumed;
+  resumed.swap(parked_);
+  for (Connection* conn : resumed) {
+    conn->parked = false;
+    if (conn->has_work() && may_work(*conn)) stage(*conn);
+  }
 }
 
 bool IpcServer::may_work(const Connection& conn) const {
@@ -336,12 +364,20 @@ void IpcServer::run_turn() {
         continue;
       }
       size_t quota = std::min(kRoundRequests, budget);
+      bool paced = false;
       while (quota > 0 && conn->has_work() && may_work(*conn) && !turn_full()) {
+        // Looked at before each request: a turn's writes can put the applier behind.
+        const bool pace = !draining_ && writes_.applier_behind();
+        if (pace && conn->turn_writes >= kPacedWrites) {
+          paced = true;
+          break;
+        }
         CallContext ctx{conn->subscriptions, changes};
         const size_t changes_from = changes.size();
         Answer answer{conn, {}, 0, changes_from};
         // A slice of a batch is sized as if each item were a write.
-        const size_t slice = std::max<size_t>(1, std::min(quota, budget / write_cost));
+        size_t slice = std::max<size_t>(1, std::min(quota, budget / write_cost));
+        if (pace) slice = std::max<size_t>(1, std::min(slice, kPacedWrites - conn->turn_writes));
         if (conn->batch) {
           answer.frame = handler_.continue_batch(*conn->batch, ctx, slice);
           answer.part = conn->batch->done() ? Answer::Part::last_slice : Answer::Part::slice;
@@ -361,10 +397,15 @@ void IpcServer::run_turn() {
         answer_bytes += answer.frame.response.size();
         conn->turn_answers += answer.frame.response.size();
         answer.writes = ctx.writes;
+        conn->turn_writes += ctx.writes;
         answers.push_back(std::move(answer));
         if (!writes_.has_staged()) durable_upto = answers.size();
       }
-      if (conn->has_work() && may_work(*conn)) next_round.push_back(conn);
+      if (paced) {
+        park(*conn);
+      } else if (conn->has_work() && may_work(*conn)) {
+        next_round.push_back(conn);
+      }
     }
     active.swap(next_round);
   }
@@ -405,6 +446,7 @@ void IpcServer::run_turn() {
     metrics_.commit_batch_max = std::max<uint64_t>(metrics_.commit_batch_max, writes);
     if (on_commit_) on_commit_();
   }
+  for (Connection* conn : turn) conn->turn_writes = 0;
   for (auto& a : answers) {
     a.conn->turn_answers = 0;
     if (a.part == Answer::Part::line) {
@@ -705,6 +747,7 @@ void IpcServer::on_close(uv_handle_t* handle) {
   --self->metrics_.connections_open;
   // A closed connection may still be listed for this turn; drop it there too.
   std::erase(self->staged_, conn);
+  std::erase(self->parked_, conn);
   std::erase(self->flush_, conn);
   self->closing_bytes_ -= conn->held();
   delete conn;

@@ -82,6 +82,10 @@ class IpcServer {
   // budget, counting the answers it got this turn).
   bool may_work(const Connection& conn) const;
   void stage(Connection& conn);
+  // While the applier is behind, a connection that wrote its share of a turn waits
+  // (parked) for the applier's next report instead of for the next turn.
+  void park(Connection& conn);
+  void resume_parked();
   void update_reading(Connection& conn);
   void send(Connection& conn, std::string_view line);
   void send_slice(Connection& conn, const std::string& answers, bool last);
@@ -125,6 +129,7 @@ class IpcServer {
   uint64_t cut_logged_ms_ = 0;
   std::unordered_set<Connection*> connections_;
   std::vector<Connection*> staged_;  // connections with work for the next turn, in order
+  std::vector<Connection*> parked_;  // with work, waiting for the applier to catch up
   std::vector<Connection*> flush_;   // connections with output for this turn
   char read_buffer_[64 * 1024];
 };

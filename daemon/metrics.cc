@@ -19,6 +19,7 @@ void Metrics::to_json(JsonValue& out, JsonAllocator& alloc) const {
   add("commit_batch_max", commit_batch_max);
   add("storage_errors", storage_errors);
   add("notifications", notifications);
+  add("writers_paced", writers_paced);
   add("output_bytes", output_bytes);
   add("output_bytes_max", output_bytes_max);
   add("notifications_dropped", notifications_dropped);

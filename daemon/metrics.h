@@ -19,6 +19,9 @@ struct Metrics {
   uint64_t commit_batch_max = 0;  // most writes in one transaction
   uint64_t storage_errors = 0;
   uint64_t notifications = 0;
+  // Times a client with more writes to work waited for the journal applier to catch up
+  // (docs/OPERATIONS.md, "Writers paced to the applier").
+  uint64_t writers_paced = 0;
 
   // Output budgets (docs/PROTOCOL.md): slow_reader_disconnects above counts the clients
   // cut off by ipc.max_total_output_bytes.

@@ -227,21 +227,16 @@ LocalWriteResult JournaledWrites::apply(const LocalWrite& write) {
                                        "before new writes are taken");
   }
   const auto backlog = static_cast<size_t>(unapplied_count());
-  const bool behind =
-      backlog >= options_.max_unapplied || unapplied_bytes_ >= options_.max_unapplied_bytes;
-  // Twice as far, or the file being written nearly full while the other still holds
-  // writes to apply (switching files would then apply them all at once: 24,000 writes
-  // held the loop for 280 ms): the loop helps whatever the applier does.
+  // Behind (applier_behind()), writers are paced by the IPC server; twice as far, or the
+  // file being written nearly full while the other still holds writes to apply
+  // (switching files would then apply them all at once: 24,000 writes held the loop for
+  // 280 ms), the loop takes a slice of the applier's work itself, so memory stays
+  // bounded. One slice a turn (a slice a write held the loop for 50 ms).
   const bool far_behind = backlog >= 2 * options_.max_unapplied ||
                           unapplied_bytes_ >= 2 * options_.max_unapplied_bytes ||
-                          (journals_[current_]->offset() >= options_.preallocate_bytes / 4 * 3 &&
-                           last_lsn_in_[1 - current_] > applied_lsn_);
-  if (behind || far_behind) {
-    // Far behind even at full priority: the loop takes a slice of the applier's work,
-    // so memory stays bounded and no single wait is long. One a turn (a slice a write
-    // held the loop for 50 ms), and while the applier is in a transaction only when far
-    // behind: it is working off the backlog, and the slice waits for its commit.
-    if (!holding_tables_ && (far_behind || !applier_->load().busy)) {
+                          other_file_waits(options_.preallocate_bytes / 4 * 3);
+  if (far_behind) {
+    if (!holding_tables_) {
       commit_turn();
       drain(options_.max_slice);
       ++loop_slices_;
@@ -414,6 +409,8 @@ void JournaledWrites::drain(size_t at_most) {
     applier_->loop_applied(applied_lsn_);
   }
   forget_applied(applied_lsn_);
+  // The applier may now have nothing left to report on.
+  if (on_applied_) on_applied_();
 }
 
 std::string JournaledWrites::journal_file(int i) const {
@@ -471,6 +468,17 @@ void JournaledWrites::on_progress() {
     applier_->set_urgent(false);
   }
   if (!progress.error.empty() && on_error_) on_error_(progress.error);
+  if (on_applied_) on_applied_();
+}
+
+bool JournaledWrites::applier_behind() const {
+  return static_cast<size_t>(unapplied_count()) >= options_.max_unapplied ||
+         unapplied_bytes_ >= options_.max_unapplied_bytes ||
+         other_file_waits(options_.preallocate_bytes / 2);
+}
+
+bool JournaledWrites::other_file_waits(size_t written) const {
+  return journals_[current_]->offset() >= written && last_lsn_in_[1 - current_] > applied_lsn_;
 }
 
 WriteBacklog JournaledWrites::backlog() const {

@@ -108,6 +108,13 @@ class JournaledWrites final : public LocalWriter, public TableAccess {
   std::optional<int64_t> oldest_pending_created_ms() override;
   WriteBacklog backlog() const override;
   int64_t unapplied_count() const { return static_cast<int64_t>(next_lsn_ - 1 - applied_lsn_); }
+  // The applier is behind (max_unapplied writes or bytes wait for it, or the file being
+  // written is half full while the other still holds writes to apply): a client with
+  // more writes than the next should be slowed down to the applier's pace, or the loop
+  // soon applies them itself at every other client's expense.
+  bool applier_behind() const;
+  // Called on the loop each time the applier reports that it applied writes.
+  void set_on_applied(std::function<void()> on_applied) { on_applied_ = std::move(on_applied); }
 
  private:
   struct Key {
@@ -143,6 +150,9 @@ class JournaledWrites final : public LocalWriter, public TableAccess {
   void on_progress();
   void forget_applied(uint64_t applied_lsn);
   void maybe_switch_journal();
+  // The file being written holds `written` bytes or more while the other one still has
+  // writes the tables lack.
+  bool other_file_waits(size_t written) const;
   std::string journal_file(int i) const;
   std::string mark_file() const;
   void build_key_filter();
@@ -196,6 +206,7 @@ class JournaledWrites final : public LocalWriter, public TableAccess {
 
   std::unique_ptr<JournalApplier> applier_;
   std::function<void(const std::string&)> on_error_;
+  std::function<void()> on_applied_;
   uv_loop_t* loop_ = nullptr;  // set by start()
   std::deque<Work> waiting_work_;
   uv_timer_t work_timer_{};  // bounds how long work waits for the applier
