@@ -39,8 +39,9 @@ namespace syncd {
 struct JournaledWritesOptions {
   std::string journal_path;            // the files are this with ".0" and ".1"
   size_t preallocate_bytes = 8 << 20;  // each file
-  // Past this many unapplied writes (or bytes) the loop applies a slice itself, which
-  // bounds the overlay's memory.
+  // Past this many unapplied writes (or bytes) the applier is behind and the IPC server
+  // paces writers; past twice this the loop applies a slice itself, which bounds the
+  // overlay's memory.
   size_t max_unapplied = 4096;
   size_t max_unapplied_bytes = 4 << 20;
   // Past this many the applier runs at normal priority until it is down to a quarter.
