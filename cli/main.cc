@@ -192,6 +192,9 @@ void print_key_values(const JsonValue& result) {
       for (const auto& inner : m.value.GetObject()) {
         rows.push_back({key + "." + inner.name.GetString(), scalar(inner.value)});
       }
+    } else if (m.value.IsArray()) {
+      // One row an item ("warnings": each on its own line, none when there are none).
+      for (const auto& item : m.value.GetArray()) rows.push_back({key, scalar(item)});
     } else {
       rows.push_back({key, scalar(m.value)});
     }

@@ -1,6 +1,7 @@
 #include "config/config.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <fstream>
 #include <functional>
@@ -111,23 +112,32 @@ Field id_list_field(std::string path, std::vector<int64_t>& ref) {
 }
 
 const std::vector<std::string> kProtocols = {"v1", "couchdb"};
-const std::vector<std::string> kDirections = {"both", "push", "pull", "local"};
 
-// `remote`: a URL (protocol v1), or {"url": URL, "protocol": NAME}.
-Field remote_field(std::string& url, std::string& protocol) {
+// `remote`: a URL (protocol v1), or {"url": URL, "protocol": NAME, "allow_insecure_http": B}.
+Field remote_field(Config& c) {
   return {"remote",
-          [&url, &protocol](const JsonValue& v) -> std::optional<std::string> {
+          [&c](const JsonValue& v) -> std::optional<std::string> {
             if (v.IsString()) {
-              url.assign(v.GetString(), v.GetStringLength());
-              protocol = "v1";
+              c.remote.assign(v.GetString(), v.GetStringLength());
+              c.remote_protocol = "v1";
+              c.allow_insecure_http = false;
               return std::nullopt;
             }
             if (!v.IsObject()) return "expected a URL or an object {url, protocol}" + got(v);
             std::string new_url;
             std::string new_protocol = "v1";
+            bool allow_insecure_http = false;
             for (const auto& member : v.GetObject()) {
               std::string k(member.name.GetString(), member.name.GetStringLength());
-              if (k != "url" && k != "protocol") return k + ": unknown key (known: url, protocol)";
+              if (k == "allow_insecure_http") {
+                if (!member.value.IsBool())
+                  return k + ": expected true or false" + got(member.value);
+                allow_insecure_http = member.value.GetBool();
+                continue;
+              }
+              if (k != "url" && k != "protocol") {
+                return k + ": unknown key (known: url, protocol, allow_insecure_http)";
+              }
               if (!member.value.IsString()) return k + ": expected a string" + got(member.value);
               std::string value(member.value.GetString(), member.value.GetStringLength());
               if (k == "protocol") {
@@ -138,14 +148,70 @@ Field remote_field(std::string& url, std::string& protocol) {
               }
             }
             if (new_url.empty()) return std::string("url: missing");
-            url = std::move(new_url);
-            protocol = std::move(new_protocol);
+            c.remote = std::move(new_url);
+            c.remote_protocol = std::move(new_protocol);
+            c.allow_insecure_http = allow_insecure_http;
             return std::nullopt;
           },
-          [&url, &protocol] {
-            return "{\"url\":" + json_quote(url) + ",\"protocol\":" + json_quote(protocol) + "}";
+          [&c] {
+            return "{\"url\":" + json_quote(c.remote) +
+                   ",\"protocol\":" + json_quote(c.remote_protocol) +
+                   ",\"allow_insecure_http\":" + (c.allow_insecure_http ? "true" : "false") + "}";
           }};
 }
+
+Field bool_field(std::string path, bool& ref) {
+  return {std::move(path),
+          [&ref](const JsonValue& v) -> std::optional<std::string> {
+            if (!v.IsBool()) return "expected true or false" + got(v);
+            ref = v.GetBool();
+            return std::nullopt;
+          },
+          [&ref] { return std::string(ref ? "true" : "false"); }};
+}
+
+// tls.pinned_pubkey: one pin or an array of them (several while a key is rotated), each
+// libcurl's "sha256//" and the base64 of a SHA-256 digest.
+Field pins_field(std::string path, std::vector<std::string>& ref) {
+  return {std::move(path),
+          [&ref](const JsonValue& v) -> std::optional<std::string> {
+            std::vector<std::string> pins;
+            auto take = [&pins](const JsonValue& item) -> std::optional<std::string> {
+              if (!item.IsString()) return "expected \"sha256//<base64>\" strings" + got(item);
+              std::string pin(item.GetString(), item.GetStringLength());
+              const std::string prefix = "sha256//";
+              const std::string digest = pin.substr(std::min(pin.size(), prefix.size()));
+              const bool base64 =
+                  digest.size() == 44 && digest.back() == '=' &&
+                  std::all_of(digest.begin(), digest.end() - 1, [](unsigned char ch) {
+                    return std::isalnum(ch) || ch == '+' || ch == '/';
+                  });
+              if (pin.rfind(prefix, 0) != 0 || !base64) {
+                return "expected \"sha256//\" and the base64 of a SHA-256 digest (44 "
+                       "characters), got " +
+                       json_quote(pin);
+              }
+              pins.push_back(std::move(pin));
+              return std::nullopt;
+            };
+            if (v.IsArray()) {
+              for (const auto& item : v.GetArray()) {
+                if (auto error = take(item)) return error;
+              }
+            } else if (auto error = take(v)) {
+              return error;
+            }
+            ref = std::move(pins);
+            return std::nullopt;
+          },
+          [&ref] {
+            std::string out = "[";
+            for (size_t i = 0; i < ref.size(); ++i) out += (i ? "," : "") + json_quote(ref[i]);
+            return out + "]";
+          }};
+}
+
+const std::vector<std::string> kDirections = {"both", "push", "pull", "local"};
 
 // sync.collections: {"name": {"direction": "local"}, ...}.
 Field directions_field(std::string path, std::map<std::string, std::string>& ref) {
@@ -238,7 +304,7 @@ std::vector<Field> fields_of(Config& c) {
   return {
       string_field("state_dir", c.state_dir),
       string_field("socket", c.socket),
-      remote_field(c.remote, c.remote_protocol),
+      remote_field(c),
       string_field("log_level", c.log_level, {"debug", "info", "warning", "error"}),
       int_field("ipc.max_frame_bytes", c.ipc.max_frame_bytes, 1024, 1LL << 30),
       int_field("ipc.max_output_bytes", c.ipc.max_output_bytes, 4096, 1LL << 32),
@@ -267,6 +333,11 @@ std::vector<Field> fields_of(Config& c) {
       int_field("http.timeout_ms", c.http.timeout_ms, 1, 3600000),
       int_field("http.low_speed_time_s", c.http.low_speed_time_s, 1, 3600),
       int_field("http.max_response_bytes", c.http.max_response_bytes, 1024, 1LL << 34),
+      string_field("tls.ca_file", c.tls.ca_file),
+      string_field("tls.client_cert", c.tls.client_cert),
+      string_field("tls.client_key", c.tls.client_key),
+      pins_field("tls.pinned_pubkey", c.tls.pinned_pubkeys),
+      bool_field("tls.insecure_skip_verify", c.tls.insecure_skip_verify),
       string_field("auth.token", c.auth.token),
       string_field("auth.token_url", c.auth.token_url),
       string_field("auth.refresh_token", c.auth.refresh_token),
@@ -324,6 +395,11 @@ void read_object(const JsonValue& object, const std::string& prefix,
   }
 }
 
+bool has_credentials(const Config& c) {
+  return !c.auth.token.empty() || !c.auth.refresh_token.empty() || !c.auth.client_secret.empty() ||
+         !c.auth.username.empty();
+}
+
 }  // namespace
 
 void validate_config(const Config& c) {
@@ -361,6 +437,35 @@ void validate_config(const Config& c) {
   if (c.remote.rfind("http://", 0) != 0 && c.remote.rfind("https://", 0) != 0) {
     throw ConfigError("remote: expected an http:// or https:// URL, got \"" + c.remote + "\"");
   }
+  if (c.tls.client_cert.empty() != c.tls.client_key.empty()) {
+    throw ConfigError("tls.client_cert and tls.client_key: a client certificate needs both");
+  }
+  if (has_credentials(c) && !c.allow_insecure_http) {
+    for (const std::string* url : {&c.remote, &c.auth.token_url}) {
+      if (url->rfind("http://", 0) == 0 && !is_loopback_host(url_host(*url))) {
+        throw ConfigError(
+            std::string(url == &c.remote ? "remote" : "auth.token_url") + ": " +
+            url_without_user_info(*url) +
+            " is plain http:// to a host outside loopback, and credentials would cross the "
+            "network readable: use https://, or set remote.allow_insecure_http");
+      }
+    }
+  }
+}
+
+std::vector<std::string> config_warnings(const Config& c) {
+  std::vector<std::string> out;
+  if (c.tls.insecure_skip_verify) {
+    out.push_back(
+        "tls.insecure_skip_verify is set: the server's certificate is not checked, and anyone "
+        "on the path can read and change what syncd sends (development only)");
+  }
+  if (c.allow_insecure_http) {
+    out.push_back(
+        "remote.allow_insecure_http is set: credentials may go over plain http:// to a host "
+        "outside loopback");
+  }
+  return out;
 }
 
 Config parse_config(std::string_view text, std::string_view source) {

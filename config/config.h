@@ -28,6 +28,8 @@ struct Config {
   // The remote backend: `remote` is its URL, or an object {"url": ..., "protocol": ...}.
   std::string remote = "http://127.0.0.1:8787";
   std::string remote_protocol = "v1";
+  // Credentials may go over plain http:// to a host outside loopback (a warning at start).
+  bool allow_insecure_http = false;
   std::string log_level = "info";  // debug | info | warning | error
 
   struct Ipc {
@@ -77,6 +79,15 @@ struct Config {
     int64_t max_response_bytes = 64 << 20;
   } http;
 
+  // How https is checked. Verification is always on unless insecure_skip_verify.
+  struct Tls {
+    std::string ca_file;      // empty: the system's CA bundle; set: only this CA file
+    std::string client_cert;  // mutual TLS, with client_key (mode 0600 or stricter)
+    std::string client_key;
+    std::vector<std::string> pinned_pubkeys;  // "sha256//<base64>", any one must match
+    bool insecure_skip_verify = false;        // development only: warned at every start
+  } tls;
+
   struct Auth {
     std::string token;
     std::string token_url;
@@ -106,6 +117,10 @@ void validate_config(const Config& config);
 // Every key with its effective value as JSON text, in a stable order: the dump of
 // --check-config and the base of SIGHUP's "what changed" log.
 std::vector<std::pair<std::string, std::string>> flatten_config(const Config& config);
+// What a start must warn about in this config: settings that weaken security, inline
+// secrets. Each line names the key.
+std::vector<std::string> config_warnings(const Config& config);
+
 // "key: old -> new" for each key whose value differs.
 std::vector<std::string> describe_changes(const Config& before, const Config& after);
 

@@ -19,9 +19,9 @@ std::string octal_mode(mode_t mode) {
   return text;
 }
 
-}  // namespace
-
-std::string read_secret_file(const std::string& path, const std::string& key) {
+// An open descriptor of the regular file `path`; with `secret`, one only its owner may
+// read. Throws ConfigError naming `key` and the file.
+int open_checked(const std::string& path, const std::string& key, bool secret) {
   const std::string where = key + ": " + path;
   // O_NONBLOCK: a FIFO in its place must not hang the start.
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
@@ -31,11 +31,19 @@ std::string read_secret_file(const std::string& path, const std::string& key) {
     ::close(fd);
     throw ConfigError(where + ": not a regular file");
   }
-  if ((st.st_mode & 077) != 0) {
+  if (secret && (st.st_mode & 077) != 0) {
     ::close(fd);
     throw ConfigError(where + " may be read by group or others (mode " + octal_mode(st.st_mode) +
                       "): chmod 600 it");
   }
+  return fd;
+}
+
+}  // namespace
+
+std::string read_secret_file(const std::string& path, const std::string& key) {
+  const std::string where = key + ": " + path;
+  const int fd = open_checked(path, key, /*secret=*/true);
   std::string text;
   char buffer[4096];
   ssize_t n;
@@ -52,9 +60,20 @@ std::string read_secret_file(const std::string& path, const std::string& key) {
   return text;
 }
 
+void check_file(const std::string& path, const std::string& key, bool secret) {
+  ::close(open_checked(path, key, secret));
+}
+
 void load_secrets(Config& config) {
   if (!config.auth.password_file.empty()) {
     config.auth.password = read_secret_file(config.auth.password_file, "auth.password_file");
+  }
+  // libcurl reads these at each handshake; a start that cannot is better than a sync that
+  // fails later with a TLS error.
+  if (!config.tls.ca_file.empty()) check_file(config.tls.ca_file, "tls.ca_file", false);
+  if (!config.tls.client_cert.empty()) {
+    check_file(config.tls.client_cert, "tls.client_cert", false);
+    check_file(config.tls.client_key, "tls.client_key", true);
   }
 }
 

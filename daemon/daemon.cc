@@ -114,6 +114,13 @@ HttpSettings http_settings_from(const Config& c) {
   h.timeout_ms = c.http.timeout_ms;
   h.low_speed_time_s = c.http.low_speed_time_s;
   h.max_response_bytes = c.http.max_response_bytes;
+  h.ca_file = c.tls.ca_file;
+  h.client_cert = c.tls.client_cert;
+  h.client_key = c.tls.client_key;
+  for (const std::string& pin : c.tls.pinned_pubkeys) {
+    h.pinned_pubkeys += (h.pinned_pubkeys.empty() ? "" : ";") + pin;
+  }
+  h.insecure_skip_verify = c.tls.insecure_skip_verify;
   return h;
 }
 
@@ -218,6 +225,8 @@ class Daemon {
     queue_ = std::make_unique<MutationQueue>(*db_);
     info_.client_id = load_client_id(*db_, random_);
     info_.started_monotonic_ms = clock_.monotonic_ms();
+    info_.warnings = config_warnings(options_.config);
+    for (const std::string& w : info_.warnings) log_warning(w);
     writes_ = std::make_unique<LocalWrites>(*documents_, *queue_, ids_, clock_,
                                             static_cast<size_t>(config.store.max_document_bytes));
     writes_->set_directions(directions_from(config));

@@ -120,6 +120,9 @@ int main(int argc, char** argv) {
       bool secret = key.rfind("auth.", 0) == 0 && key != "auth.token_url" && value != "\"\"";
       std::printf("%s = %s\n", key.c_str(), secret ? "(set)" : value.c_str());
     }
+    for (const std::string& w : syncd::config_warnings(config)) {
+      std::fprintf(stderr, "syncd: warning: %s\n", w.c_str());
+    }
     return 0;
   }
   return syncd::run_daemon({config, flags.config_path, apply_overrides});

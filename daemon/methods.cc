@@ -257,6 +257,9 @@ void Methods::status(JsonValue& result, JsonAllocator& alloc) {
                       sync.last_error.empty() ? std::nullopt : std::optional(sync.last_error),
                       alloc);
   add_time(result, "last_error_at", sync.last_error_at_ms, alloc);
+  JsonValue warnings(rapidjson::kArrayType);
+  for (const std::string& w : info_.warnings) warnings.PushBack(json_string(w, alloc), alloc);
+  result.AddMember("warnings", warnings, alloc);
 }
 
 void Methods::conflicts_list(const JsonValue& params, JsonValue& result, JsonAllocator& alloc) {

@@ -43,6 +43,8 @@ struct CallContext {
 struct DaemonInfo {
   std::string client_id;
   int64_t started_monotonic_ms = 0;
+  // What the config weakens (config_warnings): logged at start, listed by `status`.
+  std::vector<std::string> warnings;
 };
 
 class Methods {

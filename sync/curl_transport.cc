@@ -137,6 +137,21 @@ void CurlTransport::send(HttpRequest request, Callback done) {
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_USERAGENT, settings_.user_agent.c_str());
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION, static_cast<long>(CURL_HTTP_VERSION_2TLS));
+  curl_easy_setopt(e, CURLOPT_SSLVERSION, static_cast<long>(CURL_SSLVERSION_TLSv1_2));
+  const bool verify = !settings_.insecure_skip_verify;
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify ? 1L : 0L);
+  curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L);
+  if (!settings_.ca_file.empty()) {
+    curl_easy_setopt(e, CURLOPT_CAINFO, settings_.ca_file.c_str());
+    curl_easy_setopt(e, CURLOPT_CAPATH, nullptr);  // that CA only, not the system's too
+  }
+  if (!settings_.client_cert.empty()) {
+    curl_easy_setopt(e, CURLOPT_SSLCERT, settings_.client_cert.c_str());
+    curl_easy_setopt(e, CURLOPT_SSLKEY, settings_.client_key.c_str());
+  }
+  if (!settings_.pinned_pubkeys.empty()) {
+    curl_easy_setopt(e, CURLOPT_PINNEDPUBLICKEY, settings_.pinned_pubkeys.c_str());
+  }
   // No CURLOPT_PIPEWAIT: libcurl 7.88 parks a request that waits for a connection to say
   // whether it multiplexes, and an HTTP/1.1 answer never wakes it, so a push sent with
   // the event stream waited (untimed) until the stream ended. An HTTP/2 connection is
@@ -403,7 +418,8 @@ void CurlTransport::complete(Transfer* t, CURLcode code) {
       response.error = "response larger than http.max_response_bytes (" +
                        std::to_string(settings_.max_response_bytes) + " bytes)";
     } else {
-      response.error = t->error[0] ? std::string(t->error) : curl_easy_strerror(code);
+      response.error = describe_transfer_error(
+          code, t->error[0] ? std::string(t->error) : curl_easy_strerror(code));
     }
   }
   Callback done = std::move(t->done);
@@ -430,6 +446,45 @@ void CurlTransport::close(std::function<void()> done) {
       if (--self->open_handles_ == 0 && self->closed_) self->closed_();
     });
   }
+}
+
+}  // namespace syncd
+
+namespace syncd {
+
+std::string describe_transfer_error(CURLcode code, const std::string& curl_text) {
+  const auto mentions = [&curl_text](const char* part) {
+    return curl_text.find(part) != std::string::npos;
+  };
+  switch (code) {
+    case CURLE_PEER_FAILED_VERIFICATION:
+      if (mentions("expired")) {
+        return "TLS: the server's certificate has expired (" + curl_text + ")";
+      }
+      if (mentions("subject name") || mentions("host name")) {
+        return "TLS: the server's certificate is not for this host name (" + curl_text + ")";
+      }
+      return "TLS: the server's certificate is not trusted; check tls.ca_file (" + curl_text + ")";
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+      return "TLS: the server's public key matches no tls.pinned_pubkey (" + curl_text + ")";
+    case CURLE_SSL_CERTPROBLEM:
+      return "TLS: tls.client_cert or tls.client_key cannot be used (" + curl_text + ")";
+    case CURLE_SSL_CACERT_BADFILE:
+      return "TLS: tls.ca_file cannot be used (" + curl_text + ")";
+    default:
+      break;
+  }
+  // TLS 1.3 sends the server's refusal of a missing client certificate after the
+  // handshake, so it arrives as a read error.
+  if (mentions("certificate required") || code == CURLE_SSL_CLIENTCERT) {
+    return "TLS: the server requires a client certificate (tls.client_cert, tls.client_key): " +
+           curl_text;
+  }
+  if (mentions("unknown ca") || mentions("bad certificate")) {
+    return "TLS: the server refused the client certificate (tls.client_cert): " + curl_text;
+  }
+  if (code == CURLE_SSL_CONNECT_ERROR) return "TLS handshake failed: " + curl_text;
+  return curl_text;
 }
 
 }  // namespace syncd

@@ -14,7 +14,8 @@
 // turn (curl holds its next wire bytes meanwhile), so local clients are served in
 // between however fast or however compressed the server's bytes are. The response
 // headers have their own cap. Redirects are never followed (docs/PROTOCOL.md): a 3xx
-// is handed up as the answer it is.
+// is handed up as the answer it is. https is verified always (HttpSettings): a failed
+// handshake is a transport error naming what to check.
 #include <curl/curl.h>
 #include <uv.h>
 
@@ -32,7 +33,18 @@ struct HttpSettings {
   int64_t low_speed_time_s = 20;
   int64_t max_response_bytes = 64 << 20;
   std::string user_agent = "syncd/" SYNCD_VERSION;
+  // https: TLS 1.2 or later, the peer's certificate and name verified (unless
+  // insecure_skip_verify), against ca_file alone when it is set.
+  std::string ca_file;
+  std::string client_cert;  // with client_key: mutual TLS
+  std::string client_key;
+  std::string pinned_pubkeys;  // libcurl's form, "sha256//A;sha256//B"; empty: no pin
+  bool insecure_skip_verify = false;
 };
+
+// What a failed transfer's curl error means for the user: a TLS refusal names the
+// setting to look at ("tls.ca_file", "tls.pinned_pubkey", ...) before curl's own text.
+std::string describe_transfer_error(CURLcode code, const std::string& curl_text);
 
 class CurlTransport final : public HttpTransport {
  public:

@@ -17,7 +17,7 @@ class RpcHandlerTest : public ::testing::Test {
   Xoshiro256 random_{5};
   Uuid7Generator ids_{clock_, random_};
   LocalWrites writes_{docs_, queue_, ids_, clock_, 1000};
-  DaemonInfo info_{"client-1", 0};
+  DaemonInfo info_{"client-1", 0, {}};
   Metrics metrics_;
   Methods methods_{docs_, queue_, writes_, clock_, ids_, info_, metrics_};
   RpcHandler handler_{methods_, metrics_, 64};

@@ -19,8 +19,21 @@ void HostileTest::start(const std::string& script, const std::string& config, bo
   hostile_ = std::make_unique<HostileServer>(dir_, script);
   ASSERT_TRUE(hostile_->start()) << hostile_->log();
   std::string remote = hostile_->url();
-  if (https) remote.replace(0, 4, "https");
-  syncd_ = std::make_unique<Syncd>(dir_, config, std::vector<std::string>{}, remote);
+  std::string settings = config;
+  if (https) {
+    remote.replace(0, 4, "https");
+    // syncd trusts the test CA, so the reference server can take over over https.
+    certificates_ = std::make_unique<TestCertificates>(dir_);
+    ASSERT_EQ(certificates_->error, "");
+    JsonDocument doc;
+    ASSERT_FALSE(parse_json(config, doc)) << config;
+    JsonValue tls(rapidjson::kObjectType);
+    tls.AddMember("ca_file", JsonValue(certificates_->ca.c_str(), doc.GetAllocator()),
+                  doc.GetAllocator());
+    doc.AddMember("tls", tls, doc.GetAllocator());
+    settings = to_json(doc);
+  }
+  syncd_ = std::make_unique<Syncd>(dir_, settings, std::vector<std::string>{}, remote);
   ASSERT_TRUE(syncd_->start()) << syncd_->log();
   client_ = std::make_unique<Client>(syncd_->socket());
   ASSERT_TRUE(client_->connected());
@@ -112,7 +125,11 @@ void HostileTest::recover() {
   const int port = hostile_->port();
   hostile_->stop();
   reference_ = std::make_unique<RefServer>(dir_);
-  reference_->set_port(port);
+  if (certificates_) {
+    reference_->serve_tls(certificates_->server_cert, certificates_->server_key, "", port);
+  } else {
+    reference_->set_port(port);
+  }
   ASSERT_TRUE(reference_->start()) << reference_->log();
   client_->call("sync.now");
   ASSERT_TRUE(wait_until(

@@ -13,6 +13,7 @@
 
 #include "tests/hostile/hostile_server.h"
 #include "tests/integration/harness.h"
+#include "tests/integration/test_certificates.h"
 
 namespace syncd::testing {
 
@@ -63,8 +64,9 @@ class HostileTest : public ::testing::Test {
 
   // Every write is still in the local view and none is a dead letter.
   void expect_writes_kept();
-  // The hostile server goes, the reference server takes its port: every acknowledged
-  // write arrives exactly once and the local view is the server's state.
+  // The hostile server goes, the reference server takes its port (over https when syncd
+  // was started on https): every acknowledged write arrives exactly once and the local
+  // view is the server's state.
   void recover();
 
   TempDir dir_;
@@ -72,7 +74,8 @@ class HostileTest : public ::testing::Test {
   std::unique_ptr<Syncd> syncd_;
   std::unique_ptr<Client> client_;
   std::unique_ptr<RefServer> reference_;
-  std::map<std::string, std::string> written_;  // document id -> its data
+  std::unique_ptr<TestCertificates> certificates_;  // on https: the CA syncd trusts
+  std::map<std::string, std::string> written_;      // document id -> its data
   std::vector<std::string> mutation_ids_;
   int probes_ = 0;
 };

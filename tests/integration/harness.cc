@@ -441,8 +441,22 @@ bool RefServer::start() {
                                    "--port-file",
                                    port_file_};
   for (const auto& a : extra_args_) argv.push_back(a);
+  for (const auto& a : tls_args_) argv.push_back(a);
+  if (!tls_args_.empty()) ::unlink(tls_port_file_.c_str());
   port_ = start_python_server(process_, argv, port_file_, log_path_);
-  return port_ > 0;
+  // The server writes the TLS port before the plain one.
+  if (port_ > 0 && !tls_args_.empty()) tls_port_ = read_port(tls_port_file_);
+  return port_ > 0 && (tls_args_.empty() || tls_port_ > 0);
+}
+
+void RefServer::serve_tls(std::string cert, std::string key, std::string client_ca, int tls_port) {
+  tls_port_file_ = port_file_ + ".tls";
+  tls_args_ = {"--tls-cert", std::move(cert),          "--tls-key",       std::move(key),
+               "--tls-port", std::to_string(tls_port), "--tls-port-file", tls_port_file_};
+  if (!client_ca.empty()) {
+    tls_args_.push_back("--tls-client-ca");
+    tls_args_.push_back(std::move(client_ca));
+  }
 }
 
 void RefServer::stop() {

@@ -182,6 +182,12 @@ class RefServer {
   void set_port(int port) { port_ = port; }
   int port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // Also serve https with this certificate (before start), requiring a client certificate
+  // issued by `client_ca` when given; on `tls_port` when not 0. url() stays plain http,
+  // for the test's own requests.
+  void serve_tls(std::string cert, std::string key, std::string client_ca = "", int tls_port = 0);
+  int tls_port() const { return tls_port_; }
+  std::string tls_url() const { return "https://127.0.0.1:" + std::to_string(tls_port_); }
   std::string log() const { return read_file(log_path_); }
   pid_t pid() const { return process_ ? process_->pid() : -1; }
   // Answers every push 503 until reject() names what to refuse (to learn a mutation's id
@@ -196,6 +202,9 @@ class RefServer {
   std::string db_path_;
   std::vector<std::string> extra_args_;
   int port_ = 0;
+  std::vector<std::string> tls_args_;
+  std::string tls_port_file_;
+  int tls_port_ = 0;
   std::unique_ptr<Process> process_;
 };
 

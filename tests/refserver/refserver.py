@@ -1,11 +1,17 @@
 #!/usr/bin/env python3
 """Reference backend for syncd's remote protocol v1 (docs/PROTOCOL.md).
 
-For tests and demos, not for production: one process, one SQLite file, no TLS.
+For tests and demos, not for production: one process, one SQLite file.
 Python standard library only.
 
   refserver.py [--host 127.0.0.1] [--port 8787] [--db FILE] [--token TOKEN]
                [--port-file FILE] [--break dedupe|versions|filter ...]
+               [--tls-cert FILE --tls-key FILE [--tls-client-ca FILE]
+                [--tls-port N] [--tls-port-file FILE]]
+
+With --tls-cert the same endpoints are also served over https on a second port (--tls-port,
+0 for a free one, written to --tls-port-file); --tls-client-ca requires a client
+certificate issued by that CA there. The plain port stays, for the test controls.
 
 --port 0 picks a free port; --port-file writes the chosen port there once listening.
 --break makes the server wrong on purpose, to show that tests/conformance/check.py
@@ -25,6 +31,7 @@ import json
 import os
 import socket
 import sqlite3
+import ssl
 import struct
 import sys
 import threading
@@ -341,8 +348,13 @@ class Handler(BaseHTTPRequestHandler):
     wbufsize = -1
     disable_nagle_algorithm = True
 
+    @property
+    def state(self):
+        """What every listener of this server shares (the plain and the TLS one)."""
+        return self.server.state
+
     def log_message(self, fmt, *args):
-        if self.server.verbose:
+        if self.state.verbose:
             sys.stderr.write("refserver: " + (fmt % args) + "\n")
 
     def send_json(self, status, obj, headers=None):
@@ -360,7 +372,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def authorized(self):
-        token = self.server.token
+        token = self.state.token
         if not token:
             return True
         if self.headers.get("Authorization") == "Bearer " + token:
@@ -373,7 +385,7 @@ class Handler(BaseHTTPRequestHandler):
         return False
 
     def fault_gate(self):
-        faults = self.server.faults
+        faults = self.state.faults
         if faults.delay_ms:
             time.sleep(faults.delay_ms / 1000.0)
         status, retry_after = faults.take_status(urlparse(self.path).path)
@@ -387,7 +399,7 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         url = urlparse(self.path)
         if url.path == "/v1/health":
-            self.send_json(200, {"ok": True, "version": str(self.server.store.version)})
+            self.send_json(200, {"ok": True, "version": str(self.state.store.version)})
         elif url.path == "/v1/pull":
             if not self.authorized() or not self.fault_gate():
                 return
@@ -403,40 +415,40 @@ class Handler(BaseHTTPRequestHandler):
             except ValueError as e:
                 self.send_json(400, {"error": "bad collections filter: %s" % e})
                 return
-            self.send_json(200, self.server.store.pull(cursor, limit, collections))
+            self.send_json(200, self.state.store.pull(cursor, limit, collections))
         elif url.path == "/v1/events":
             if not self.authorized():
                 return
             self.serve_events()
         elif url.path == "/admin/applied":
-            self.send_json(200, {"applied": self.server.store.applied_log()})
+            self.send_json(200, {"applied": self.state.store.applied_log()})
         elif url.path == "/admin/grants":
-            self.send_json(200, {"grants": self.server.grants})
+            self.send_json(200, {"grants": self.state.grants})
         else:
             self.send_json(404, {"error": "no such endpoint"})
 
     def grant_token(self):
         form = parse_qs(self.read_body().decode(errors="replace"))
-        if not self.server.refresh_token:
+        if not self.state.refresh_token:
             self.send_json(404, {"error": "no token endpoint"})
             return
         if form.get("grant_type", [""])[0] != "refresh_token":
             self.send_json(400, {"error": "unsupported_grant_type"})
             return
-        if form.get("refresh_token", [""])[0] != self.server.refresh_token:
+        if form.get("refresh_token", [""])[0] != self.state.refresh_token:
             self.send_json(400, {"error": "invalid_grant"})
             return
-        self.server.grants += 1
-        self.server.token = "access-%d" % self.server.grants
-        answer = {"access_token": self.server.token, "token_type": "Bearer", "expires_in": 3600}
-        if self.server.rotate_refresh_token:
+        self.state.grants += 1
+        self.state.token = "access-%d" % self.state.grants
+        answer = {"access_token": self.state.token, "token_type": "Bearer", "expires_in": 3600}
+        if self.state.rotate_refresh_token:
             # The old refresh token is spent: only the one issued now works next time.
-            self.server.refresh_token = "refresh-%d" % self.server.grants
-            answer["refresh_token"] = self.server.refresh_token
+            self.state.refresh_token = "refresh-%d" % self.state.grants
+            answer["refresh_token"] = self.state.refresh_token
         self.send_json(200, answer)
 
     def serve_events(self):
-        store = self.server.store
+        store = self.state.store
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Cache-Control", "no-cache")
@@ -445,9 +457,9 @@ class Handler(BaseHTTPRequestHandler):
         try:
             self.wfile.write(b": connected\n\n")
             self.wfile.flush()
-            while not self.server.stopping:
+            while not self.state.stopping:
                 with store.changed:
-                    store.changed.wait_for(lambda: store.version != seen or self.server.stopping, 15)
+                    store.changed.wait_for(lambda: store.version != seen or self.state.stopping, 15)
                     current = store.version
                 if current != seen:
                     seen = current
@@ -467,12 +479,12 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/admin/revoke":
             # The access token in use stops working: the next request gets a 401.
             self.read_body()
-            self.server.token = "revoked-%d" % self.server.grants
+            self.state.token = "revoked-%d" % self.state.grants
             self.send_json(200, {"ok": True})
             return
         if url.path == "/admin/faults":
             try:
-                self.server.faults.update(json.loads(self.read_body() or b"{}"))
+                self.state.faults.update(json.loads(self.read_body() or b"{}"))
             except (ValueError, AttributeError) as e:
                 self.send_json(400, {"error": str(e)})
                 return
@@ -486,7 +498,7 @@ class Handler(BaseHTTPRequestHandler):
             return
         # One push at a time from reading its body to writing its answer: threads
         # parsing big bodies side by side only fight over the GIL.
-        with self.server.push_lock:
+        with self.state.push_lock:
             self.handle_push()
 
     def handle_push(self):
@@ -505,12 +517,12 @@ class Handler(BaseHTTPRequestHandler):
         except (ValueError, KeyError, TypeError) as e:
             self.send_json(400, {"error": "bad push: %s" % e})
             return
-        faults = self.server.faults
+        faults = self.state.faults
         for m in mutations:
             if m["id"] in faults.reject_push_with_ids:
                 self.send_json(400, {"error": faults.reject_push_with_ids[m["id"]]})
                 return
-        results = self.server.store.push(client_id, mutations, dict(faults.reject_ids))
+        results = self.state.store.push(client_id, mutations, dict(faults.reject_ids))
         if faults.take_drop():
             # Applied, but the answer is lost: headers and half a body, then a reset.
             body = json.dumps({"results": results}).encode()
@@ -541,6 +553,26 @@ class Server(ThreadingHTTPServer):
     request_queue_size = 128  # the default 5 drops SYNs of parallel clients (1 s retries)
 
 
+class State:
+    """The documents, faults and tokens every listener serves."""
+
+
+def write_port_file(path, port):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % port)
+    os.rename(tmp, path)
+
+
+def tls_context(args):
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(args.tls_cert, args.tls_key)
+    if args.tls_client_ca:
+        context.verify_mode = ssl.CERT_REQUIRED
+        context.load_verify_locations(args.tls_client_ca)
+    return context
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -550,40 +582,63 @@ def main():
     parser.add_argument("--refresh-token", default="")
     parser.add_argument("--rotate-refresh-token", action="store_true")
     parser.add_argument("--port-file", default="")
+    parser.add_argument("--tls-cert", default="", help="also serve https with this certificate")
+    parser.add_argument("--tls-key", default="")
+    parser.add_argument("--tls-client-ca", default="",
+                        help="on https, require a client certificate issued by this CA")
+    parser.add_argument("--tls-port", type=int, default=0)
+    parser.add_argument("--tls-port-file", default="")
     parser.add_argument("--verbose", action="store_true")
     parser.add_argument("--break", dest="breaks", action="append", default=[], choices=BREAKS,
                         help="be wrong on purpose (for the conformance kit's own tests)")
     args = parser.parse_args()
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         parser.error("the reference server listens on loopback only")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        parser.error("--tls-cert and --tls-key go together")
+    if args.tls_client_ca and not args.tls_cert:
+        parser.error("--tls-client-ca needs --tls-cert and --tls-key")
+    state = State()
+    state.store = Store(args.db, args.breaks)
+    state.faults = Faults()
+    state.token = args.token
+    state.push_lock = threading.Lock()
+    state.refresh_token = args.refresh_token
+    state.rotate_refresh_token = args.rotate_refresh_token
+    state.grants = 0
+    state.verbose = args.verbose
+    state.stopping = False
     server = Server((args.host, args.port), Handler)
-    server.store = Store(args.db, args.breaks)
-    server.faults = Faults()
-    server.token = args.token
-    server.push_lock = threading.Lock()
-    server.refresh_token = args.refresh_token
-    server.rotate_refresh_token = args.rotate_refresh_token
-    server.grants = 0
-    server.verbose = args.verbose
-    server.stopping = False
+    server.state = state
+    tls_server = None
+    if args.tls_cert:
+        tls_server = Server((args.host, args.tls_port), Handler)
+        tls_server.state = state
+        tls_server.socket = tls_context(args).wrap_socket(tls_server.socket, server_side=True,
+                                                          do_handshake_on_connect=False)
+    # The TLS port first: a test that reads the plain port file may then use both.
+    if tls_server and args.tls_port_file:
+        write_port_file(args.tls_port_file, tls_server.server_address[1])
     port = server.server_address[1]
     if args.port_file:
-        tmp = args.port_file + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d\n" % port)
-        os.rename(tmp, args.port_file)
+        write_port_file(args.port_file, port)
     if args.breaks:
         sys.stderr.write("refserver: broken on purpose: %s\n" % ", ".join(args.breaks))
     sys.stderr.write("refserver: listening on http://%s:%d\n" % (args.host, port))
+    if tls_server:
+        sys.stderr.write("refserver: listening on https://%s:%d%s\n" %
+                         (args.host, tls_server.server_address[1],
+                          " (client certificates required)" if args.tls_client_ca else ""))
+        threading.Thread(target=tls_server.serve_forever, daemon=True).start()
     sys.stderr.flush()
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:
-        server.stopping = True
-        with server.store.changed:
-            server.store.changed.notify_all()
+        state.stopping = True
+        with state.store.changed:
+            state.store.changed.notify_all()
 
 
 if __name__ == "__main__":
