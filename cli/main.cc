@@ -1,9 +1,13 @@
 // syncctl: the command-line client of syncd. Exit codes: 0 success, 1 the daemon
 // reported an error, 2 bad usage, 3 the daemon is not reachable.
+#include <unistd.h>
+
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <iostream>
 #include <optional>
 #include <string>
 #include <vector>
@@ -216,6 +220,46 @@ std::function<Request(std::vector<std::string>&)> document_write(const char* met
   };
 }
 
+// A secret for `auth`: the first line of FILE, or of stdin, never an argument (the
+// process list shows arguments to every user).
+std::string read_secret(const std::optional<std::string>& file) {
+  std::string line;
+  if (file) {
+    std::ifstream in(*file);
+    if (!in) throw UsageError{"cannot read " + *file};
+    std::getline(in, line);
+  } else {
+    if (::isatty(STDIN_FILENO)) std::fprintf(stderr, "secret (one line, then Enter): ");
+    std::getline(std::cin, line);
+  }
+  while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
+  if (line.empty()) throw UsageError{"the secret is empty"};
+  return line;
+}
+
+Request auth_request(std::vector<std::string>& args) {
+  const std::optional<std::string> file = take_option(args, "--file");
+  if (args.empty()) throw UsageError{"expected set-token or login"};
+  const std::string what = args.front();
+  if (what == "set-token") {
+    const bool refresh = take_flag(args, "--refresh");
+    expect_positional(args, 1, 1);
+    Request r{"auth.set_token", object_params(), print_key_values};
+    add_string(r.params, "token", read_secret(file));
+    if (refresh) add_string(r.params, "kind", "refresh");
+    return r;
+  }
+  if (what == "login") {
+    const std::optional<std::string> client_id = take_option(args, "--client-id");
+    expect_positional(args, 1, 1);
+    Request r{"auth.login", object_params(), print_key_values};
+    add_string(r.params, "client_secret", read_secret(file));
+    if (client_id) add_string(r.params, "client_id", *client_id);
+    return r;
+  }
+  throw UsageError{"expected set-token or login, got " + what};
+}
+
 std::vector<Command> commands() {
   return {
       {"status", "status", "Connectivity, queue depth by state, last push and pull, last error.",
@@ -349,6 +393,10 @@ std::vector<Command> commands() {
          expect_positional(args, 0, 0);
          return Request{"sync.now", JsonDocument(), print_key_values};
        }},
+      {"auth", "auth set-token [--refresh] [--file F] | auth login [--client-id ID] [--file F]",
+       "Installs a new access (or refresh) token, or client credentials for the token "
+       "endpoint, read from F or stdin; syncd resumes sending without a restart.",
+       auth_request},
       {"metrics", "metrics", "Prints the daemon's counters.",
        [](std::vector<std::string>& args) {
          expect_positional(args, 0, 0);

@@ -338,11 +338,15 @@ std::vector<Field> fields_of(Config& c) {
       string_field("tls.client_key", c.tls.client_key),
       pins_field("tls.pinned_pubkey", c.tls.pinned_pubkeys),
       bool_field("tls.insecure_skip_verify", c.tls.insecure_skip_verify),
+      string_field("auth.mode", c.auth.mode, {"none", "bearer", "oauth2", "basic"}),
       string_field("auth.token", c.auth.token),
+      string_field("auth.token_file", c.auth.token_file),
       string_field("auth.token_url", c.auth.token_url),
       string_field("auth.refresh_token", c.auth.refresh_token),
+      string_field("auth.refresh_token_file", c.auth.refresh_token_file),
       string_field("auth.client_id", c.auth.client_id),
       string_field("auth.client_secret", c.auth.client_secret),
+      string_field("auth.client_secret_file", c.auth.client_secret_file),
       string_field("auth.username", c.auth.username),
       string_field("auth.password_file", c.auth.password_file),
       string_field("conflicts.strategy", c.conflicts.strategy, kStrategies),
@@ -396,8 +400,10 @@ void read_object(const JsonValue& object, const std::string& prefix,
 }
 
 bool has_credentials(const Config& c) {
-  return !c.auth.token.empty() || !c.auth.refresh_token.empty() || !c.auth.client_secret.empty() ||
-         !c.auth.username.empty();
+  return !c.auth.token.empty() || !c.auth.token_file.empty() || !c.auth.refresh_token.empty() ||
+         !c.auth.refresh_token_file.empty() || !c.auth.client_secret.empty() ||
+         !c.auth.client_secret_file.empty() || !c.auth.username.empty() ||
+         c.auth.mode == "bearer" || c.auth.mode == "oauth2" || c.auth.mode == "basic";
 }
 
 }  // namespace
@@ -420,7 +426,7 @@ void validate_config(const Config& c) {
                       ") must not exceed backoff.max_ms (" + std::to_string(c.backoff.max_ms) +
                       ")");
   }
-  if (c.auth.username.empty() != c.auth.password_file.empty()) {
+  if (c.auth.username.empty() && !c.auth.password_file.empty()) {
     throw ConfigError("auth.username and auth.password_file: basic auth needs both");
   }
   if (!c.auth.username.empty() && !c.auth.token.empty()) {
@@ -453,8 +459,16 @@ void validate_config(const Config& c) {
   }
 }
 
+bool is_secret_key(const std::string& key) {
+  return key == "auth.token" || key == "auth.refresh_token" || key == "auth.client_secret";
+}
+
 std::vector<std::string> config_warnings(const Config& c) {
   std::vector<std::string> out;
+  for (const std::string& key : c.auth.inline_secrets) {
+    out.push_back(key + " is written in the config file: move it to " + key +
+                  "_file (mode 0600) or a systemd credential (LoadCredential=" + key + ":FILE)");
+  }
   if (c.tls.insecure_skip_verify) {
     out.push_back(
         "tls.insecure_skip_verify is set: the server's certificate is not checked, and anyone "
@@ -519,7 +533,7 @@ std::vector<std::string> describe_changes(const Config& before, const Config& af
   std::vector<std::string> changes;
   for (size_t i = 0; i < a.size() && i < b.size(); ++i) {
     if (a[i].second != b[i].second) {
-      bool secret = a[i].first.rfind("auth.", 0) == 0 && a[i].first != "auth.token_url";
+      const bool secret = is_secret_key(a[i].first);
       // A URL may carry user:password: shown without it.
       const bool url = a[i].first == "remote" || a[i].first == "auth.token_url";
       auto shown = [url](const std::string& v) { return url ? url_without_user_info(v) : v; };

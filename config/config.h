@@ -88,15 +88,24 @@ struct Config {
     bool insecure_skip_verify = false;        // development only: warned at every start
   } tls;
 
+  // Credentials for the remote. Each secret comes from its *_file (mode 0600 or
+  // stricter, config/secret_file.h), from $CREDENTIALS_DIRECTORY/auth.NAME (systemd's
+  // LoadCredential=), or, with a warning at every start, inline in the config file.
   struct Auth {
-    std::string token;
-    std::string token_url;
+    std::string mode;   // none | bearer | oauth2 | basic; "": from the keys that are set
+    std::string token;  // bearer (access) token
+    std::string token_file;
+    std::string token_url;  // OAuth 2.0 token endpoint (RFC 6749)
     std::string refresh_token;
+    std::string refresh_token_file;
     std::string client_id;
-    std::string client_secret;
-    std::string username;       // HTTP basic auth (CouchDB), with the password from:
-    std::string password_file;  // mode 0600 or stricter (config/secret_file.h)
-    std::string password;       // read from password_file by load_secrets; not a key
+    std::string client_secret;  // with client_id: the client-credentials grant
+    std::string client_secret_file;
+    std::string username;  // HTTP basic auth (CouchDB), with the password from:
+    std::string password_file;
+    std::string password;  // not a key: read by load_secrets
+    // Not a key: the secrets the config file itself holds ("auth.token", ...).
+    std::vector<std::string> inline_secrets;
   } auth;
 
   struct Conflicts {
@@ -117,8 +126,11 @@ void validate_config(const Config& config);
 // Every key with its effective value as JSON text, in a stable order: the dump of
 // --check-config and the base of SIGHUP's "what changed" log.
 std::vector<std::pair<std::string, std::string>> flatten_config(const Config& config);
+// Keys whose values are secrets: never shown, only "(set)" or "(changed)".
+bool is_secret_key(const std::string& key);
+
 // What a start must warn about in this config: settings that weaken security, inline
-// secrets. Each line names the key.
+// secrets (after load_secrets). Each line names the key.
 std::vector<std::string> config_warnings(const Config& config);
 
 // "key: old -> new" for each key whose value differs.

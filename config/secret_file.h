@@ -17,8 +17,12 @@ std::string read_secret_file(const std::string& path, const std::string& key);
 // Throws ConfigError naming `key` and the file.
 void check_file(const std::string& path, const std::string& key, bool secret);
 
-// Reads the secrets the config names into it (auth.password from auth.password_file) and
-// checks the TLS files it names (tls.client_key as a secret).
-void load_secrets(Config& config);
+// Reads the secrets into `config`: each from its *_file, else from
+// $CREDENTIALS_DIRECTORY/auth.NAME when that exists (auth.token, auth.refresh_token,
+// auth.client_secret, auth.password); records those written inline, and refuses them
+// when `config_path` (the file they came from) may be read by group or others. Checks
+// that the keys set suit auth.mode, and the TLS files the config names (tls.client_key
+// as a secret). Throws ConfigError naming the key and file.
+void load_secrets(Config& config, const std::string& config_path = "");
 
 }  // namespace syncd

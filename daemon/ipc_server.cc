@@ -372,7 +372,7 @@ void IpcServer::run_turn() {
           paced = true;
           break;
         }
-        CallContext ctx{conn->subscriptions, changes};
+        CallContext ctx{conn->subscriptions, changes, 0, conn->uid};
         const size_t changes_from = changes.size();
         Answer answer{conn, {}, 0, changes_from};
         // A slice of a batch is sized as if each item were a write.

@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
   try {
     if (!flags.config_path.empty()) config = syncd::load_config_file(flags.config_path);
     apply_overrides(config);
-    syncd::load_secrets(config);
+    syncd::load_secrets(config, flags.config_path);
   } catch (const syncd::ConfigError& e) {
     std::fprintf(stderr, "syncd: invalid config: %s\n", e.what());
     return flags.check_config ? 1 : 2;
@@ -117,7 +117,7 @@ int main(int argc, char** argv) {
     std::printf("config OK (%s)\n",
                 flags.config_path.empty() ? "embedded defaults" : flags.config_path.c_str());
     for (const auto& [key, value] : syncd::flatten_config(config)) {
-      bool secret = key.rfind("auth.", 0) == 0 && key != "auth.token_url" && value != "\"\"";
+      const bool secret = syncd::is_secret_key(key) && value != "\"\"";
       std::printf("%s = %s\n", key.c_str(), secret ? "(set)" : value.c_str());
     }
     for (const std::string& w : syncd::config_warnings(config)) {

@@ -1,9 +1,12 @@
 #include "daemon/methods.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "daemon/rpc_error.h"
 #include "store/keys.h"
+#include "util/logger.h"
 
 namespace syncd {
 namespace {
@@ -143,6 +146,9 @@ void Methods::call(std::string_view method, const JsonValue& params, CallContext
         rapidjson::StringRef(sync_ ? to_string(sync_->status().connectivity) : "offline"), alloc);
     return;
   }
+  if (method == "auth.set_token" || method == "auth.login") {
+    return install_credentials(method, params, ctx, result, alloc);
+  }
   if (method == "metrics") {
     metrics_.to_json(result, alloc);
     const WriteBacklog backlog = writes_.backlog();
@@ -155,6 +161,68 @@ void Methods::call(std::string_view method, const JsonValue& params, CallContext
   }
   throw RpcError(rpc_code::kMethodNotFound, "method_not_found",
                  "unknown method " + std::string(method));
+}
+
+namespace {
+
+// A secret from a client goes into an Authorization header, a form body and the token
+// file: 1 to 16,384 bytes of visible ASCII, as a token endpoint's answer must be.
+std::string secret_param(const JsonValue& params, const char* name) {
+  const std::optional<std::string> value = optional_string(params, name);
+  if (!value) throw invalid_params(std::string("params.") + name + ": required, a string");
+  const bool visible =
+      std::all_of(value->begin(), value->end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+  if (value->empty() || value->size() > (16 << 10) || !visible) {
+    throw invalid_params(std::string("params.") + name +
+                         ": expected 1 to 16384 bytes of visible ASCII");
+  }
+  return *value;
+}
+
+}  // namespace
+
+void Methods::install_credentials(std::string_view method, const JsonValue& params,
+                                  CallContext& ctx, JsonValue& result, JsonAllocator& alloc) {
+  // Credentials decide which account the device's data goes to: only the daemon's own
+  // user (or root) may change them, whoever else ipc.allowed_uids lets in.
+  if (ctx.peer_uid != 0 && ctx.peer_uid != static_cast<int64_t>(::geteuid())) {
+    throw RpcError(rpc_code::kForbidden, "forbidden",
+                   std::string(method) + " is for root or syncd's own user (uid " +
+                       std::to_string(::geteuid()) + "), not uid " + std::to_string(ctx.peer_uid));
+  }
+  if (!sync_)
+    throw RpcError(rpc_code::kInternalError, "internal", "the sync engine is not running");
+  Credentials& credentials = sync_->credentials();
+  if (method == "auth.set_token") {
+    const std::string kind = optional_string(params, "kind").value_or("access");
+    if (kind != "access" && kind != "refresh") {
+      throw invalid_params("params.kind: expected access or refresh");
+    }
+    std::string token = secret_param(params, "token");
+    if (kind == "refresh") {
+      if (!credentials.can_grant()) {
+        throw invalid_params("a refresh token needs a token endpoint: auth.token_url is not set");
+      }
+      credentials.install_refresh_token(std::move(token));
+    } else {
+      credentials.install_access_token(std::move(token));
+    }
+  } else {
+    if (!credentials.can_grant()) {
+      throw invalid_params("auth.login needs a token endpoint: auth.token_url is not set");
+    }
+    std::string secret = secret_param(params, "client_secret");
+    const std::string client_id = optional_string(params, "client_id").value_or("");
+    if (client_id.empty() && !credentials.has_client_id()) {
+      throw invalid_params("params.client_id: required (auth.client_id is not set)");
+    }
+    credentials.install_client_secret(client_id, std::move(secret));
+  }
+  log_info(std::string("sync: new credentials installed by ") + std::string(method) + " (uid " +
+           std::to_string(ctx.peer_uid) + ")");
+  sync_->credentials_changed();
+  result.SetObject();
+  result.AddMember("auth", rapidjson::StringRef(credentials.state()), alloc);
 }
 
 void Methods::write(MutationOp op, const JsonValue& params, CallContext& ctx, JsonValue& result,

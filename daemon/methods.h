@@ -38,6 +38,8 @@ struct CallContext {
   Subscriptions& subscriptions;
   std::vector<ChangeEvent>& changes;
   size_t writes = 0;
+  // The peer's uid (SO_PEERCRED); -1 when unknown. auth.* takes only root or syncd's own.
+  int64_t peer_uid = -1;
 };
 
 struct DaemonInfo {
@@ -80,6 +82,9 @@ class Methods {
   void get(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
   void list(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
   void status(JsonValue& result, JsonAllocator& alloc);
+  // auth.set_token {token, kind?: access|refresh}, auth.login {client_secret, client_id?}.
+  void install_credentials(std::string_view method, const JsonValue& params, CallContext& ctx,
+                           JsonValue& result, JsonAllocator& alloc);
   void subscribe(const JsonValue& params, CallContext& ctx, JsonValue& result,
                  JsonAllocator& alloc);
   void unsubscribe(const JsonValue& params, CallContext& ctx, JsonValue& result,

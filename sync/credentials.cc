@@ -1,7 +1,10 @@
 #include "sync/credentials.h"
 
+#include <algorithm>
+
 #include "store/meta_store.h"
 #include "sync/answer_text.h"
+#include "sync/jwt_expiry.h"
 #include "sync/server_text.h"
 #include "util/base64.h"
 #include "util/json.h"
@@ -41,12 +44,46 @@ std::optional<std::string> parse_token_answer(std::string_view body, TokenAnswer
   }
   out.access_token = doc["access_token"].GetString();
   out.refresh_token = refresh != doc.MemberEnd() ? refresh->value.GetString() : "";
+  // A lifetime outside a second to ten years is not one to plan by: ignored, the token
+  // is then renewed when a request is refused.
+  auto expires_in = doc.FindMember("expires_in");
+  out.expires_in_s = 0;
+  if (expires_in != doc.MemberEnd() && expires_in->value.IsNumber()) {
+    const double s = expires_in->value.GetDouble();
+    if (s >= 1 && s <= 10.0 * 365 * 86400) out.expires_in_s = static_cast<int64_t>(s);
+  }
   return std::nullopt;
 }
 
-Credentials::Credentials(HttpTransport& http, Database& db, CredentialSettings settings)
-    : http_(http), settings_(std::move(settings)) {
-  token_ = settings_.token;
+namespace {
+
+// RFC 6749 section 5.2: the error codes that say the grant itself is refused, so asking
+// again with the same credentials cannot help. The text names the code and the
+// server's description.
+std::optional<std::string> refused_grant(const HttpResponse& r) {
+  if (r.status != 400 && r.status != 401) return std::nullopt;
+  JsonDocument doc;
+  if (parse_json(r.body, doc) || !doc.IsObject()) return std::nullopt;
+  auto error = doc.FindMember("error");
+  if (error == doc.MemberEnd() || !error->value.IsString()) return std::nullopt;
+  const std::string code = error->value.GetString();
+  if (code != "invalid_grant" && code != "invalid_client" && code != "unauthorized_client") {
+    return std::nullopt;
+  }
+  std::string text = code;
+  auto description = doc.FindMember("error_description");
+  if (description != doc.MemberEnd() && description->value.IsString()) {
+    text += " (" + server_text(description->value.GetString()) + ")";
+  }
+  return text;
+}
+
+}  // namespace
+
+Credentials::Credentials(HttpTransport& http, Database& db, const Clock& clock,
+                         CredentialSettings settings)
+    : http_(http), clock_(clock), settings_(std::move(settings)) {
+  use_token(settings_.token, 0);
   if (!token_.empty() || !settings_.token_url.empty() || !settings_.basic.empty()) {
     state_ = State::ok;
   }
@@ -63,7 +100,7 @@ void Credentials::load_tokens(Database& db) {
     // (or, without one, to memory) and leaves the database, its freed bytes zeroed.
     MetaStore meta(db);
     if (auto legacy = meta.get("refresh_token")) {
-      if (!stored) stored = Tokens{"", *legacy, configured_fingerprint_};
+      if (!stored) stored = Tokens{"", *legacy, configured_fingerprint_, 0, "", ""};
       if (token_store_) token_store_->save(*stored);
       Statement mode(db, "PRAGMA secure_delete");
       const std::string before = mode.step() ? mode.column_text(0) : "0";
@@ -83,13 +120,77 @@ void Credentials::load_tokens(Database& db) {
   // the operator changed it.
   if (!stored || stored->configured != configured_fingerprint_) return;
   if (!stored->refresh_token.empty()) settings_.refresh_token = stored->refresh_token;
-  if (!stored->access_token.empty()) token_ = stored->access_token;
+  if (!stored->client_secret.empty()) {
+    settings_.client_id = stored->client_id;
+    settings_.client_secret = stored->client_secret;
+    installed_client_secret_ = true;
+  }
+  if (!stored->access_token.empty()) use_token(stored->access_token, stored->expires_at_ms);
+}
+
+void Credentials::use_token(std::string token, int64_t expires_at_wall_ms) {
+  token_ = std::move(token);
+  if (expires_at_wall_ms == 0) {
+    if (auto exp = jwt_expiry_s(token_)) expires_at_wall_ms = *exp * 1000;
+  }
+  obtained_at_ms_ = clock_.monotonic_ms();
+  expires_at_wall_ms_ = token_.empty() ? 0 : expires_at_wall_ms;
+  expires_at_ms_ =
+      expires_at_wall_ms_ == 0 ? 0 : obtained_at_ms_ + (expires_at_wall_ms_ - clock_.now_ms());
+}
+
+std::optional<int64_t> Credentials::refresh_due_ms() const {
+  if (settings_.token_url.empty() || refresh_in_flight_ || state_ == State::halted) {
+    return std::nullopt;
+  }
+  if (token_.empty()) return clock_.monotonic_ms();
+  if (expires_at_ms_ == 0) return std::nullopt;
+  const int64_t lifetime = std::max<int64_t>(0, expires_at_ms_ - obtained_at_ms_);
+  return expires_at_ms_ - std::min<int64_t>(60000, lifetime / 5);
+}
+
+void Credentials::refresh_ahead(RefreshDone done) {
+  waiting_.push_back(std::move(done));
+  if (!refresh_in_flight_) start_refresh();
+}
+
+void Credentials::install_access_token(std::string token) {
+  use_token(std::move(token), 0);
+  ++generation_;
+  refreshed_since_success_ = false;
+  become(State::ok, "");
+  store_tokens();
+}
+
+void Credentials::install_refresh_token(std::string token) {
+  settings_.refresh_token = std::move(token);
+  use_token("", 0);  // the next request first gets an access token with it
+  refreshed_since_success_ = false;
+  become(State::ok, "");
+  store_tokens();
+}
+
+void Credentials::install_client_secret(std::string client_id, std::string client_secret) {
+  if (!client_id.empty()) settings_.client_id = std::move(client_id);
+  settings_.client_secret = std::move(client_secret);
+  settings_.refresh_token.clear();  // the client_credentials grant from now on
+  use_token("", 0);
+  refreshed_since_success_ = false;
+  installed_client_secret_ = true;
+  become(State::ok, "");
+  store_tokens();
 }
 
 void Credentials::store_tokens() {
   if (!token_store_) return;
   try {
-    token_store_->save(Tokens{token_, settings_.refresh_token, configured_fingerprint_});
+    Tokens tokens{token_, settings_.refresh_token, configured_fingerprint_, expires_at_wall_ms_, "",
+                  ""};
+    if (installed_client_secret_) {
+      tokens.client_id = settings_.client_id;
+      tokens.client_secret = settings_.client_secret;
+    }
+    token_store_->save(tokens);
   } catch (const std::exception& e) {
     error("the refreshed tokens are kept in memory only: " + std::string(e.what()));
   }
@@ -120,6 +221,7 @@ uint64_t Credentials::authorise(HttpRequest& request) const {
 
 Credentials::After401 Credentials::unauthorised(uint64_t generation, RefreshDone done) {
   if (generation != generation_) return After401::resend;
+  if (state_ == State::halted) return After401::give_up;
   if (refresh_in_flight_) {
     waiting_.push_back(std::move(done));
     return After401::wait_for_refresh;
@@ -137,7 +239,13 @@ void Credentials::start_refresh() {
   r.method = "POST";
   r.url = settings_.token_url;
   r.headers = {"Content-Type: application/x-www-form-urlencoded", "Accept: application/json"};
-  r.body = "grant_type=refresh_token&refresh_token=" + url_encode(settings_.refresh_token);
+  // The refresh_token grant when there is a refresh token; the client_credentials grant
+  // (RFC 6749 section 4.4) when there is none but a client secret.
+  if (settings_.refresh_token.empty() && !settings_.client_secret.empty()) {
+    r.body = "grant_type=client_credentials";
+  } else {
+    r.body = "grant_type=refresh_token&refresh_token=" + url_encode(settings_.refresh_token);
+  }
   if (!settings_.client_id.empty()) r.body += "&client_id=" + url_encode(settings_.client_id);
   if (!settings_.client_secret.empty()) {
     r.body += "&client_secret=" + url_encode(settings_.client_secret);
@@ -157,12 +265,21 @@ void Credentials::refreshed(const HttpResponse& response) {
   } else {
     error = parse_token_answer(response.body, answer);
   }
-  if (error) {
+  const std::string where = "token refresh at " + url_without_user_info(settings_.token_url);
+  if (auto refused = refused_grant(response); error && refused) {
+    // Asking again with the same grant cannot help: halted until a person acts.
+    error = where + " refused the grant: " + *refused +
+            "; nothing is sent until new credentials are installed (syncctl auth set-token, "
+            "syncctl auth login)";
+    become(State::halted, *error);
+  } else if (error) {
     refreshed_since_success_ = false;  // the next 401, after the backoff, tries again
-    error = "token refresh at " + url_without_user_info(settings_.token_url) + " failed: " + *error;
+    error = where + " failed: " + *error;
     become(State::failed, *error);
   } else {
-    token_ = answer.access_token;
+    const int64_t expires_at =
+        answer.expires_in_s > 0 ? clock_.now_ms() + answer.expires_in_s * 1000 : 0;
+    use_token(answer.access_token, expires_at);
     ++generation_;
     become(State::ok, "");
     if (!answer.refresh_token.empty()) settings_.refresh_token = answer.refresh_token;
@@ -189,9 +306,9 @@ void Credentials::become(State next, const std::string& why) {
   if (next == state_) return;
   const State before = state_;
   state_ = next;
-  if (next == State::failed) {
+  if (next == State::failed || next == State::halted) {
     log_warning("sync: auth failed: " + why);
-  } else if (before == State::failed) {
+  } else if (before == State::failed || before == State::halted) {
     log_info("sync: auth ok again");
   }
 }
@@ -204,6 +321,8 @@ const char* Credentials::state() const {
       return "ok";
     case State::failed:
       return "failed";
+    case State::halted:
+      return "auth_failed";
   }
   return "?";
 }

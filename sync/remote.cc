@@ -9,7 +9,7 @@ namespace syncd {
 
 std::unique_ptr<Remote> make_remote(HttpTransport& http, Database& db, const Clock& clock,
                                     const RemoteSettings& settings) {
-  auto credentials = std::make_unique<Credentials>(http, db, settings.credentials);
+  auto credentials = std::make_unique<Credentials>(http, db, clock, settings.credentials);
   std::unique_ptr<RemoteProtocol> protocol;
   if (settings.endpoint.protocol == "v1") {
     protocol =

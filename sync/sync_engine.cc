@@ -104,6 +104,13 @@ void SyncEngine::sync_now() {
   schedule_tick(0);
 }
 
+void SyncEngine::credentials_changed() {
+  if (stopped_) return;
+  failures_ = 0;
+  events_.allow_reopen_now();
+  sync_now();
+}
+
 void SyncEngine::network_changed() {
   if (stopped_ || connectivity_.state() == Connectivity::online) return;
   wait_until_ms_ = 0;
@@ -186,6 +193,12 @@ void SyncEngine::tick_now() {
   while (!storing_.empty() && share_left()) store_results_slice();
   in_tick_ = false;
   const int64_t now = clock_.monotonic_ms();
+  // Refused credentials: nothing goes out (probes neither) until new ones are installed
+  // (credentials_changed()); the answers above were still taken in.
+  if (credentials_.halted()) {
+    if (!answers_.empty() || !storing_.empty()) start_continue_idle();
+    return;
+  }
   if (connectivity_.offline()) {
     // Answers taken in while going offline are stored in the next turns, not after the
     // backoff: their mutations stay inflight until then.
@@ -197,6 +210,20 @@ void SyncEngine::tick_now() {
       schedule_tick(wait_until_ms_ - now);
     }
     return;
+  }
+  // A token about to expire is renewed before requests that would be refused with it.
+  // Nothing is sent meanwhile; a refresh that failed is tried again after the backoff.
+  const std::optional<int64_t> refresh_due = credentials_.refresh_due_ms();
+  if (awaiting_refresh_ || (refresh_due && now >= *refresh_due)) {
+    if (!awaiting_refresh_ && now >= wait_until_ms_) {
+      awaiting_refresh_ = true;
+      credentials_.refresh_ahead(
+          [this](std::optional<std::string> error) { refreshed(std::move(error)); });
+    } else if (!awaiting_refresh_) {
+      schedule_tick(wait_until_ms_ - now);
+    }
+    if (!answers_.empty() || !storing_.empty()) start_continue_idle();
+    return;  // refreshed() goes on
   }
   if (!events_.is_open() && now >= events_.reopen_at_ms()) {
     if (auto stream = protocol_.change_hints()) {
@@ -220,6 +247,7 @@ void SyncEngine::tick_now() {
     if (hint_waiting_) next = std::min(next, hint_not_before_ms_);
   }
   if (!events_.is_open()) next = std::min(next, std::max(events_.reopen_at_ms(), now + 1));
+  if (refresh_due) next = std::min(next, std::max(*refresh_due, now + 1));
   const bool more_to_lease = leases_left_ == 0 && pushes_in_flight_ < settings_.max_inflight;
   if (!storing_.empty() || !answers_.empty() || more_to_lease) {
     start_continue_idle();
@@ -377,6 +405,10 @@ bool SyncEngine::handle_unauthorised(const Answer& answer) {
 void SyncEngine::refreshed(std::optional<std::string> error) {
   awaiting_refresh_ = false;
   if (stopped_) return;
+  if (error && credentials_.halted()) {
+    note_error(*error);  // no retry: credentials_installed() starts again
+    return;
+  }
   if (error) {
     wait_until_ms_ = 0;
     schedule_tick(back_off(*error, std::nullopt));

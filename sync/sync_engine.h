@@ -84,6 +84,10 @@ class SyncEngine {
   void set_on_replay_drained(std::function<void()> f) { on_replay_drained_ = std::move(f); }
   // Replay and pull now, skipping backoff waits (syncctl sync).
   void sync_now();
+  // The remote's credentials, for syncctl auth to install new ones; then
+  // credentials_changed() sends at once (a halt for refused credentials ends).
+  Credentials& credentials() { return credentials_; }
+  void credentials_changed();
   // The network changed (netlink): if offline, probe now instead of after the backoff.
   void network_changed();
   SyncStatus status() const;

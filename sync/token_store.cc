@@ -72,11 +72,17 @@ std::optional<Tokens> TokenStore::load() const {
     throw std::runtime_error(path_ + " is not a token file (delete it to use auth.* again)");
   }
   Tokens tokens;
-  for (auto [name, field] : {std::pair{"access_token", &tokens.access_token},
-                             std::pair{"refresh_token", &tokens.refresh_token},
-                             std::pair{"configured", &tokens.configured}}) {
+  for (auto [name, field] :
+       {std::pair{"access_token", &tokens.access_token},
+        std::pair{"refresh_token", &tokens.refresh_token},
+        std::pair{"configured", &tokens.configured}, std::pair{"client_id", &tokens.client_id},
+        std::pair{"client_secret", &tokens.client_secret}}) {
     auto it = doc.FindMember(name);
     if (it != doc.MemberEnd() && it->value.IsString()) *field = it->value.GetString();
+  }
+  auto expires = doc.FindMember("expires_at_ms");
+  if (expires != doc.MemberEnd() && expires->value.IsInt64()) {
+    tokens.expires_at_ms = expires->value.GetInt64();
   }
   return tokens;
 }
@@ -88,6 +94,12 @@ void TokenStore::save(const Tokens& tokens) const {
   doc.AddMember("access_token", json_string(tokens.access_token, alloc), alloc);
   doc.AddMember("refresh_token", json_string(tokens.refresh_token, alloc), alloc);
   doc.AddMember("configured", json_string(tokens.configured, alloc), alloc);
+  if (tokens.expires_at_ms > 0)
+    doc.AddMember("expires_at_ms", JsonValue(tokens.expires_at_ms), alloc);
+  if (!tokens.client_secret.empty()) {
+    doc.AddMember("client_id", json_string(tokens.client_id, alloc), alloc);
+    doc.AddMember("client_secret", json_string(tokens.client_secret, alloc), alloc);
+  }
   const std::string text = to_json(doc) + "\n";
   const std::string temp = path_ + ".tmp";
   ::unlink(temp.c_str());  // a leftover of a crash; O_EXCL below refuses anything else

@@ -6,6 +6,7 @@
 //
 // The tokens were issued under a configured auth.refresh_token; the file keeps that
 // one's CRC-32C (not the secret) so that a changed config wins over what the file holds.
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -16,6 +17,10 @@ struct Tokens {
   std::string refresh_token;
   // Which configured refresh token these descend from (fingerprint(), not the token).
   std::string configured;
+  int64_t expires_at_ms = 0;  // the access token's expiry, Unix milliseconds; 0: unknown
+  // Client credentials installed by `syncctl auth login` (empty: those of the config).
+  std::string client_id{};
+  std::string client_secret{};
 };
 
 // A short fingerprint of a configured refresh token.

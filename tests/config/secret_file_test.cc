@@ -60,9 +60,9 @@ TEST(RemoteUrl, AQueryOrFragmentIsRefused) {
 
 TEST(SecretFile, BasicAuthNeedsBothKeysAndNoBearerToken) {
   Config c;
-  c.auth.username = "boss";
-  EXPECT_THROW(validate_config(c), ConfigError);
   c.auth.password_file = "/x";
+  EXPECT_THROW(validate_config(c), ConfigError);
+  c.auth.username = "boss";  // without a password file: load_secrets refuses (auth_config_test)
   EXPECT_NO_THROW(validate_config(c));
   c.auth.token = "t";
   EXPECT_THROW(validate_config(c), ConfigError);

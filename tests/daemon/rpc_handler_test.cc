@@ -1,6 +1,7 @@
 #include "daemon/rpc_handler.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include "tests/test_support.h"
 
@@ -23,10 +24,11 @@ class RpcHandlerTest : public ::testing::Test {
   RpcHandler handler_{methods_, metrics_, 64};
   Subscriptions subscriptions_;
   std::vector<ChangeEvent> changes_;
+  int64_t peer_uid_ = -1;
 
   // Handles one frame in its own transaction and returns the parsed answer.
   JsonDocument call(const std::string& frame, std::string* raw = nullptr) {
-    CallContext ctx{subscriptions_, changes_};
+    CallContext ctx{subscriptions_, changes_, 0, peer_uid_};
     Transaction tx(*db_);
     HandledFrame handled = handler_.handle_frame(frame, ctx);
     tx.commit();
@@ -46,6 +48,23 @@ class RpcHandlerTest : public ::testing::Test {
     return answer["error"]["data"]["reason"].GetString();
   }
 };
+
+TEST_F(RpcHandlerTest, OnlyRootOrSyncdsOwnUserMayInstallCredentials) {
+  peer_uid_ = static_cast<int64_t>(::geteuid()) + 4242;
+  for (const char* method : {"auth.set_token", "auth.login"}) {
+    JsonDocument r = call(req(1, method, R"({"token":"t","client_secret":"s"})"));
+    ASSERT_TRUE(r.HasMember("error")) << to_json(r);
+    EXPECT_EQ(reason(r), "forbidden") << method;
+    EXPECT_NE(
+        std::string(r["error"]["message"].GetString()).find("not uid " + std::to_string(peer_uid_)),
+        std::string::npos)
+        << to_json(r);
+  }
+  // syncd's own user gets past that check (here to "no sync engine", the test has none).
+  peer_uid_ = static_cast<int64_t>(::geteuid());
+  JsonDocument r = call(req(2, "auth.set_token", R"({"token":"t"})"));
+  EXPECT_EQ(reason(r), "internal") << to_json(r);
+}
 
 TEST_F(RpcHandlerTest, PutThenGetReturnsTheLocalViewAsPending) {
   JsonDocument put = call(req(1, "put", R"({"collection":"notes","id":"a","data":{"t":1}})"));

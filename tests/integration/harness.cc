@@ -203,6 +203,7 @@ Syncd::Syncd(const TempDir& dir, const std::string& config_json,
   if (!config_json.empty()) {
     config_path_ = dir.file(name + "config.json");
     write_file(config_path_, config_json);
+    ::chmod(config_path_.c_str(), 0600);  // it may hold an inline secret
   }
 }
 

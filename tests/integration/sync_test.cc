@@ -431,7 +431,7 @@ TEST(Sync, A401RefreshesTheTokenOnceAndTheWritesGoThrough) {
   EXPECT_STREQ(client.call("status")["result"]["auth"].GetString(), "ok");
 }
 
-TEST(Sync, AFailedRefreshShowsAuthFailedAndKeepsTheWrites) {
+TEST(Sync, ARefusedRefreshTokenShowsAuthFailedAndKeepsTheWrites) {
   TempDir dir;
   RefServer server(dir, {"--token", "initial", "--refresh-token", "r3fresh"});
   ASSERT_TRUE(server.start()) << server.log();
@@ -442,7 +442,7 @@ TEST(Sync, AFailedRefreshShowsAuthFailedAndKeepsTheWrites) {
   ASSERT_TRUE(wait_until(
       [&] {
         JsonDocument s = client.call("status");
-        return std::string(s["result"]["auth"].GetString()) == "failed" &&
+        return std::string(s["result"]["auth"].GetString()) == "auth_failed" &&
                !s["result"]["last_error"].IsNull();
       },
       Millis(20000)));

@@ -31,10 +31,13 @@ class Tls : public ::testing::Test {
     if (syncd_) {
       ASSERT_EQ(syncd_->stop(), 0);
     }
+    const std::string token_file = dir_.file("token");
+    write_file(token_file, kToken);
+    ::chmod(token_file.c_str(), 0600);
     syncd_ = std::make_unique<Syncd>(dir_,
                                      R"({"backoff": {"initial_ms": 20, "max_ms": 200},
-                                         "auth": {"token": ")" +
-                                         std::string(kToken) + R"("}, "tls": )" + tls + "}",
+                                         "auth": {"mode": "bearer", "token_file": )" +
+                                         json_quote(token_file) + R"(}, "tls": )" + tls + "}",
                                      std::vector<std::string>{}, server_->tls_url());
     ASSERT_TRUE(syncd_->start()) << syncd_->log();
     client_ = std::make_unique<Client>(syncd_->socket());
@@ -176,6 +179,7 @@ TEST_F(Tls, SkippingVerificationConnectsButIsWarnedAtStartAndInStatus) {
 CommandResult run_syncd(const TempDir& dir, const std::string& config,
                         std::vector<std::string> args = {}) {
   write_file(dir.file("start.json"), config);
+  ::chmod(dir.file("start.json").c_str(), 0600);
   std::vector<std::string> argv = {syncd_bin(),           "--config",        dir.file("start.json"),
                                    "--state-dir",         dir.file("state"), "--socket",
                                    dir.file("start.sock")};

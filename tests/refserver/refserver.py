@@ -20,10 +20,16 @@ result, `versions` keeps a document's first version on every later write, `filte
 ignores pull's collections filter.
 
 Endpoints: POST /v1/push, GET /v1/pull, GET /v1/events (Server-Sent Events),
-GET /v1/health, and POST /oauth/token (the refresh_token grant of RFC 6749 section 6,
-when --refresh-token is given: each grant issues a new access token, which replaces the
-old one; with --rotate-refresh-token also a new refresh token, the old one spent). Test controls under /admin/ (no auth): POST /admin/faults sets fault
-switches, GET /admin/applied lists every mutation applied, in order.
+GET /v1/health, and POST /oauth/token: the refresh_token grant of RFC 6749 section 6
+when --refresh-token is given, the client_credentials grant (section 4.4) when
+--client-id and --client-secret are. Each grant issues a new access token, which replaces
+the old one and works for --token-lifetime seconds (its expires_in); with
+--rotate-refresh-token also a new refresh token, the old one spent. A wrong refresh token
+is answered invalid_grant, a wrong client invalid_client. Test controls under /admin/ (no
+auth): POST /admin/faults sets fault switches, GET /admin/applied lists every mutation
+applied, in order, GET /admin/grants counts the grants (and their kinds), POST
+/admin/revoke ends the access token, POST /admin/revoke_refresh_token ends the refresh
+token and answers the one issued instead.
 """
 
 import argparse
@@ -372,11 +378,18 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length else b""
 
     def authorized(self):
-        token = self.state.token
-        if not token:
+        if not self.state.auth_required:
             return True
-        if self.headers.get("Authorization") == "Bearer " + token:
-            return True
+        # Every token granted works until its own expiry (a refresh does not end the one
+        # requests in flight carry), until /admin/revoke ends them all.
+        given = self.headers.get("Authorization", "")
+        if given.startswith("Bearer "):
+            with self.state.grant_lock:
+                expires = self.state.valid_tokens.get(given[len("Bearer "):])
+            if expires is not None and time.monotonic() < expires:
+                return True
+        with self.state.grant_lock:
+            self.state.unauthorized += 1
         # Drain the body, or its bytes would be read as the next request on this
         # keep-alive connection.
         self.read_body()
@@ -423,24 +436,40 @@ class Handler(BaseHTTPRequestHandler):
         elif url.path == "/admin/applied":
             self.send_json(200, {"applied": self.state.store.applied_log()})
         elif url.path == "/admin/grants":
-            self.send_json(200, {"grants": self.state.grants})
+            with self.state.grant_lock:
+                self.send_json(200, {"grants": self.state.grants, "kinds": self.state.grant_kinds,
+                                     "unauthorized": self.state.unauthorized})
         else:
             self.send_json(404, {"error": "no such endpoint"})
 
     def grant_token(self):
         form = parse_qs(self.read_body().decode(errors="replace"))
-        if not self.state.refresh_token:
+        state = self.state
+        if not state.refresh_token and not state.client_secret:
             self.send_json(404, {"error": "no token endpoint"})
             return
-        if form.get("grant_type", [""])[0] != "refresh_token":
+        grant = form.get("grant_type", [""])[0]
+        if grant == "client_credentials" and state.client_secret:
+            if (form.get("client_id", [""])[0] != state.client_id or
+                    form.get("client_secret", [""])[0] != state.client_secret):
+                self.send_json(401, {"error": "invalid_client",
+                                     "error_description": "unknown client or wrong secret"})
+                return
+        elif grant == "refresh_token" and state.refresh_token:
+            if form.get("refresh_token", [""])[0] != state.refresh_token:
+                self.send_json(400, {"error": "invalid_grant",
+                                     "error_description": "refresh token revoked or unknown"})
+                return
+        else:
             self.send_json(400, {"error": "unsupported_grant_type"})
             return
-        if form.get("refresh_token", [""])[0] != self.state.refresh_token:
-            self.send_json(400, {"error": "invalid_grant"})
-            return
-        self.state.grants += 1
-        self.state.token = "access-%d" % self.state.grants
-        answer = {"access_token": self.state.token, "token_type": "Bearer", "expires_in": 3600}
+        with state.grant_lock:
+            state.grants += 1
+            state.grant_kinds.append(grant)
+            state.token = "access-%d" % state.grants
+            state.valid_tokens[state.token] = time.monotonic() + state.token_lifetime
+        answer = {"access_token": state.token, "token_type": "Bearer",
+                  "expires_in": state.token_lifetime}
         if self.state.rotate_refresh_token:
             # The old refresh token is spent: only the one issued now works next time.
             self.state.refresh_token = "refresh-%d" % self.state.grants
@@ -476,10 +505,19 @@ class Handler(BaseHTTPRequestHandler):
         if url.path == "/oauth/token":
             self.grant_token()
             return
+        if url.path == "/admin/revoke_refresh_token":
+            # The refresh token stops working (invalid_grant); a new one is issued to the
+            # test, as an administrator would hand it out.
+            self.read_body()
+            self.state.refresh_token = "reissued-%d" % self.state.grants
+            self.send_json(200, {"refresh_token": self.state.refresh_token})
+            return
         if url.path == "/admin/revoke":
             # The access token in use stops working: the next request gets a 401.
             self.read_body()
-            self.state.token = "revoked-%d" % self.state.grants
+            with self.state.grant_lock:
+                self.state.token = "revoked-%d" % self.state.grants
+                self.state.valid_tokens.clear()
             self.send_json(200, {"ok": True})
             return
         if url.path == "/admin/faults":
@@ -581,6 +619,11 @@ def main():
     parser.add_argument("--token", default="")
     parser.add_argument("--refresh-token", default="")
     parser.add_argument("--rotate-refresh-token", action="store_true")
+    parser.add_argument("--client-id", default="", help="with --client-secret: the "
+                        "client_credentials grant (RFC 6749 section 4.4) at /oauth/token")
+    parser.add_argument("--client-secret", default="")
+    parser.add_argument("--token-lifetime", type=float, default=3600,
+                        help="seconds a granted access token works (its expires_in)")
     parser.add_argument("--port-file", default="")
     parser.add_argument("--tls-cert", default="", help="also serve https with this certificate")
     parser.add_argument("--tls-key", default="")
@@ -605,6 +648,15 @@ def main():
     state.push_lock = threading.Lock()
     state.refresh_token = args.refresh_token
     state.rotate_refresh_token = args.rotate_refresh_token
+    state.client_id = args.client_id
+    state.client_secret = args.client_secret
+    state.token_lifetime = args.token_lifetime
+    state.grant_lock = threading.Lock()
+    state.grant_kinds = []
+    state.unauthorized = 0  # requests answered 401
+    state.auth_required = bool(args.token or args.refresh_token or args.client_secret)
+    # token -> monotonic expiry; the --token given never expires.
+    state.valid_tokens = {args.token: float("inf")} if args.token else {}
     state.grants = 0
     state.verbose = args.verbose
     state.stopping = False

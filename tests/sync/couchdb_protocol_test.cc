@@ -36,7 +36,7 @@ class CouchDbProtocolRequests : public ::testing::Test {
   std::unique_ptr<Database> db_ = testing::open_test_database(dir_.file("c.db"));
   testing::HeldTransport http_;
   FakeClock clock_{1'800'000'000'000};
-  Credentials credentials_{http_, *db_, CredentialSettings{"tok", "", "", "", "", "", ""}};
+  Credentials credentials_{http_, *db_, clock_, CredentialSettings{"tok", "", "", "", "", "", ""}};
   CouchDbProtocol couch_{http_, credentials_, clock_, CouchDbSettings{"http://h/db", 50, 64}};
 };
 
@@ -142,7 +142,8 @@ TEST_F(CouchDbProtocolRequests, EveryDocumentUnauthorizedIsRefusedCredentialsNot
 }
 
 TEST_F(CouchDbProtocolRequests, BasicAuthIsSentWhenThereIsNoBearerToken) {
-  Credentials basic{http_, *db_, CredentialSettings{"", "", "", "", "", "", "boss:s3:cret"}};
+  Credentials basic{http_, *db_, clock_,
+                    CredentialSettings{"", "", "", "", "", "", "boss:s3:cret"}};
   CouchDbProtocol couch{http_, basic, clock_, CouchDbSettings{"http://h/db", 50, 64}};
   couch.health([](Answer) {});
   ASSERT_EQ(http_.pending.size(), 1u);

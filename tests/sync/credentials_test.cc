@@ -6,6 +6,7 @@
 
 #include "tests/sync/fakes/held_transport.h"
 #include "tests/test_support.h"
+#include "util/base64.h"
 
 namespace syncd {
 namespace {
@@ -27,7 +28,7 @@ class CredentialsTest : public ::testing::Test {
     settings_.refresh_token = "r0";
   }
   std::unique_ptr<Credentials> make() {
-    return std::make_unique<Credentials>(http_, *db_, settings_);
+    return std::make_unique<Credentials>(http_, *db_, clock_, settings_);
   }
   std::string bearer(Credentials& c) {
     HttpRequest r;
@@ -38,6 +39,7 @@ class CredentialsTest : public ::testing::Test {
   testing::TempDir dir_;
   std::unique_ptr<Database> db_ = testing::open_test_database(dir_.file("c.db"));
   HeldTransport http_;
+  FakeClock clock_;
   CredentialSettings settings_;
 };
 
@@ -98,15 +100,89 @@ TEST_F(CredentialsTest, AFailedRefreshTellsEveryWaiterWhyAndTheNext401TriesAgain
   auto done = [&](std::optional<std::string> error) { errors.push_back(error.value_or("")); };
   c->unauthorised(0, done);
   c->unauthorised(0, done);
-  http_.pending.front().done(answer(400, R"({"error":"invalid_grant"})"));
+  http_.pending.front().done(answer(503, R"({"error":"temporarily_unavailable"})"));
   http_.pending.clear();
   ASSERT_EQ(errors.size(), 2u);
   EXPECT_EQ(
       errors[0],
-      R"(token refresh at http://auth.test/token failed: HTTP 400: {"error":"invalid_grant"})");
+      R"(token refresh at http://auth.test/token failed: HTTP 503: {"error":"temporarily_unavailable"})");
   EXPECT_STREQ(c->state(), "failed");
+  EXPECT_FALSE(c->halted());
   EXPECT_EQ(c->generation(), 0u);
   EXPECT_EQ(c->unauthorised(0, nullptr), Credentials::After401::wait_for_refresh);
+}
+
+TEST_F(CredentialsTest, ARefusedGrantHaltsUntilNewCredentialsAreInstalled) {
+  auto c = make();
+  std::optional<std::string> told;
+  c->unauthorised(0, [&](std::optional<std::string> error) { told = error; });
+  http_.pending.front().done(
+      answer(400, R"({"error":"invalid_grant","error_description":"revoked\u001b[31m"})"));
+  http_.pending.clear();
+  ASSERT_TRUE(told);
+  EXPECT_EQ(
+      *told,
+      "token refresh at http://auth.test/token refused the grant: invalid_grant (revoked?[31m); "
+      "nothing is sent until new credentials are installed (syncctl auth set-token, syncctl "
+      "auth login)");
+  EXPECT_TRUE(c->halted());
+  EXPECT_STREQ(c->state(), "auth_failed");
+  EXPECT_EQ(c->unauthorised(0, nullptr), Credentials::After401::give_up);
+  EXPECT_FALSE(c->refresh_due_ms());
+  EXPECT_TRUE(http_.pending.empty());
+
+  c->install_refresh_token("r-new");
+  EXPECT_FALSE(c->halted());
+  EXPECT_STREQ(c->state(), "ok");
+  // No access token with it yet: one is asked for at once, with the new refresh token.
+  ASSERT_TRUE(c->refresh_due_ms());
+  EXPECT_LE(*c->refresh_due_ms(), clock_.monotonic_ms());
+  c->refresh_ahead(nullptr);
+  ASSERT_EQ(http_.pending.size(), 1u);
+  EXPECT_NE(http_.pending.front().request.body.find("refresh_token=r-new"), std::string::npos);
+}
+
+TEST_F(CredentialsTest, ATokenIsRenewedAFifthOfItsLifetimeBeforeExpiresInAtMostAMinute) {
+  auto c = make();
+  EXPECT_FALSE(c->refresh_due_ms()) << "the configured token's lifetime is not known";
+  c->unauthorised(0, nullptr);
+  http_.pending.front().done(answer(200, R"({"access_token":"a1","expires_in":100})"));
+  http_.pending.clear();
+  const int64_t start = clock_.monotonic_ms();
+  ASSERT_TRUE(c->refresh_due_ms());
+  EXPECT_EQ(*c->refresh_due_ms(), start + 80000);
+  c->request_succeeded();
+  c->refresh_ahead(nullptr);
+  http_.pending.front().done(answer(200, R"({"access_token":"a2","expires_in":3600})"));
+  http_.pending.clear();
+  EXPECT_EQ(*c->refresh_due_ms(), clock_.monotonic_ms() + 3600000 - 60000);
+  EXPECT_EQ(bearer(*c), "Authorization: Bearer a2");
+}
+
+TEST_F(CredentialsTest, AJwtsExpClaimPlansTheRefreshWhenTheAnswerHasNoExpiresIn) {
+  // {"alg":"none"} . {"sub":"dev","exp":<now + 50 s>} . (no signature checked)
+  const int64_t exp = clock_.now_ms() / 1000 + 50;
+  const std::string claims = R"({"sub":"dev","exp":)" + std::to_string(exp) + "}";
+  std::string payload = base64_encode(claims);
+  for (char& ch : payload) ch = ch == '+' ? '-' : ch == '/' ? '_' : ch;
+  while (!payload.empty() && payload.back() == '=') payload.pop_back();
+  settings_.token = "eyJhbGciOiJub25lIn0." + payload + ".c2ln";
+  auto c = make();
+  ASSERT_TRUE(c->refresh_due_ms());
+  EXPECT_EQ(*c->refresh_due_ms(), clock_.monotonic_ms() + 50000 - 10000);
+}
+
+TEST_F(CredentialsTest, WithoutARefreshTokenTheClientCredentialsGrantIsAsked) {
+  settings_.token.clear();
+  settings_.refresh_token.clear();
+  settings_.client_id = "kiosk";
+  settings_.client_secret = "s3cret";
+  auto c = make();
+  ASSERT_TRUE(c->refresh_due_ms()) << "no token yet: one is asked for before any request";
+  c->refresh_ahead(nullptr);
+  ASSERT_EQ(http_.pending.size(), 1u);
+  EXPECT_EQ(http_.pending.front().request.body,
+            "grant_type=client_credentials&client_id=kiosk&client_secret=s3cret");
 }
 
 TEST(TokenAnswer, OnlyVisibleAsciiTokensAreTaken) {

@@ -62,7 +62,7 @@ class V1ProtocolRequests : public ::testing::Test {
   std::unique_ptr<Database> db_ = testing::open_test_database(dir_.file("v.db"));
   testing::HeldTransport http_;
   FakeClock clock_{1'800'000'000'000};
-  Credentials credentials_{http_, *db_, CredentialSettings{"tok", "", "", "", "", "", ""}};
+  Credentials credentials_{http_, *db_, clock_, CredentialSettings{"tok", "", "", "", "", "", ""}};
   V1Protocol v1_{http_, credentials_, clock_, V1Settings{"http://h", "dev", 50, 64}};
 };
 
