@@ -466,13 +466,13 @@ class Handler(BaseHTTPRequestHandler):
         with state.grant_lock:
             state.grants += 1
             state.grant_kinds.append(grant)
-            state.token = "access-%d" % state.grants
+            state.token = "%saccess-%d" % (state.token_prefix, state.grants)
             state.valid_tokens[state.token] = time.monotonic() + state.token_lifetime
         answer = {"access_token": state.token, "token_type": "Bearer",
                   "expires_in": state.token_lifetime}
         if self.state.rotate_refresh_token:
             # The old refresh token is spent: only the one issued now works next time.
-            self.state.refresh_token = "refresh-%d" % self.state.grants
+            self.state.refresh_token = "%srefresh-%d" % (self.state.token_prefix, self.state.grants)
             answer["refresh_token"] = self.state.refresh_token
         self.send_json(200, answer)
 
@@ -509,7 +509,8 @@ class Handler(BaseHTTPRequestHandler):
             # The refresh token stops working (invalid_grant); a new one is issued to the
             # test, as an administrator would hand it out.
             self.read_body()
-            self.state.refresh_token = "reissued-%d" % self.state.grants
+            self.state.refresh_token = "%sreissued-%d" % (self.state.token_prefix,
+                                                          self.state.grants)
             self.send_json(200, {"refresh_token": self.state.refresh_token})
             return
         if url.path == "/admin/revoke":
@@ -624,6 +625,8 @@ def main():
     parser.add_argument("--client-secret", default="")
     parser.add_argument("--token-lifetime", type=float, default=3600,
                         help="seconds a granted access token works (its expires_in)")
+    parser.add_argument("--token-prefix", default="",
+                        help="begins every token issued (for a test that greps for them)")
     parser.add_argument("--port-file", default="")
     parser.add_argument("--tls-cert", default="", help="also serve https with this certificate")
     parser.add_argument("--tls-key", default="")
@@ -651,6 +654,7 @@ def main():
     state.client_id = args.client_id
     state.client_secret = args.client_secret
     state.token_lifetime = args.token_lifetime
+    state.token_prefix = args.token_prefix
     state.grant_lock = threading.Lock()
     state.grant_kinds = []
     state.unauthorized = 0  # requests answered 401
