@@ -213,6 +213,66 @@ Field pins_field(std::string path, std::vector<std::string>& ref) {
 
 const std::vector<std::string> kDirections = {"both", "push", "pull", "local"};
 
+// ipc.grants: [{"uid": 1001, "read": ["notes"], "write": ["drafts"]}, {"gid": 20, ...}].
+Field grants_field(std::string path, std::vector<IpcGrant>& ref) {
+  return {std::move(path),
+          [&ref](const JsonValue& v) -> std::optional<std::string> {
+            if (!v.IsArray()) return "expected an array of {uid or gid, read, write}" + got(v);
+            std::vector<IpcGrant> grants;
+            for (rapidjson::SizeType i = 0; i < v.Size(); ++i) {
+              const JsonValue& item = v[i];
+              const std::string where = "[" + std::to_string(i) + "]";
+              if (!item.IsObject()) return where + ": expected an object" + got(item);
+              IpcGrant grant;
+              for (const auto& member : item.GetObject()) {
+                const std::string k(member.name.GetString(), member.name.GetStringLength());
+                const JsonValue& value = member.value;
+                if (k == "uid" || k == "gid") {
+                  if (!value.IsInt64() || value.GetInt64() < 0 || value.GetInt64() > 0xffffffffLL) {
+                    return where + "." + k + ": expected an integer from 0 to 4294967295";
+                  }
+                  (k == "uid" ? grant.uid : grant.gid) = value.GetInt64();
+                } else if (k == "read" || k == "write") {
+                  if (!value.IsArray()) {
+                    return where + "." + k + ": expected an array of collection names or \"*\"" +
+                           got(value);
+                  }
+                  for (const auto& name : value.GetArray()) {
+                    if (!name.IsString() || name.GetStringLength() == 0) {
+                      return where + "." + k + ": expected collection names or \"*\"";
+                    }
+                    (k == "read" ? grant.read : grant.write).push_back(name.GetString());
+                  }
+                } else {
+                  return where + "." + k + ": unknown key (known: uid, gid, read, write)";
+                }
+              }
+              if ((grant.uid >= 0) == (grant.gid >= 0)) {
+                return where + ": give one of uid and gid";
+              }
+              grants.push_back(std::move(grant));
+            }
+            ref = std::move(grants);
+            return std::nullopt;
+          },
+          [&ref] {
+            auto names = [](const std::vector<std::string>& list) {
+              std::string out = "[";
+              for (size_t i = 0; i < list.size(); ++i) out += (i ? "," : "") + json_quote(list[i]);
+              return out + "]";
+            };
+            std::string out = "[";
+            for (size_t i = 0; i < ref.size(); ++i) {
+              const IpcGrant& g = ref[i];
+              out += std::string(i ? "," : "") + "{" +
+                     (g.uid >= 0 ? "\"uid\":" + std::to_string(g.uid)
+                                 : "\"gid\":" + std::to_string(g.gid)) +
+                     ",\"read\":" + names(g.read) + ",\"write\":" + names(g.write) + "}";
+            }
+            return out + "]";
+          }};
+}
+
 // sync.collections: {"name": {"direction": "local"}, ...}.
 Field directions_field(std::string path, std::map<std::string, std::string>& ref) {
   return {path,
@@ -313,6 +373,7 @@ std::vector<Field> fields_of(Config& c) {
       int_field("ipc.max_clients", c.ipc.max_clients, 1, 1 << 20),
       id_list_field("ipc.allowed_uids", c.ipc.allowed_uids),
       id_list_field("ipc.allowed_gids", c.ipc.allowed_gids),
+      grants_field("ipc.grants", c.ipc.grants),
       int_field("store.max_document_bytes", c.store.max_document_bytes, 2, 1LL << 30),
       int_field("store.max_document_depth", c.store.max_document_depth, 1, kMaxDocumentDepth),
       string_field("store.synchronous", c.store.synchronous, {"full", "normal"}),

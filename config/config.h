@@ -22,6 +22,15 @@ struct CollectionPolicy {
   std::string merge_tiebreak;  // local | remote
 };
 
+// One entry of ipc.grants: a uid or a gid (the other -1) and the collections it may read
+// and write ("*": every collection).
+struct IpcGrant {
+  int64_t uid = -1;
+  int64_t gid = -1;
+  std::vector<std::string> read;
+  std::vector<std::string> write;
+};
+
 struct Config {
   std::string state_dir = "./.syncd";
   std::string socket;  // empty: <state_dir>/syncd.sock
@@ -40,6 +49,8 @@ struct Config {
     int64_t max_clients = 1024;
     std::vector<int64_t> allowed_uids;  // empty: any peer that can open the socket
     std::vector<int64_t> allowed_gids;
+    // Empty: every client allowed on the socket may read and write every collection.
+    std::vector<IpcGrant> grants;
   } ipc;
 
   struct Store {

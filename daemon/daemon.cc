@@ -45,6 +45,7 @@ IpcLimits limits_from(const Config& c) {
   limits.max_clients = static_cast<size_t>(c.ipc.max_clients);
   limits.allowed_uids = c.ipc.allowed_uids;
   limits.allowed_gids = c.ipc.allowed_gids;
+  limits.grants = c.ipc.grants;
   return limits;
 }
 

@@ -81,6 +81,8 @@ struct IpcServer::Connection {
   bool closing = false;
   Subscriptions subscriptions;
   uid_t uid = static_cast<uid_t>(-1);
+  gid_t gid = static_cast<gid_t>(-1);
+  CollectionAccess access;  // from ipc.grants and the peer's uid and gid
 
   bool has_work() const { return !inbox.empty() || batch != nullptr; }
   size_t held() const { return out.held_bytes() + later.held_bytes(); }
@@ -129,7 +131,18 @@ IpcServer::~IpcServer() { writes_.set_on_applied(nullptr); }
 void IpcServer::set_limits(IpcLimits limits) {
   limits_ = std::move(limits);
   handler_.set_max_batch(limits_.max_batch);
-  for (Connection* c : connections_) c->framer.set_max_line_bytes(limits_.max_frame_bytes);
+  for (Connection* c : connections_) {
+    c->framer.set_max_line_bytes(limits_.max_frame_bytes);
+    c->access = access_of(*c);
+  }
+}
+
+CollectionAccess IpcServer::access_of(const Connection& conn) const {
+  if (conn.uid == static_cast<uid_t>(-1)) {
+    // Unknown peer: only when nothing is restricted.
+    return limits_.grants.empty() ? CollectionAccess::everything() : CollectionAccess();
+  }
+  return CollectionAccess::for_peer(limits_.grants, conn.uid, conn.gid, ::geteuid());
 }
 
 void IpcServer::listen(const std::string& path) {
@@ -181,9 +194,12 @@ bool IpcServer::peer_allowed(Connection& conn, std::string& why) {
   socklen_t len = sizeof cred;
   if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
     why = std::string("cannot read peer credentials: ") + std::strerror(errno);
+    conn.access = access_of(conn);
     return limits_.allowed_uids.empty() && limits_.allowed_gids.empty();
   }
   conn.uid = cred.uid;
+  conn.gid = cred.gid;
+  conn.access = access_of(conn);
   if (limits_.allowed_uids.empty() && limits_.allowed_gids.empty()) return true;
   if (cred.uid == 0 || cred.uid == ::geteuid()) return true;
   auto has = [](const std::vector<int64_t>& ids, int64_t id) {
@@ -372,7 +388,7 @@ void IpcServer::run_turn() {
           paced = true;
           break;
         }
-        CallContext ctx{conn->subscriptions, changes, 0, conn->uid};
+        CallContext ctx{conn->subscriptions, changes, 0, conn->uid, &conn->access};
         const size_t changes_from = changes.size();
         Answer answer{conn, {}, 0, changes_from};
         // A slice of a batch is sized as if each item were a write.
@@ -488,9 +504,16 @@ void IpcServer::notify_subscribers(const std::vector<ChangeEvent>& changes) {
       if (per_collection.empty()) {
         for (const auto& change : changes) ++per_collection[change.collection];
       }
+      uint64_t readable = changes.size();
+      if (!conn->access.reads_everything()) {
+        readable = 0;
+        for (const auto& [collection, count] : per_collection) {
+          if (conn->access.may_read(collection)) readable += count;
+        }
+      }
       for (const auto& [sub_id, filter] : conn->subscriptions.filters) {
         auto it = filter ? per_collection.find(*filter) : per_collection.end();
-        const uint64_t n = !filter ? changes.size() : it == per_collection.end() ? 0 : it->second;
+        const uint64_t n = !filter ? readable : it == per_collection.end() ? 0 : it->second;
         if (n == 0) continue;
         conn->missed[sub_id] += n;
         metrics_.notifications_dropped += n;
@@ -510,6 +533,7 @@ void IpcServer::notify_subscribers(const std::vector<ChangeEvent>& changes) {
       for (const auto& [sub_id, filter] : conn->subscriptions.filters) {
         const std::string& id_text = digits[k++];
         if (filter && *filter != changes[i].collection) continue;
+        if (!conn->access.may_read(changes[i].collection)) continue;
         notify(*conn, sub_id, id_text, lines[i]);
       }
     }

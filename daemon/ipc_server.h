@@ -23,6 +23,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "daemon/collection_access.h"
 #include "daemon/methods.h"
 #include "daemon/metrics.h"
 #include "daemon/notification_lines.h"
@@ -39,6 +40,7 @@ struct IpcLimits {
   size_t max_clients = 1024;
   std::vector<int64_t> allowed_uids;  // both empty: anyone who can open the socket
   std::vector<int64_t> allowed_gids;
+  std::vector<IpcGrant> grants;  // empty: every client may use every collection
 };
 
 class IpcServer {
@@ -77,6 +79,7 @@ class IpcServer {
 
   void accept_one();
   bool peer_allowed(Connection& conn, std::string& why);
+  CollectionAccess access_of(const Connection& conn) const;
   void run_turn();
   // Whether `conn` may have its next request worked now (its output is under half its
   // budget, counting the answers it got this turn).

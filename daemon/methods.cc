@@ -116,6 +116,14 @@ void Methods::call(std::string_view method, const JsonValue& params, CallContext
   if (!params.IsObject() && !params.IsNull()) {
     throw invalid_params(std::string("params must be an object, got ") + json_type_name(params));
   }
+  // ipc.grants: a method on one collection is refused before it does anything.
+  if (ctx.access != nullptr) {
+    const bool writes = method == "put" || method == "patch" || method == "delete";
+    const bool reads = method == "get" || method == "list" ||
+                       (method == "subscribe" && member(params, "collection") != nullptr &&
+                        !member(params, "collection")->IsNull());
+    if (writes || reads) check_access(ctx, require_key(params, "collection"), writes);
+  }
   if (method == "put") return write(MutationOp::put, params, ctx, result, alloc);
   if (method == "patch") return write(MutationOp::patch, params, ctx, result, alloc);
   if (method == "delete") return write(MutationOp::del, params, ctx, result, alloc);
@@ -132,10 +140,10 @@ void Methods::call(std::string_view method, const JsonValue& params, CallContext
         throw invalid_params("params.state: expected pending, inflight, failed or conflict");
       }
     }
-    return queue_list(params, state, result, alloc);
+    return queue_list(params, state, ctx.access, result, alloc);
   }
   if (method == "queue.retry") return queue_retry(params, ctx, result, alloc);
-  if (method == "conflicts.list") return conflicts_list(params, result, alloc);
+  if (method == "conflicts.list") return conflicts_list(params, ctx.access, result, alloc);
   if (method == "conflicts.resolve") return conflicts_resolve(params, ctx, result, alloc);
   if (method == "sync.now") {
     if (sync_) sync_->sync_now();
@@ -330,15 +338,26 @@ void Methods::status(JsonValue& result, JsonAllocator& alloc) {
   result.AddMember("warnings", warnings, alloc);
 }
 
-void Methods::conflicts_list(const JsonValue& params, JsonValue& result, JsonAllocator& alloc) {
+void Methods::check_access(const CallContext& ctx, const std::string& collection,
+                           bool write) const {
+  if (ctx.access == nullptr) return;
+  if (write ? ctx.access->may_write(collection) : ctx.access->may_read(collection)) return;
+  throw RpcError(rpc_code::kForbidden, "forbidden",
+                 "uid " + std::to_string(ctx.peer_uid) + " may not " + (write ? "write" : "read") +
+                     " collection " + collection + " (ipc.grants)");
+}
+
+void Methods::conflicts_list(const JsonValue& params, const CollectionAccess* access,
+                             JsonValue& result, JsonAllocator& alloc) {
   const JsonValue* all = member(params, "all");
   if (all == nullptr || !all->IsTrue() || resolutions_ == nullptr) {
-    return queue_list(params, MutationState::conflict, result, alloc);
+    return queue_list(params, MutationState::conflict, access, result, alloc);
   }
   int64_t limit = optional_int(params, "limit", kDefaultListLimit, 1, kMaxListLimit);
   result.SetObject();
   JsonValue items(rapidjson::kArrayType);
   for (const Resolution& r : resolutions_->recent(static_cast<size_t>(limit))) {
+    if (access != nullptr && !access->may_read(r.collection)) continue;
     JsonValue item(rapidjson::kObjectType);
     item.AddMember("mutation_id", json_string(r.mutation_id, alloc), alloc);
     item.AddMember("collection", json_string(r.collection, alloc), alloc);
@@ -375,10 +394,9 @@ void Methods::conflicts_resolve(const JsonValue& params, CallContext& ctx, JsonV
     throw invalid_params("params.take: expected \"local\", \"remote\" or a JSON object");
   }
   if (sync_ == nullptr) throw RpcError(rpc_code::kNotFound, "not_found", "no conflict " + id);
-  if (choice != "remote") {
-    if (std::optional<Mutation> m = queue_.find(id))
-      refuse_unless_pushed(m->collection, "resolved");
-  }
+  std::optional<Mutation> found = queue_.find(id);
+  if (found) check_access(ctx, found->collection, /*write=*/true);
+  if (choice != "remote" && found) refuse_unless_pushed(found->collection, "resolved");
   std::vector<RemoteChange> changed;
   if (auto error = sync_->resolve_manually(id, choice, changed)) {
     throw RpcError(rpc_code::kNotFound, "not_found", *error);
@@ -421,12 +439,18 @@ void Methods::unsubscribe(const JsonValue& params, CallContext& ctx, JsonValue& 
 }
 
 void Methods::queue_list(const JsonValue& params, std::optional<MutationState> only,
-                         JsonValue& result, JsonAllocator& alloc) {
+                         const CollectionAccess* access, JsonValue& result, JsonAllocator& alloc) {
   int64_t limit = optional_int(params, "limit", kDefaultListLimit, 1, kMaxListLimit);
   int64_t after = optional_int(params, "after", 0, 0, INT64_MAX);
   std::vector<Mutation> items = queue_.list(only, static_cast<size_t>(limit) + 1, after);
   bool more = items.size() > static_cast<size_t>(limit);
   if (more) items.pop_back();
+  // `next` goes on after the last mutation looked at: with ipc.grants a page holds only
+  // what the peer may read (fewer than `limit`, maybe none) and paging still ends.
+  const int64_t last_seen = items.empty() ? after : items.back().seq;
+  if (access != nullptr && !access->reads_everything()) {
+    std::erase_if(items, [access](const Mutation& m) { return !access->may_read(m.collection); });
+  }
   result.SetObject();
   JsonValue array(rapidjson::kArrayType);
   for (const auto& m : items) {
@@ -435,11 +459,7 @@ void Methods::queue_list(const JsonValue& params, std::optional<MutationState> o
     array.PushBack(item, alloc);
   }
   result.AddMember("items", array, alloc);
-  if (more && !items.empty()) {
-    result.AddMember("next", JsonValue(items.back().seq), alloc);
-  } else {
-    result.AddMember("next", JsonValue(rapidjson::kNullType), alloc);
-  }
+  result.AddMember("next", more ? JsonValue(last_seen) : JsonValue(rapidjson::kNullType), alloc);
 }
 
 void Methods::refuse_unless_pushed(const std::string& collection, const char* what) const {
@@ -465,11 +485,16 @@ void Methods::queue_retry(const JsonValue& params, CallContext& ctx, JsonValue& 
     id = require_key(params, "id");
     std::optional<Mutation> m = queue_.find(*id);
     if (!m) throw RpcError(rpc_code::kNotFound, "not_found", "no mutation " + *id);
+    check_access(ctx, m->collection, /*write=*/true);
     if (m->state != MutationState::failed) {
       throw RpcError(rpc_code::kInvalidParams, "not_failed",
                      "mutation " + *id + " is " + to_string(m->state) + ", not failed");
     }
     refuse_unless_pushed(m->collection, "retried");
+  } else if (ctx.access != nullptr && !ctx.access->writes_everything()) {
+    throw RpcError(rpc_code::kForbidden, "forbidden",
+                   "uid " + std::to_string(ctx.peer_uid) +
+                       " may not write every collection (ipc.grants): retry mutations by id");
   }
   // A retried dead letter is back in its document's local view (sync/dead_letters.h).
   std::vector<RemoteChange> changed;

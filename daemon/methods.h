@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "daemon/collection_access.h"
 #include "daemon/metrics.h"
 #include "queue/local_writes.h"
 #include "queue/mutation_queue.h"
@@ -40,6 +41,8 @@ struct CallContext {
   size_t writes = 0;
   // The peer's uid (SO_PEERCRED); -1 when unknown. auth.* takes only root or syncd's own.
   int64_t peer_uid = -1;
+  // The collections the peer may read and write (ipc.grants); null: every one.
+  const CollectionAccess* access = nullptr;
 };
 
 struct DaemonInfo {
@@ -89,11 +92,14 @@ class Methods {
                  JsonAllocator& alloc);
   void unsubscribe(const JsonValue& params, CallContext& ctx, JsonValue& result,
                    JsonAllocator& alloc);
-  void queue_list(const JsonValue& params, std::optional<MutationState> only, JsonValue& result,
-                  JsonAllocator& alloc);
+  void queue_list(const JsonValue& params, std::optional<MutationState> only,
+                  const CollectionAccess* access, JsonValue& result, JsonAllocator& alloc);
   void queue_retry(const JsonValue& params, CallContext& ctx, JsonValue& result,
                    JsonAllocator& alloc);
-  void conflicts_list(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
+  void conflicts_list(const JsonValue& params, const CollectionAccess* access, JsonValue& result,
+                      JsonAllocator& alloc);
+  // Throws forbidden unless the caller may read (or write) `collection` (ipc.grants).
+  void check_access(const CallContext& ctx, const std::string& collection, bool write) const;
   void conflicts_resolve(const JsonValue& params, CallContext& ctx, JsonValue& result,
                          JsonAllocator& alloc);
 

@@ -195,5 +195,36 @@ TEST(Config, FlattenListsEveryKey) {
   EXPECT_GE(flat.size(), 30u);
 }
 
+TEST(Config, GrantsNameAUidOrAGidAndTheCollectionsItMayReadAndWrite) {
+  Config c = parse_config(R"({"ipc": {"grants": [
+      {"uid": 1001, "read": ["notes", "prices"], "write": ["notes"]},
+      {"gid": 20, "read": ["*"]}]}})",
+                          "t");
+  ASSERT_EQ(c.ipc.grants.size(), 2u);
+  EXPECT_EQ(c.ipc.grants[0].uid, 1001);
+  EXPECT_EQ(c.ipc.grants[0].gid, -1);
+  EXPECT_EQ(c.ipc.grants[0].read, (std::vector<std::string>{"notes", "prices"}));
+  EXPECT_EQ(c.ipc.grants[1].gid, 20);
+  EXPECT_TRUE(c.ipc.grants[1].write.empty());
+  auto flat = flatten_config(c);
+  auto it =
+      std::find_if(flat.begin(), flat.end(), [](auto& kv) { return kv.first == "ipc.grants"; });
+  ASSERT_NE(it, flat.end());
+  EXPECT_EQ(
+      it->second,
+      R"([{"uid":1001,"read":["notes","prices"],"write":["notes"]},{"gid":20,"read":["*"],"write":[]}])");
+  EXPECT_EQ(error_of(R"({"ipc": {"grants": [{"uid": 1, "gid": 2}]}})"),
+            "test.json: ipc.grants: [0]: give one of uid and gid");
+  EXPECT_EQ(error_of(R"({"ipc": {"grants": [{"read": ["a"]}]}})"),
+            "test.json: ipc.grants: [0]: give one of uid and gid");
+  EXPECT_EQ(error_of(R"({"ipc": {"grants": [{"uid": 1, "reads": []}]}})"),
+            "test.json: ipc.grants: [0].reads: unknown key (known: uid, gid, read, write)");
+  EXPECT_EQ(error_of(R"({"ipc": {"grants": [{"uid": 1, "write": "notes"}]}})"),
+            "test.json: ipc.grants: [0].write: expected an array of collection names or \"*\", got "
+            "string");
+  EXPECT_EQ(error_of(R"({"ipc": {"grants": [{"uid": -1}]}})"),
+            "test.json: ipc.grants: [0].uid: expected an integer from 0 to 4294967295");
+}
+
 }  // namespace
 }  // namespace syncd

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <set>
+
 #include "tests/test_support.h"
 
 namespace syncd {
@@ -25,10 +27,11 @@ class RpcHandlerTest : public ::testing::Test {
   Subscriptions subscriptions_;
   std::vector<ChangeEvent> changes_;
   int64_t peer_uid_ = -1;
+  std::optional<CollectionAccess> access_;
 
   // Handles one frame in its own transaction and returns the parsed answer.
   JsonDocument call(const std::string& frame, std::string* raw = nullptr) {
-    CallContext ctx{subscriptions_, changes_, 0, peer_uid_};
+    CallContext ctx{subscriptions_, changes_, 0, peer_uid_, access_ ? &*access_ : nullptr};
     Transaction tx(*db_);
     HandledFrame handled = handler_.handle_frame(frame, ctx);
     tx.commit();
@@ -64,6 +67,54 @@ TEST_F(RpcHandlerTest, OnlyRootOrSyncdsOwnUserMayInstallCredentials) {
   peer_uid_ = static_cast<int64_t>(::geteuid());
   JsonDocument r = call(req(2, "auth.set_token", R"({"token":"t"})"));
   EXPECT_EQ(reason(r), "internal") << to_json(r);
+}
+
+TEST_F(RpcHandlerTest, GrantsLimitEveryMethodToTheCollectionsTheyName) {
+  ASSERT_TRUE(
+      call(req(1, "put", R"({"collection":"public","id":"p","data":{}})")).HasMember("result"));
+  ASSERT_TRUE(call(req(2, "put", R"({"collection":"secret","id":"s","data":{"pin":1}})"))
+                  .HasMember("result"));
+  ASSERT_TRUE(
+      call(req(3, "put", R"({"collection":"drafts","id":"d","data":{}})")).HasMember("result"));
+  peer_uid_ = 4242;
+  access_ = CollectionAccess::for_peer({IpcGrant{4242, -1, {"public"}, {"drafts"}}}, 4242, 100,
+                                       static_cast<int64_t>(::geteuid()));
+  auto refused = [&](const std::string& method, const std::string& params) {
+    JsonDocument r = call(req(9, method, params));
+    return r.HasMember("error") && reason(r) == "forbidden";
+  };
+  EXPECT_TRUE(refused("get", R"({"collection":"secret","id":"s"})"));
+  EXPECT_TRUE(refused("list", R"({"collection":"secret"})"));
+  EXPECT_TRUE(refused("subscribe", R"({"collection":"secret"})"));
+  EXPECT_TRUE(refused("put", R"({"collection":"public","id":"p","data":{}})")) << "read only";
+  EXPECT_TRUE(refused("delete", R"({"collection":"secret","id":"s"})"));
+  EXPECT_TRUE(refused("queue.retry", R"({"all":true})"));
+  EXPECT_FALSE(refused("get", R"({"collection":"public","id":"p"})"));
+  EXPECT_FALSE(refused("get", R"({"collection":"drafts","id":"d"})")) << "write implies read";
+  EXPECT_FALSE(refused("put", R"({"collection":"drafts","id":"d2","data":{}})"));
+  EXPECT_FALSE(refused("subscribe", "{}"));
+  // The queue and the conflicts show only what the peer may read, and page to the end.
+  std::set<std::string> seen;
+  std::string after = "0";
+  for (int pages = 0; pages < 10; ++pages) {
+    JsonDocument page = call(req(10, "queue.list", R"({"limit":1,"after":)" + after + "}"));
+    ASSERT_TRUE(page.HasMember("result")) << to_json(page);
+    for (const auto& m : page["result"]["items"].GetArray())
+      seen.insert(m["collection"].GetString());
+    if (page["result"]["next"].IsNull()) break;
+    after = std::to_string(page["result"]["next"].GetInt64());
+  }
+  EXPECT_EQ(seen, (std::set<std::string>{"public", "drafts"}));
+  JsonDocument message = call(req(11, "get", R"({"collection":"secret","id":"s"})"));
+  EXPECT_EQ(std::string(message["error"]["message"].GetString()),
+            "uid 4242 may not read collection secret (ipc.grants)");
+  // A peer no grant names may do nothing with documents; root and syncd's uid anything.
+  access_ = CollectionAccess::for_peer({IpcGrant{4242, -1, {"*"}, {}}}, 5151, 100, 0);
+  EXPECT_TRUE(refused("get", R"({"collection":"public","id":"p"})"));
+  access_ = CollectionAccess::for_peer({IpcGrant{-1, 100, {}, {"*"}}}, 5151, 100, 0);
+  EXPECT_FALSE(refused("put", R"({"collection":"any","id":"x","data":{}})")) << "by gid";
+  access_ = CollectionAccess::for_peer({IpcGrant{4242, -1, {}, {}}}, 0, 0, 1000);
+  EXPECT_FALSE(refused("get", R"({"collection":"secret","id":"s"})")) << "root";
 }
 
 TEST_F(RpcHandlerTest, PutThenGetReturnsTheLocalViewAsPending) {

@@ -1,0 +1,82 @@
+// Per-collection grants with a second uid (nobody, through setpriv; skipped with a reason
+// when the test is not root): a peer reads only the collections ipc.grants gives it and
+// writes only those it may write, through get, list, put, queue and watch; a notification
+// of a collection it may not read never reaches it.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tests/integration/harness.h"
+
+namespace syncd::testing {
+namespace {
+
+constexpr int kNobody = 65534;
+const char* const kSetpriv = "/usr/bin/setpriv";
+
+std::vector<std::string> as_nobody(std::vector<std::string> argv) {
+  argv.insert(argv.begin(), {kSetpriv, "--reuid=" + std::to_string(kNobody),
+                             "--regid=" + std::to_string(kNobody), "--clear-groups"});
+  return argv;
+}
+
+TEST(Grants, ASecondUidSeesAndChangesOnlyTheCollectionsItIsGranted) {
+  if (::geteuid() != 0 || ::access(kSetpriv, X_OK) != 0) {
+    GTEST_SKIP() << "needs root and " << kSetpriv << " to act as uid " << kNobody;
+  }
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0755);  // nobody must reach the socket in it
+  Syncd syncd(dir, R"({"ipc": {"allowed_uids": [65534],
+      "grants": [{"uid": 65534, "read": ["public"], "write": ["inbox"]}]}})");
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  ::chmod(syncd.socket().c_str(), 0666);
+  Client root(syncd.socket());
+  for (const char* c : {"public", "secret", "inbox"}) {
+    ASSERT_TRUE(root.call("put", std::string(R"({"collection":")") + c +
+                                     R"(","id":"a","data":{"in":")" + c + R"("}})")
+                    .HasMember("result"));
+  }
+  auto ctl = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {syncctl_bin(), "--socket", syncd.socket()});
+    return run_command(as_nobody(args));
+  };
+  // Watching everything, nobody gets only what it may read.
+  const std::string watched = dir.file("watch.out");
+  Process watch(as_nobody({syncctl_bin(), "--socket", syncd.socket(), "watch"}), watched,
+                dir.file("watch.err"));
+
+  CommandResult r = ctl({"get", "public", "a"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"in\": \"public\""), std::string::npos) << r.out;
+  r = ctl({"get", "secret", "a"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("uid 65534 may not read collection secret (ipc.grants)"), std::string::npos)
+      << r.err;
+  EXPECT_NE(ctl({"list", "secret"}).exit_code, 0);
+  EXPECT_NE(ctl({"put", "public", "b", "{}"}).exit_code, 0) << "read only";
+  EXPECT_EQ(ctl({"put", "inbox", "b", R"({"from":"nobody"})"}).exit_code, 0);
+  EXPECT_EQ(ctl({"get", "inbox", "a"}).exit_code, 0) << "write implies read";
+  r = ctl({"--json", "queue"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("secret"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("public"), std::string::npos) << r.out;
+  // Root's view is whole.
+  EXPECT_TRUE(root.call("get", R"({"collection":"inbox","id":"b"})").HasMember("result"));
+
+  // Changes to both: the watcher shows the public one, never the secret one.
+  ASSERT_TRUE(wait_until(
+      [&] {
+        root.call("put", R"({"collection":"secret","id":"w","data":{"x":"hidden-change"}})");
+        root.call("put", R"({"collection":"public","id":"w","data":{"x":"shown-change"}})");
+        return read_file(watched).find("shown-change") != std::string::npos;
+      },
+      Millis(10000)))
+      << read_file(watched) << read_file(dir.file("watch.err"));
+  watch.signal(SIGTERM);
+  watch.wait_exit(Millis(5000));
+  EXPECT_EQ(read_file(watched).find("hidden-change"), std::string::npos) << read_file(watched);
+  EXPECT_EQ(read_file(watched).find("secret"), std::string::npos) << read_file(watched);
+}
+
+}  // namespace
+}  // namespace syncd::testing
