@@ -371,6 +371,8 @@ std::vector<Field> fields_of(Config& c) {
       int_field("ipc.max_total_output_bytes", c.ipc.max_total_output_bytes, 4096, 1LL << 40),
       int_field("ipc.max_batch", c.ipc.max_batch, 1, 1000000),
       int_field("ipc.max_clients", c.ipc.max_clients, 1, 1 << 20),
+      int_field("ipc.max_clients_per_uid", c.ipc.max_clients_per_uid, 1, 1 << 20),
+      int_field("ipc.max_subscriptions", c.ipc.max_subscriptions, 1, 1 << 20),
       id_list_field("ipc.allowed_uids", c.ipc.allowed_uids),
       id_list_field("ipc.allowed_gids", c.ipc.allowed_gids),
       grants_field("ipc.grants", c.ipc.grants),
@@ -460,11 +462,22 @@ void read_object(const JsonValue& object, const std::string& prefix,
   }
 }
 
+// URL schemes are case-insensitive (RFC 3986 section 3.1), and libcurl takes "HTTP://".
+bool has_scheme(const std::string& url, std::string_view scheme) {
+  if (url.size() < scheme.size()) return false;
+  for (size_t i = 0; i < scheme.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(url[i])) != scheme[i]) return false;
+  }
+  return true;
+}
+
+// With the secrets read (load_secrets), the systemd credentials count too.
 bool has_credentials(const Config& c) {
-  return !c.auth.token.empty() || !c.auth.token_file.empty() || !c.auth.refresh_token.empty() ||
-         !c.auth.refresh_token_file.empty() || !c.auth.client_secret.empty() ||
-         !c.auth.client_secret_file.empty() || !c.auth.username.empty() ||
-         c.auth.mode == "bearer" || c.auth.mode == "oauth2" || c.auth.mode == "basic";
+  return !c.auth.token.empty() || !c.auth.password.empty() || !c.auth.token_file.empty() ||
+         !c.auth.refresh_token.empty() || !c.auth.refresh_token_file.empty() ||
+         !c.auth.client_secret.empty() || !c.auth.client_secret_file.empty() ||
+         !c.auth.username.empty() || c.auth.mode == "bearer" || c.auth.mode == "oauth2" ||
+         c.auth.mode == "basic";
 }
 
 }  // namespace
@@ -501,21 +514,29 @@ void validate_config(const Config& c) {
         "remote: no query or fragment (\"?\", \"#\"): syncd appends the paths "
         "it asks for to the URL");
   }
-  if (c.remote.rfind("http://", 0) != 0 && c.remote.rfind("https://", 0) != 0) {
+  if (!has_scheme(c.remote, "http://") && !has_scheme(c.remote, "https://")) {
     throw ConfigError("remote: expected an http:// or https:// URL, got \"" + c.remote + "\"");
   }
   if (c.tls.client_cert.empty() != c.tls.client_key.empty()) {
     throw ConfigError("tls.client_cert and tls.client_key: a client certificate needs both");
   }
-  if (has_credentials(c) && !c.allow_insecure_http) {
-    for (const std::string* url : {&c.remote, &c.auth.token_url}) {
-      if (url->rfind("http://", 0) == 0 && !is_loopback_host(url_host(*url))) {
-        throw ConfigError(
-            std::string(url == &c.remote ? "remote" : "auth.token_url") + ": " +
-            url_without_user_info(*url) +
-            " is plain http:// to a host outside loopback, and credentials would cross the "
-            "network readable: use https://, or set remote.allow_insecure_http");
-      }
+  if (!c.auth.token_url.empty() && !has_scheme(c.auth.token_url, "http://") &&
+      !has_scheme(c.auth.token_url, "https://")) {
+    throw ConfigError("auth.token_url: expected an http:// or https:// URL, got \"" +
+                      url_without_user_info(c.auth.token_url) + "\"");
+  }
+  check_credentials_transport(c);
+}
+
+void check_credentials_transport(const Config& c) {
+  if (!has_credentials(c) || c.allow_insecure_http) return;
+  for (const std::string* url : {&c.remote, &c.auth.token_url}) {
+    if (has_scheme(*url, "http://") && !is_loopback_host(url_host(*url))) {
+      throw ConfigError(std::string(url == &c.remote ? "remote" : "auth.token_url") + ": " +
+                        url_without_user_info(*url) +
+                        " is plain http:// to a host outside loopback, and credentials would "
+                        "cross the network readable: use https://, or set "
+                        "remote.allow_insecure_http");
     }
   }
 }

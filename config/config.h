@@ -47,6 +47,8 @@ struct Config {
     int64_t max_total_output_bytes = 64 << 20;  // the same for all clients together
     int64_t max_batch = 10000;                  // requests in one JSON-RPC batch
     int64_t max_clients = 1024;
+    int64_t max_clients_per_uid = 64;   // root and syncd's own uid: only max_clients
+    int64_t max_subscriptions = 64;     // per connection
     std::vector<int64_t> allowed_uids;  // empty: any peer that can open the socket
     std::vector<int64_t> allowed_gids;
     // Empty: every client allowed on the socket may read and write every collection.
@@ -133,6 +135,10 @@ Config parse_config(std::string_view text, std::string_view source);
 Config load_config_file(const std::string& path);
 // Checks the relations between keys (called by parse_config, and after flag overrides).
 void validate_config(const Config& config);
+// Refuses credentials over plain http:// to a host outside loopback unless
+// remote.allow_insecure_http (validate_config, and load_secrets once the secrets from
+// files and systemd credentials are known).
+void check_credentials_transport(const Config& config);
 
 // Every key with its effective value as JSON text, in a stable order: the dump of
 // --check-config and the base of SIGHUP's "what changed" log.

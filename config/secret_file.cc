@@ -162,6 +162,7 @@ void load_secrets(Config& config, const std::string& config_path) {
     }
   }
   check_mode(a);
+  check_credentials_transport(config);
   // libcurl reads these at each handshake; a start that cannot is better than a sync that
   // fails later with a TLS error.
   if (!config.tls.ca_file.empty()) check_file(config.tls.ca_file, "tls.ca_file", false);

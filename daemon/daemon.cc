@@ -10,6 +10,7 @@
 #include <csignal>
 #include <memory>
 
+#include "config/secret_file.h"
 #include "daemon/ipc_server.h"
 #include "daemon/methods.h"
 #include "daemon/metrics.h"
@@ -43,6 +44,8 @@ IpcLimits limits_from(const Config& c) {
   limits.max_total_output_bytes = static_cast<size_t>(c.ipc.max_total_output_bytes);
   limits.max_batch = static_cast<size_t>(c.ipc.max_batch);
   limits.max_clients = static_cast<size_t>(c.ipc.max_clients);
+  limits.max_clients_per_uid = static_cast<size_t>(c.ipc.max_clients_per_uid);
+  limits.max_subscriptions = static_cast<size_t>(c.ipc.max_subscriptions);
   limits.allowed_uids = c.ipc.allowed_uids;
   limits.allowed_gids = c.ipc.allowed_gids;
   limits.grants = c.ipc.grants;
@@ -342,6 +345,8 @@ class Daemon {
       Config fresh = load_config_file(options_.config_path);
       if (options_.overrides) options_.overrides(fresh);
       validate_config(fresh);
+      // The secrets too, so an unchanged file does not read as a changed key.
+      load_secrets(fresh, options_.config_path);
       std::vector<std::string> changes = describe_changes(options_.config, fresh);
       if (changes.empty()) log_info("SIGHUP: config unchanged");
       for (const auto& change : changes) {

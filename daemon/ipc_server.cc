@@ -134,7 +134,14 @@ void IpcServer::set_limits(IpcLimits limits) {
   for (Connection* c : connections_) {
     c->framer.set_max_line_bytes(limits_.max_frame_bytes);
     c->access = access_of(*c);
+    c->subscriptions.max = limits_.max_subscriptions;
   }
+}
+
+size_t IpcServer::open_of_uid(uid_t uid) const {
+  size_t n = 0;
+  for (const Connection* c : connections_) n += !c->closing && c->uid == uid;
+  return n;
 }
 
 CollectionAccess IpcServer::access_of(const Connection& conn) const {
@@ -213,6 +220,7 @@ bool IpcServer::peer_allowed(Connection& conn, std::string& why) {
 
 void IpcServer::accept_one() {
   auto* conn = new Connection(this, limits_.max_frame_bytes);
+  conn->subscriptions.max = limits_.max_subscriptions;
   uv_pipe_init(loop_, &conn->pipe, 0);
   if (uv_accept(reinterpret_cast<uv_stream_t*>(&listener_),
                 reinterpret_cast<uv_stream_t*>(&conn->pipe)) != 0) {
@@ -233,13 +241,23 @@ void IpcServer::accept_one() {
     flush(*conn);
     return;
   }
+  std::string reason;
+  std::string message;
   if (connections_.size() > limits_.max_clients) {
+    reason = "too_many_clients";
+    message = "too many clients (ipc.max_clients is " + std::to_string(limits_.max_clients) + ")";
+  } else if (conn->uid != 0 && conn->uid != ::geteuid() &&
+             open_of_uid(conn->uid) > limits_.max_clients_per_uid) {
+    ++metrics_.connections_refused_uid;
+    reason = "too_many_connections";
+    message = "too many connections of uid " + std::to_string(conn->uid) +
+              " (ipc.max_clients_per_uid is " + std::to_string(limits_.max_clients_per_uid) + ")";
+  }
+  if (!reason.empty()) {
     ++metrics_.connections_refused;
-    std::string message =
-        "too many clients (ipc.max_clients is " + std::to_string(limits_.max_clients) + ")";
     log_warning("refused a client: " + message);
     conn->reading = false;
-    send(*conn, RpcHandler::error_line(rpc_code::kBusy, "too_many_clients", message));
+    send(*conn, RpcHandler::error_line(rpc_code::kBusy, reason, message));
     conn->close_when_flushed = true;
     flush(*conn);
     return;

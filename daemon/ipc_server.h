@@ -38,6 +38,8 @@ struct IpcLimits {
   size_t max_total_output_bytes = 64 << 20;
   size_t max_batch = 10000;
   size_t max_clients = 1024;
+  size_t max_clients_per_uid = 64;    // root and syncd's own uid are held to max_clients only
+  size_t max_subscriptions = 64;      // per connection
   std::vector<int64_t> allowed_uids;  // both empty: anyone who can open the socket
   std::vector<int64_t> allowed_gids;
   std::vector<IpcGrant> grants;  // empty: every client may use every collection
@@ -80,6 +82,7 @@ class IpcServer {
   void accept_one();
   bool peer_allowed(Connection& conn, std::string& why);
   CollectionAccess access_of(const Connection& conn) const;
+  size_t open_of_uid(uid_t uid) const;  // connections not closing
   void run_turn();
   // Whether `conn` may have its next request worked now (its output is under half its
   // budget, counting the answers it got this turn).

@@ -207,6 +207,10 @@ void Methods::install_credentials(std::string_view method, const JsonValue& para
       throw invalid_params("params.kind: expected access or refresh");
     }
     std::string token = secret_param(params, "token");
+    if (credentials.uses_basic()) {
+      throw invalid_params(
+          "the remote uses basic auth (auth.username, auth.password_file): no token is sent");
+    }
     if (kind == "refresh") {
       if (!credentials.can_grant()) {
         throw invalid_params("a refresh token needs a token endpoint: auth.token_url is not set");
@@ -412,6 +416,12 @@ void Methods::subscribe(const JsonValue& params, CallContext& ctx, JsonValue& re
   std::optional<std::string> collection;
   if (member(params, "collection") != nullptr && !member(params, "collection")->IsNull()) {
     collection = require_key(params, "collection");
+  }
+  if (ctx.subscriptions.filters.size() >= ctx.subscriptions.max) {
+    ++metrics_.subscriptions_refused;
+    throw RpcError(rpc_code::kBusy, "too_many_subscriptions",
+                   "this connection has " + std::to_string(ctx.subscriptions.filters.size()) +
+                       " subscriptions (ipc.max_subscriptions): unsubscribe one first");
   }
   int64_t id = ctx.subscriptions.next_id++;
   ctx.subscriptions.filters[id] = collection;

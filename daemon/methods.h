@@ -30,6 +30,7 @@ struct ChangeEvent {
 
 // One connection's subscriptions: id -> collection filter (nullopt: every collection).
 struct Subscriptions {
+  size_t max = SIZE_MAX;  // ipc.max_subscriptions
   int64_t next_id = 1;
   std::map<int64_t, std::optional<std::string>> filters;
 };
@@ -56,7 +57,7 @@ class Methods {
  public:
   // `sync` may be null (tests, or before the engine starts): syncd reports itself offline.
   Methods(DocumentStore& documents, MutationQueue& queue, LocalWriter& writes, const Clock& clock,
-          Uuid7Generator& ids, const DaemonInfo& info, const Metrics& metrics,
+          Uuid7Generator& ids, const DaemonInfo& info, Metrics& metrics,
           ResolutionLog* resolutions = nullptr, SyncEngine* sync = nullptr)
       : documents_(documents),
         queue_(queue),
@@ -110,7 +111,7 @@ class Methods {
   Uuid7Generator& ids_;  // new ids for retried dead letters
   Directions directions_;
   const DaemonInfo& info_;
-  const Metrics& metrics_;
+  Metrics& metrics_;  // reported by `metrics`; subscriptions_refused counted here
   ResolutionLog* resolutions_;
   SyncEngine* sync_;
 };

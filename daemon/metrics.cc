@@ -10,6 +10,8 @@ void Metrics::to_json(JsonValue& out, JsonAllocator& alloc) const {
   add("connections_accepted", connections_accepted);
   add("connections_open", connections_open);
   add("connections_refused", connections_refused);
+  add("connections_refused_uid", connections_refused_uid);
+  add("subscriptions_refused", subscriptions_refused);
   add("requests", requests);
   add("request_errors", request_errors);
   add("frames_oversize", frames_oversize);

@@ -9,7 +9,9 @@ namespace syncd {
 struct Metrics {
   uint64_t connections_accepted = 0;
   uint64_t connections_open = 0;
-  uint64_t connections_refused = 0;  // over ipc.max_clients or not allowed by SO_PEERCRED
+  uint64_t connections_refused = 0;      // over ipc.max_clients or not allowed by SO_PEERCRED
+  uint64_t connections_refused_uid = 0;  // over ipc.max_clients_per_uid (also counted above)
+  uint64_t subscriptions_refused = 0;    // over ipc.max_subscriptions
   uint64_t requests = 0;
   uint64_t request_errors = 0;
   uint64_t frames_oversize = 0;

@@ -88,7 +88,12 @@ Credentials::Credentials(HttpTransport& http, Database& db, const Clock& clock,
     state_ = State::ok;
   }
   if (!settings_.token_file.empty()) token_store_.emplace(settings_.token_file);
-  configured_fingerprint_ = fingerprint(settings_.refresh_token);
+  // Every configured secret counts: a token file made under others is stale (the
+  // operator changed one). A file of an older syncd has the refresh token's alone.
+  legacy_fingerprint_ = fingerprint(settings_.refresh_token);
+  configured_fingerprint_ =
+      fingerprint(settings_.token + '\n' + settings_.refresh_token + '\n' + settings_.client_id +
+                  '\n' + settings_.client_secret + '\n' + settings_.basic);
   load_tokens(db);
 }
 
@@ -116,27 +121,42 @@ void Credentials::load_tokens(Database& db) {
   } catch (const std::exception& e) {
     error(std::string("tokens: ") + e.what());
   }
-  // Tokens issued under another auth.refresh_token than the configured one are stale:
-  // the operator changed it.
-  if (!stored || stored->configured != configured_fingerprint_) return;
-  if (!stored->refresh_token.empty()) settings_.refresh_token = stored->refresh_token;
+  // Tokens issued under other configured credentials are stale: the operator changed them.
+  if (!stored || (stored->configured != configured_fingerprint_ &&
+                  stored->configured != legacy_fingerprint_)) {
+    return;
+  }
   if (!stored->client_secret.empty()) {
+    // Installed by `syncctl auth login`: the client_credentials grant, no refresh token
+    // unless the endpoint gave one since.
     settings_.client_id = stored->client_id;
     settings_.client_secret = stored->client_secret;
+    settings_.refresh_token = stored->refresh_token;
     installed_client_secret_ = true;
+  } else if (!stored->refresh_token.empty()) {
+    settings_.refresh_token = stored->refresh_token;
   }
   if (!stored->access_token.empty()) use_token(stored->access_token, stored->expires_at_ms);
 }
 
 void Credentials::use_token(std::string token, int64_t expires_at_wall_ms) {
   token_ = std::move(token);
-  if (expires_at_wall_ms == 0) {
+  const bool from_jwt = expires_at_wall_ms == 0;
+  if (from_jwt) {
     if (auto exp = jwt_expiry_s(token_)) expires_at_wall_ms = *exp * 1000;
   }
   obtained_at_ms_ = clock_.monotonic_ms();
   expires_at_wall_ms_ = token_.empty() ? 0 : expires_at_wall_ms;
+  // A JWT whose exp is under a second away (past, or a clock far ahead of the server's)
+  // is no expiry to plan by: renewing it would bring the same at once, in a loop. It is
+  // renewed when a request is refused. (expires_in has the same floor.)
+  if (from_jwt && expires_at_wall_ms_ != 0 && expires_at_wall_ms_ - clock_.now_ms() < 1000) {
+    expires_at_wall_ms_ = 0;
+  }
   expires_at_ms_ =
-      expires_at_wall_ms_ == 0 ? 0 : obtained_at_ms_ + (expires_at_wall_ms_ - clock_.now_ms());
+      expires_at_wall_ms_ == 0
+          ? 0
+          : obtained_at_ms_ + std::max<int64_t>(0, expires_at_wall_ms_ - clock_.now_ms());
 }
 
 std::optional<int64_t> Credentials::refresh_due_ms() const {
@@ -155,6 +175,7 @@ void Credentials::refresh_ahead(RefreshDone done) {
 }
 
 void Credentials::install_access_token(std::string token) {
+  ++installs_;  // an answer to a refresh in flight is for the old credentials
   use_token(std::move(token), 0);
   ++generation_;
   refreshed_since_success_ = false;
@@ -163,6 +184,7 @@ void Credentials::install_access_token(std::string token) {
 }
 
 void Credentials::install_refresh_token(std::string token) {
+  ++installs_;
   settings_.refresh_token = std::move(token);
   use_token("", 0);  // the next request first gets an access token with it
   refreshed_since_success_ = false;
@@ -171,6 +193,7 @@ void Credentials::install_refresh_token(std::string token) {
 }
 
 void Credentials::install_client_secret(std::string client_id, std::string client_secret) {
+  ++installs_;
   if (!client_id.empty()) settings_.client_id = std::move(client_id);
   settings_.client_secret = std::move(client_secret);
   settings_.refresh_token.clear();  // the client_credentials grant from now on
@@ -250,7 +273,21 @@ void Credentials::start_refresh() {
   if (!settings_.client_secret.empty()) {
     r.body += "&client_secret=" + url_encode(settings_.client_secret);
   }
-  http_.send(std::move(r), [this](HttpResponse response) { refreshed(response); });
+  http_.send(std::move(r), [this, installs = installs_](HttpResponse response) {
+    if (installs != installs_) {
+      // New credentials came while it ran: its answer, a token or a refusal, is for the
+      // old ones. The waiters go on with the new ones (a refresh with them is due).
+      refresh_in_flight_ = false;
+      refreshed_since_success_ = false;
+      std::vector<RefreshDone> waiting;
+      waiting.swap(waiting_);
+      for (RefreshDone& done : waiting) {
+        if (done) done(std::nullopt);
+      }
+      return;
+    }
+    refreshed(response);
+  });
 }
 
 void Credentials::refreshed(const HttpResponse& response) {
@@ -298,6 +335,8 @@ void Credentials::request_succeeded() {
 }
 
 void Credentials::refused(const std::string& why) {
+  // A late refusal of a request sent before the halt does not end it.
+  if (state_ == State::halted) return;
   become(State::failed, why);
   refreshed_since_success_ = false;  // refresh again on the next 401, after the backoff
 }

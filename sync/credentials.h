@@ -88,6 +88,7 @@ class Credentials {
   void install_client_secret(std::string client_id, std::string client_secret);
   bool can_grant() const { return !settings_.token_url.empty(); }
   bool has_client_id() const { return !settings_.client_id.empty(); }
+  bool uses_basic() const { return !settings_.basic.empty(); }
 
   // A request succeeded: the credentials work, and a later 401 may refresh again.
   void request_succeeded();
@@ -116,7 +117,9 @@ class Credentials {
   ErrorSink on_error_;
   std::vector<std::string> early_errors_;  // before there was a sink
   std::optional<TokenStore> token_store_;
-  std::string configured_fingerprint_;  // of auth.refresh_token as configured
+  std::string configured_fingerprint_;  // of the credentials as configured
+  std::string legacy_fingerprint_;      // of auth.refresh_token alone (older token files)
+  uint64_t installs_ = 0;               // install_*() calls: a refresh of older ones is void
   std::string token_;                   // the access token in use
   int64_t obtained_at_ms_ = 0;          // monotonic, when token_ came
   int64_t expires_at_ms_ = 0;           // monotonic; 0: unknown

@@ -40,10 +40,10 @@ std::string directory_of(const std::string& path) {
 
 }  // namespace
 
-std::string fingerprint(const std::string& configured_refresh_token) {
+std::string fingerprint(const std::string& configured_secrets) {
   char hex[9];
   std::snprintf(hex, sizeof hex, "%08x",
-                crc32c(0, configured_refresh_token.data(), configured_refresh_token.size()));
+                crc32c(0, configured_secrets.data(), configured_secrets.size()));
   return hex;
 }
 

@@ -1,11 +1,12 @@
 #pragma once
 // The OAuth tokens syncd holds (the access token in use and the refresh token, which the
-// server may rotate at each refresh), kept out of the database in a file of their own,
+// server may rotate at each refresh; and credentials `syncctl auth` installed), kept out
+// of the database in a file of their own,
 // mode 0600, replaced atomically (a temporary file, fsync, rename, fsync of the
 // directory): a crash leaves the old tokens or the new ones, never half a file.
 //
-// The tokens were issued under a configured auth.refresh_token; the file keeps that
-// one's CRC-32C (not the secret) so that a changed config wins over what the file holds.
+// The tokens descend from the configured credentials; the file keeps a CRC-32C of them
+// (not the secrets: Credentials says of what) so that a changed config wins over it.
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,7 +16,7 @@ namespace syncd {
 struct Tokens {
   std::string access_token;
   std::string refresh_token;
-  // Which configured refresh token these descend from (fingerprint(), not the token).
+  // Which configured credentials these descend from (fingerprint(), not the secrets).
   std::string configured;
   int64_t expires_at_ms = 0;  // the access token's expiry, Unix milliseconds; 0: unknown
   // Client credentials installed by `syncctl auth login` (empty: those of the config).
@@ -23,8 +24,8 @@ struct Tokens {
   std::string client_secret{};
 };
 
-// A short fingerprint of a configured refresh token.
-std::string fingerprint(const std::string& configured_refresh_token);
+// A short fingerprint of configured secrets.
+std::string fingerprint(const std::string& configured_secrets);
 
 class TokenStore {
  public:

@@ -2,6 +2,7 @@
 // plain http:// to a host outside loopback unless remote.allow_insecure_http, the
 // warnings a start gives, and the TLS files checked before any handshake.
 #include <gtest/gtest.h>
+#include <stdlib.h>
 #include <sys/stat.h>
 
 #include <fstream>
@@ -130,6 +131,33 @@ TEST(TlsConfig, TheFilesAreCheckedAtStartAndTheKeyMustBeTheOwnersAlone) {
     EXPECT_EQ(std::string(e.what()),
               "tls.ca_file: " + dir.file("missing-ca.pem") + ": No such file or directory");
   }
+}
+
+TEST(TlsConfig, ASecretFromASystemdCredentialCountsAndSchemesAreCaseInsensitive) {
+  testing::TempDir dir;
+  ::mkdir(dir.file("creds").c_str(), 0700);
+  std::ofstream(dir.file("creds/auth.token")) << "t0\n";
+  ::chmod(dir.file("creds/auth.token").c_str(), 0400);
+  ::setenv("CREDENTIALS_DIRECTORY", dir.file("creds").c_str(), 1);
+  Config c = parse_config(R"({"remote": "http://10.9.8.7:8080"})", "t");
+  std::string error;
+  try {
+    load_secrets(c);
+  } catch (const ConfigError& e) {
+    error = e.what();
+  }
+  ::unsetenv("CREDENTIALS_DIRECTORY");
+  EXPECT_EQ(error.rfind("remote: http://10.9.8.7:8080 is plain http:// to a host outside", 0), 0u)
+      << error;
+  EXPECT_NE(error_of(R"({"auth": {"refresh_token": "r", "token_url": "HTTP://10.9.8.7/token"}})")
+                .find("auth.token_url: HTTP://10.9.8.7/token is plain http://"),
+            std::string::npos);
+  EXPECT_EQ(
+      error_of(R"({"auth": {"token_url": "ftp://10.9.8.7/token"}})"),
+      "t.json: auth.token_url: expected an http:// or https:// URL, got \"ftp://10.9.8.7/token\"");
+  EXPECT_EQ(error_of(R"({"remote": "HTTP://10.1.1.1", "auth": {"token": "t"}})")
+                .rfind("t.json: remote: HTTP://10.1.1.1 is plain http://", 0),
+            0u);
 }
 
 }  // namespace

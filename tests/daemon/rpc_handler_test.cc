@@ -117,6 +117,18 @@ TEST_F(RpcHandlerTest, GrantsLimitEveryMethodToTheCollectionsTheyName) {
   EXPECT_FALSE(refused("get", R"({"collection":"secret","id":"s"})")) << "root";
 }
 
+TEST_F(RpcHandlerTest, AConnectionHoldsAtMostMaxSubscriptions) {
+  subscriptions_.max = 2;
+  EXPECT_TRUE(call(req(1, "subscribe", "{}")).HasMember("result"));
+  EXPECT_TRUE(call(req(2, "subscribe", R"({"collection":"a"})")).HasMember("result"));
+  JsonDocument third = call(req(3, "subscribe", R"({"collection":"b"})"));
+  ASSERT_TRUE(third.HasMember("error")) << to_json(third);
+  EXPECT_EQ(reason(third), "too_many_subscriptions");
+  EXPECT_EQ(metrics_.subscriptions_refused, 1u);
+  EXPECT_TRUE(call(req(4, "unsubscribe", R"({"subscription":1})")).HasMember("result"));
+  EXPECT_TRUE(call(req(5, "subscribe", R"({"collection":"b"})")).HasMember("result"));
+}
+
 TEST_F(RpcHandlerTest, PutThenGetReturnsTheLocalViewAsPending) {
   JsonDocument put = call(req(1, "put", R"({"collection":"notes","id":"a","data":{"t":1}})"));
   ASSERT_TRUE(put.HasMember("result")) << to_json(put);

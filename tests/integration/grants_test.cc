@@ -1,7 +1,8 @@
-// Per-collection grants with a second uid (nobody, through setpriv; skipped with a reason
-// when the test is not root): a peer reads only the collections ipc.grants gives it and
-// writes only those it may write, through get, list, put, queue and watch; a notification
-// of a collection it may not read never reaches it.
+// Limits on a local client by uid, with a second uid (nobody, through setpriv; skipped
+// with a reason when the test is not root): a peer reads only the collections ipc.grants
+// gives it and writes only those it may write, through get, list, put, queue and watch,
+// and a notification of a collection it may not read never reaches it; a uid holds at
+// most ipc.max_clients_per_uid connections.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -76,6 +77,47 @@ TEST(Grants, ASecondUidSeesAndChangesOnlyTheCollectionsItIsGranted) {
   watch.wait_exit(Millis(5000));
   EXPECT_EQ(read_file(watched).find("hidden-change"), std::string::npos) << read_file(watched);
   EXPECT_EQ(read_file(watched).find("secret"), std::string::npos) << read_file(watched);
+}
+
+TEST(Grants, AUidGetsAtMostItsShareOfConnectionsAndRootIsNotCounted) {
+  if (::geteuid() != 0 || ::access(kSetpriv, X_OK) != 0) {
+    GTEST_SKIP() << "needs root and " << kSetpriv << " to act as uid " << kNobody;
+  }
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0755);
+  Syncd syncd(dir, R"({"ipc": {"max_clients_per_uid": 2}})");
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  ::chmod(syncd.socket().c_str(), 0666);
+  Client root(syncd.socket());
+  // Two watchers as nobody hold its two connections.
+  std::vector<std::unique_ptr<Process>> watchers;
+  for (int i = 0; i < 2; ++i) {
+    watchers.push_back(std::make_unique<Process>(
+        as_nobody({syncctl_bin(), "--socket", syncd.socket(), "watch"}),
+        dir.file("w" + std::to_string(i)), dir.file("w" + std::to_string(i) + ".err")));
+  }
+  ASSERT_TRUE(
+      wait_until([&] { return root.call("metrics")["result"]["connections_open"].GetInt64() >= 3; },
+                 Millis(10000)));
+  CommandResult r = run_command(as_nobody({syncctl_bin(), "--socket", syncd.socket(), "status"}));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("too many connections of uid 65534 (ipc.max_clients_per_uid is 2)"),
+            std::string::npos)
+      << r.err;
+  // Root's are not counted against anyone.
+  Client more_root(syncd.socket());
+  EXPECT_TRUE(more_root.call("status").HasMember("result"));
+  JsonDocument m = root.call("metrics");
+  EXPECT_EQ(m["result"]["connections_refused_uid"].GetInt64(), 1);
+  for (auto& w : watchers) w->signal(SIGTERM);
+  // Once one leaves, nobody connects again.
+  for (auto& w : watchers) w->wait_exit(Millis(5000));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        return run_command(as_nobody({syncctl_bin(), "--socket", syncd.socket(), "status"}))
+                   .exit_code == 0;
+      },
+      Millis(10000)));
 }
 
 }  // namespace

@@ -232,5 +232,96 @@ TEST_F(CredentialsTest, ReviewAFailedRefreshDoesNotLogTheTokenUrlsPassword) {
   EXPECT_EQ(log.find("s3cret-pw"), std::string::npos) << log;
 }
 
+// A JWT with the given exp claim (no signature checked).
+std::string jwt_expiring(int64_t exp_s) {
+  std::string claims = base64_encode("{\"exp\":" + std::to_string(exp_s) + "}");
+  for (char& ch : claims) ch = ch == '+' ? '-' : ch == '/' ? '_' : ch;
+  while (!claims.empty() && claims.back() == '=') claims.pop_back();
+  return "eyJhbGciOiJub25lIn0." + claims + ".c2ln";
+}
+
+TEST_F(CredentialsTest, AJwtAlreadyExpiredWhenItArrivesIsNotRenewedInALoop) {
+  auto c = make();
+  c->unauthorised(0, nullptr);
+  http_.pending.front().done(
+      answer(200, "{\"access_token\":\"" + jwt_expiring(clock_.now_ms() / 1000 - 30) + "\"}"));
+  http_.pending.clear();
+  // A clock ahead of the server's, or a hostile endpoint: renewing would bring the same.
+  EXPECT_FALSE(c->refresh_due_ms()) << "due at once after every refresh: a hot loop";
+}
+
+TEST_F(CredentialsTest, ALate401AfterTheHaltDoesNotEndIt) {
+  auto c = make();
+  c->unauthorised(0, nullptr);
+  http_.pending.front().done(answer(400, R"({"error":"invalid_grant"})"));
+  http_.pending.clear();
+  ASSERT_TRUE(c->halted());
+  // A request sent before the halt is refused now.
+  EXPECT_EQ(c->unauthorised(0, nullptr), Credentials::After401::give_up);
+  c->refused("push answered HTTP 401");
+  EXPECT_TRUE(c->halted()) << c->state();
+  EXPECT_FALSE(c->refresh_due_ms());
+}
+
+TEST_F(CredentialsTest, CredentialsInstalledWhileARefreshRunsAreNotUndoneByItsAnswer) {
+  auto c = make();
+  bool told = false;
+  c->unauthorised(0, [&](std::optional<std::string> error) {
+    told = true;
+    EXPECT_FALSE(error) << *error;
+  });
+  c->install_refresh_token("r-fresh");
+  http_.pending.front().done(answer(400, R"({"error":"invalid_grant"})"));
+  http_.pending.clear();
+  EXPECT_TRUE(told);
+  EXPECT_FALSE(c->halted()) << "the refusal was of the old refresh token";
+  // Nor does a rotated token from the old one replace the installed one.
+  c->refresh_ahead(nullptr);
+  c->install_refresh_token("r-fresher");
+  http_.pending.front().done(answer(200, R"({"access_token":"a","refresh_token":"r0-rotated"})"));
+  http_.pending.clear();
+  c->refresh_ahead(nullptr);
+  ASSERT_EQ(http_.pending.size(), 1u);
+  EXPECT_NE(http_.pending.front().request.body.find("refresh_token=r-fresher"), std::string::npos)
+      << http_.pending.front().request.body;
+}
+
+class CredentialsFileTest : public CredentialsTest {
+ protected:
+  CredentialsFileTest() { settings_.token_file = dir_.file("token.json"); }
+};
+
+TEST_F(CredentialsFileTest, ALoginOutlivesARestartAndIsNotReplacedByTheConfiguredRefreshToken) {
+  settings_.client_id = "kiosk";
+  make()->install_client_secret("kiosk", "s-new");
+  auto c = make();
+  c->refresh_ahead(nullptr);
+  ASSERT_EQ(http_.pending.size(), 1u);
+  EXPECT_EQ(http_.pending.front().request.body,
+            "grant_type=client_credentials&client_id=kiosk&client_secret=s-new");
+}
+
+TEST_F(CredentialsFileTest, ATokenFileMadeUnderOtherConfiguredCredentialsIsStale) {
+  settings_.token_url.clear();
+  settings_.refresh_token.clear();
+  make()->install_access_token("installed");
+  EXPECT_EQ(bearer(*make()), "Authorization: Bearer installed") << "it outlives a restart";
+  settings_.token = "rotated-in-config";
+  EXPECT_EQ(bearer(*make()), "Authorization: Bearer rotated-in-config");
+  // The same for a client secret changed in the config after a login.
+  settings_.token_url = "http://auth.test/token";
+  settings_.token.clear();
+  settings_.client_id = "kiosk";
+  settings_.client_secret = "s1";
+  make()->install_client_secret("kiosk", "s-installed");
+  settings_.client_secret = "s-rotated-in-config";
+  auto c = make();
+  c->refresh_ahead(nullptr);
+  ASSERT_EQ(http_.pending.size(), 1u);
+  EXPECT_NE(http_.pending.front().request.body.find("client_secret=s-rotated-in-config"),
+            std::string::npos)
+      << http_.pending.front().request.body;
+}
+
 }  // namespace
 }  // namespace syncd
