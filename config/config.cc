@@ -373,6 +373,7 @@ std::vector<Field> fields_of(Config& c) {
       int_field("ipc.max_clients", c.ipc.max_clients, 1, 1 << 20),
       int_field("ipc.max_clients_per_uid", c.ipc.max_clients_per_uid, 1, 1 << 20),
       int_field("ipc.max_subscriptions", c.ipc.max_subscriptions, 1, 1 << 20),
+      int_field("ipc.max_output_bytes_per_uid", c.ipc.max_output_bytes_per_uid, 4096, 1LL << 40),
       id_list_field("ipc.allowed_uids", c.ipc.allowed_uids),
       id_list_field("ipc.allowed_gids", c.ipc.allowed_gids),
       grants_field("ipc.grants", c.ipc.grants),

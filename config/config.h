@@ -47,9 +47,10 @@ struct Config {
     int64_t max_total_output_bytes = 64 << 20;  // the same for all clients together
     int64_t max_batch = 10000;                  // requests in one JSON-RPC batch
     int64_t max_clients = 1024;
-    int64_t max_clients_per_uid = 64;   // root and syncd's own uid: only max_clients
-    int64_t max_subscriptions = 64;     // per connection
-    std::vector<int64_t> allowed_uids;  // empty: any peer that can open the socket
+    int64_t max_clients_per_uid = 64;             // root and syncd's own uid: only max_clients
+    int64_t max_subscriptions = 64;               // per connection
+    int64_t max_output_bytes_per_uid = 16 << 20;  // all connections of one uid together
+    std::vector<int64_t> allowed_uids;            // empty: any peer that can open the socket
     std::vector<int64_t> allowed_gids;
     // Empty: every client allowed on the socket may read and write every collection.
     std::vector<IpcGrant> grants;

@@ -46,6 +46,7 @@ IpcLimits limits_from(const Config& c) {
   limits.max_clients = static_cast<size_t>(c.ipc.max_clients);
   limits.max_clients_per_uid = static_cast<size_t>(c.ipc.max_clients_per_uid);
   limits.max_subscriptions = static_cast<size_t>(c.ipc.max_subscriptions);
+  limits.max_output_bytes_per_uid = static_cast<size_t>(c.ipc.max_output_bytes_per_uid);
   limits.allowed_uids = c.ipc.allowed_uids;
   limits.allowed_gids = c.ipc.allowed_gids;
   limits.grants = c.ipc.grants;

@@ -82,7 +82,8 @@ struct IpcServer::Connection {
   Subscriptions subscriptions;
   uid_t uid = static_cast<uid_t>(-1);
   gid_t gid = static_cast<gid_t>(-1);
-  CollectionAccess access;  // from ipc.grants and the peer's uid and gid
+  CollectionAccess access;     // from ipc.grants and the peer's uid and gid
+  size_t* uid_held = nullptr;  // output held for its uid's connections (not root's, syncd's)
 
   bool has_work() const { return !inbox.empty() || batch != nullptr; }
   size_t held() const { return out.held_bytes() + later.held_bytes(); }
@@ -207,6 +208,11 @@ bool IpcServer::peer_allowed(Connection& conn, std::string& why) {
   conn.uid = cred.uid;
   conn.gid = cred.gid;
   conn.access = access_of(conn);
+  if (cred.uid != 0 && cred.uid != ::geteuid()) {
+    conn.uid_held = &uid_output_bytes_[cred.uid];
+    conn.out.count_in(conn.uid_held);
+    conn.later.count_in(conn.uid_held);
+  }
   if (limits_.allowed_uids.empty() && limits_.allowed_gids.empty()) return true;
   if (cred.uid == 0 || cred.uid == ::geteuid()) return true;
   auto has = [](const std::vector<int64_t>& ids, int64_t id) {
@@ -570,15 +576,23 @@ void IpcServer::notify(Connection& conn, int64_t subscription, std::string_view 
   }
   OutputQueue& queue = conn.answer_open ? conn.later : conn.out;
   const size_t growth = queue.held_after(line.bytes(id_text)) - queue.held_bytes();
-  if (conn.held() > 0 && conn.held() + growth > limits_.max_output_bytes) {
+  const bool over_own = conn.held() + growth > limits_.max_output_bytes;
+  // A uid's connections share a budget too: many subscribers that never read cost at
+  // most ipc.max_output_bytes_per_uid together (a connection holding nothing still gets
+  // the next one, so none waits for another to read).
+  const bool over_uid =
+      conn.uid_held != nullptr && *conn.uid_held + growth > limits_.max_output_bytes_per_uid;
+  if (conn.held() > 0 && (over_own || over_uid)) {
     conn.missed[subscription] = 1;
     ++metrics_.notifications_dropped;
     if (conn.lag_logged) return;
     conn.lag_logged = true;
     log_info("a subscriber (uid " + std::to_string(conn.uid) +
-             ") does not read: " + std::to_string(conn.held()) +
-             " bytes unsent (ipc.max_output_bytes); its notifications are dropped until it "
-             "catches up, then it gets a gap notification");
+             ") does not read: " + std::to_string(over_own ? conn.held() : *conn.uid_held) +
+             (over_own ? " bytes unsent (ipc.max_output_bytes)"
+                       : " bytes unsent for its uid (ipc.max_output_bytes_per_uid)") +
+             "; its notifications are dropped until it catches up, then it gets a gap "
+             "notification");
     return;
   }
   make_room(growth);

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -38,9 +39,10 @@ struct IpcLimits {
   size_t max_total_output_bytes = 64 << 20;
   size_t max_batch = 10000;
   size_t max_clients = 1024;
-  size_t max_clients_per_uid = 64;    // root and syncd's own uid are held to max_clients only
-  size_t max_subscriptions = 64;      // per connection
-  std::vector<int64_t> allowed_uids;  // both empty: anyone who can open the socket
+  size_t max_clients_per_uid = 64;  // root and syncd's own uid are held to max_clients only
+  size_t max_subscriptions = 64;    // per connection
+  size_t max_output_bytes_per_uid = 16 << 20;  // all of one uid's connections (not root's)
+  std::vector<int64_t> allowed_uids;           // both empty: anyone who can open the socket
   std::vector<int64_t> allowed_gids;
   std::vector<IpcGrant> grants;  // empty: every client may use every collection
 };
@@ -129,6 +131,7 @@ class IpcServer {
   // Every connection's unsent output (OutputQueue keeps it exact); declared before the
   // connections, which count themselves out of it when they go.
   size_t output_bytes_ = 0;
+  std::unordered_map<uid_t, size_t> uid_output_bytes_;  // the same per uid (not root, syncd)
   size_t closing_bytes_ = 0;  // of those, held by connections being closed (freed soon)
   size_t output_peak_since_trim_ = 0;
   uint64_t cut_unlogged_ = 0;  // budget disconnects not logged yet (one line a second)

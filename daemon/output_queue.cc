@@ -5,11 +5,22 @@
 
 namespace syncd {
 
+void OutputQueue::count(ptrdiff_t delta) {
+  total_ += static_cast<size_t>(delta);
+  if (group_ != nullptr) *group_ += static_cast<size_t>(delta);
+}
+
+void OutputQueue::count_in(size_t* group) {
+  if (group_ != nullptr) *group_ -= held_bytes();
+  group_ = group;
+  if (group_ != nullptr) *group_ += held_bytes();
+}
+
 void OutputQueue::append(std::string_view bytes) {
   while (!bytes.empty()) {
     if (chunks_.empty() || tail_ == kChunkBytes) {
       chunks_.push_back(std::make_unique_for_overwrite<char[]>(kChunkBytes));
-      total_ += kChunkBytes;
+      count(static_cast<ptrdiff_t>(kChunkBytes));
       tail_ = 0;
     }
     const size_t n = std::min(bytes.size(), kChunkBytes - tail_);
@@ -59,7 +70,7 @@ void OutputQueue::consume(size_t bytes) {
   while (!chunks_.empty() && (head_ >= kChunkBytes || (chunks_.size() == 1 && head_ == tail_))) {
     head_ -= chunks_.size() == 1 ? head_ : kChunkBytes;
     chunks_.pop_front();
-    total_ -= kChunkBytes;
+    count(-static_cast<ptrdiff_t>(kChunkBytes));
   }
   if (chunks_.empty()) head_ = tail_ = 0;
 }
@@ -71,14 +82,14 @@ void OutputQueue::drop_after(size_t keep) {
   const size_t chunks = (end + kChunkBytes - 1) / kChunkBytes;
   while (chunks_.size() > chunks) {
     chunks_.pop_back();
-    total_ -= kChunkBytes;
+    count(-static_cast<ptrdiff_t>(kChunkBytes));
   }
   tail_ = end - (chunks - 1) * kChunkBytes;
   unsent_ = keep;
 }
 
 void OutputQueue::clear() {
-  total_ -= held_bytes();
+  count(-static_cast<ptrdiff_t>(held_bytes()));
   chunks_.clear();
   head_ = tail_ = unsent_ = 0;
 }

@@ -6,7 +6,8 @@
 //
 // Invariant: held_bytes() is exactly the memory of its chunks, and the counter given at
 // construction (shared by every connection's queue) always includes it, so the server can
-// hold the sum to ipc.max_total_output_bytes. Bytes handed to a write still in flight
+// hold the sum to ipc.max_total_output_bytes; so does a second counter when one is given
+// (count_in: the queues of one uid's connections). Bytes handed to a write still in flight
 // stay held until consume() says the kernel took them.
 #include <uv.h>
 
@@ -25,6 +26,9 @@ class OutputQueue {
   ~OutputQueue() { clear(); }
   OutputQueue(const OutputQueue&) = delete;
   OutputQueue& operator=(const OutputQueue&) = delete;
+
+  // Also counts held bytes in `*group` from now on (null: no longer); must outlive it.
+  void count_in(size_t* group);
 
   void append(std::string_view bytes);
   // Moves every byte of `other` to the end of this queue.
@@ -49,7 +53,10 @@ class OutputQueue {
   size_t head_ = 0;  // first unsent byte in chunks_.front()
   size_t tail_ = 0;  // bytes used in chunks_.back()
   size_t unsent_ = 0;
+  void count(ptrdiff_t delta);
+
   size_t& total_;
+  size_t* group_ = nullptr;
 };
 
 }  // namespace syncd

@@ -80,5 +80,27 @@ TEST(OutputQueue, AppendFromMovesEverything) {
   EXPECT_EQ(total, q.held_bytes());
 }
 
+TEST(OutputQueue, ASecondCounterSeesTheSameHeldBytesFromWhenItIsGiven) {
+  size_t total = 0;
+  size_t uid = 0;
+  OutputQueue a(total);
+  OutputQueue b(total);
+  a.append(std::string(100, 'x'));
+  a.count_in(&uid);
+  EXPECT_EQ(uid, OutputQueue::kChunkBytes) << "what it held already counts";
+  b.count_in(&uid);
+  b.append(std::string(OutputQueue::kChunkBytes + 1, 'y'));
+  EXPECT_EQ(uid, 3 * OutputQueue::kChunkBytes);
+  EXPECT_EQ(total, uid);
+  b.consume(OutputQueue::kChunkBytes);
+  EXPECT_EQ(uid, 2 * OutputQueue::kChunkBytes);
+  b.drop_after(0);
+  a.count_in(nullptr);
+  EXPECT_EQ(uid, 0u);
+  EXPECT_EQ(total, OutputQueue::kChunkBytes);
+  a.clear();
+  EXPECT_EQ(total, 0u);
+}
+
 }  // namespace
 }  // namespace syncd

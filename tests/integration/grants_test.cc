@@ -120,5 +120,45 @@ TEST(Grants, AUidGetsAtMostItsShareOfConnectionsAndRootIsNotCounted) {
       Millis(10000)));
 }
 
+TEST(Grants, SubscribersOfOneUidThatNeverReadShareOneOutputBudget) {
+  if (::geteuid() != 0 || ::access(kSetpriv, X_OK) != 0) {
+    GTEST_SKIP() << "needs root and " << kSetpriv << " to act as uid " << kNobody;
+  }
+  TempDir dir;
+  ::chmod(dir.path().c_str(), 0755);
+  Syncd syncd(dir, R"({"ipc": {"max_output_bytes_per_uid": 262144},
+                       "store": {"synchronous": "normal"}})");
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  ::chmod(syncd.socket().c_str(), 0666);
+  // Eight subscribers as nobody that never read what they are sent.
+  const std::string script =
+      "import socket, sys, time\n"
+      "s = socket.socket(socket.AF_UNIX)\n"
+      "s.connect(sys.argv[1])\n"
+      "s.sendall(b'{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\"}\\n')\n"
+      "time.sleep(120)\n";
+  std::vector<std::unique_ptr<Process>> readers;
+  for (int i = 0; i < 8; ++i) {
+    readers.push_back(
+        std::make_unique<Process>(as_nobody({"/usr/bin/python3", "-c", script, syncd.socket()}),
+                                  "/dev/null", dir.file("r" + std::to_string(i) + ".err")));
+  }
+  Client root(syncd.socket());
+  auto metric = [&](const char* name) { return root.call("metrics")["result"][name].GetInt64(); };
+  ASSERT_TRUE(wait_until([&] { return metric("connections_open") >= 9; }, Millis(10000)));
+  // Each subscriber is sent about 2 MB: without a shared budget syncd would hold most of
+  // it for each (up to ipc.max_output_bytes, 4 MiB, apiece), 8 x 1.8 MB.
+  const std::string pad(1000, 'p');
+  for (int i = 0; i < 2000; ++i) {
+    root.call("put", R"({"collection":"c","id":"d)" + std::to_string(i % 50) +
+                         R"(","data":{"p":")" + pad + R"("}})");
+  }
+  const int64_t held = metric("output_bytes");
+  EXPECT_LE(held, 262144 + 8 * 2 * 16384) << "held for the uid's subscribers, bytes";
+  EXPECT_GT(metric("notifications_dropped"), 0);
+  EXPECT_NE(syncd.log().find("(ipc.max_output_bytes_per_uid)"), std::string::npos) << syncd.log();
+  for (auto& r : readers) r->signal(SIGKILL);
+}
+
 }  // namespace
 }  // namespace syncd::testing
