@@ -397,10 +397,18 @@ std::vector<Command> commands() {
        "Installs a new access (or refresh) token, or client credentials for the token "
        "endpoint, read from F or stdin; syncd resumes sending without a restart.",
        auth_request},
-      {"metrics", "metrics", "Prints the daemon's counters.",
+      {"metrics", "metrics [--prometheus]",
+       "Prints the daemon's counters; --prometheus: them and the status, in Prometheus's "
+       "text format.",
        [](std::vector<std::string>& args) {
+         const bool prometheus = take_flag(args, "--prometheus");
          expect_positional(args, 0, 0);
-         return Request{"metrics", JsonDocument(), print_key_values};
+         if (!prometheus) return Request{"metrics", JsonDocument(), print_key_values};
+         Request r{"metrics", object_params(), [](const JsonValue& result) {
+                     std::fputs(field(result, "text").c_str(), stdout);
+                   }};
+         add_string(r.params, "format", "prometheus");
+         return r;
        }},
   };
 }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "daemon/prometheus_text.h"
 #include "daemon/rpc_error.h"
 #include "store/keys.h"
 #include "util/logger.h"
@@ -157,16 +158,7 @@ void Methods::call(std::string_view method, const JsonValue& params, CallContext
   if (method == "auth.set_token" || method == "auth.login") {
     return install_credentials(method, params, ctx, result, alloc);
   }
-  if (method == "metrics") {
-    metrics_.to_json(result, alloc);
-    const WriteBacklog backlog = writes_.backlog();
-    result.AddMember("journal_unapplied", JsonValue(backlog.unapplied), alloc);
-    result.AddMember("journal_loop_slices", JsonValue(backlog.loop_slices), alloc);
-    result.AddMember("journal_applier_raised", JsonValue(backlog.applier_raised), alloc);
-    result.AddMember("journal_lost_at_start", JsonValue(backlog.lost_at_start), alloc);
-    result.AddMember("journal_mark_failures", JsonValue(backlog.mark_failures), alloc);
-    return;
-  }
+  if (method == "metrics") return metrics(params, result, alloc);
   throw RpcError(rpc_code::kMethodNotFound, "method_not_found",
                  "unknown method " + std::string(method));
 }
@@ -340,6 +332,76 @@ void Methods::status(JsonValue& result, JsonAllocator& alloc) {
   JsonValue warnings(rapidjson::kArrayType);
   for (const std::string& w : info_.warnings) warnings.PushBack(json_string(w, alloc), alloc);
   result.AddMember("warnings", warnings, alloc);
+}
+
+std::vector<Metrics::Entry> Methods::journal_entries() const {
+  const WriteBacklog b = writes_.backlog();
+  return {
+      {"journal_unapplied", b.unapplied, false,
+       "acknowledged writes in the journal not yet in the tables"},
+      {"journal_loop_slices", b.loop_slices, true,
+       "times the loop applied journaled writes itself"},
+      {"journal_applier_raised", b.applier_raised, true,
+       "times the journal applier left idle priority to catch up"},
+      {"journal_lost_at_start", b.lost_at_start, false,
+       "acknowledged writes a damaged journal had lost at start"},
+      {"journal_mark_failures", b.mark_failures, true, "writes of journal.mark that failed"},
+  };
+}
+
+void Methods::metrics(const JsonValue& params, JsonValue& result, JsonAllocator& alloc) {
+  const std::string format = optional_string(params, "format").value_or("json");
+  if (format == "json") {
+    metrics_.to_json(result, alloc);
+    for (const Metrics::Entry& e : journal_entries()) {
+      result.AddMember(rapidjson::StringRef(e.name), JsonValue(e.value), alloc);
+    }
+    return;
+  }
+  if (format != "prometheus") throw invalid_params("params.format: expected json or prometheus");
+  PrometheusText out;
+  std::vector<Metrics::Entry> all = metrics_.entries();
+  for (const Metrics::Entry& e : journal_entries()) all.push_back(e);
+  for (const Metrics::Entry& e : all) {
+    const std::string name = std::string("syncd_") + e.name + (e.counter ? "_total" : "");
+    out.family(name, e.counter ? "counter" : "gauge", e.help);
+    out.sample(name, static_cast<int64_t>(e.value));
+  }
+  // What `status` says, as numbers and state sets.
+  const QueueCounts counts = writes_.counts();
+  out.family("syncd_queue_mutations", "gauge", "mutations in the queue by state");
+  for (const auto& [state, n] :
+       {std::pair{"pending", counts.pending}, std::pair{"inflight", counts.inflight},
+        std::pair{"failed", counts.failed}, std::pair{"conflict", counts.conflict}}) {
+    out.sample("syncd_queue_mutations", static_cast<int64_t>(n), {{"state", state}});
+  }
+  const std::optional<int64_t> oldest = writes_.oldest_pending_created_ms();
+  out.family("syncd_queue_oldest_pending_age_seconds", "gauge",
+             "age of the oldest pending mutation (0: none)");
+  out.sample(
+      "syncd_queue_oldest_pending_age_seconds",
+      oldest ? std::max<double>(0, static_cast<double>(clock_.now_ms() - *oldest) / 1000) : 0.0);
+  const SyncStatus sync = sync_ ? sync_->status() : SyncStatus{};
+  out.family("syncd_connectivity", "gauge", "the remote's reachability (1: the current state)");
+  out.states("syncd_connectivity", {"online", "degraded", "offline"}, to_string(sync.connectivity));
+  out.family("syncd_breaker", "gauge", "the circuit breaker (1: the current state)");
+  out.states("syncd_breaker", {"closed", "open", "half_open"}, to_string(sync.breaker));
+  out.family("syncd_auth", "gauge", "the remote's credentials (1: the current state)");
+  out.states("syncd_auth", {"none", "ok", "failed", "auth_failed"}, sync.auth);
+  out.family("syncd_retry_wait_seconds", "gauge",
+             "time until the next request to the remote, when one waits out a backoff (0: none)");
+  out.sample(
+      "syncd_retry_wait_seconds",
+      sync.next_retry_ms
+          ? std::max<double>(0, static_cast<double>(*sync.next_retry_ms - clock_.now_ms()) / 1000)
+          : 0.0);
+  out.family("syncd_uptime_seconds", "gauge", "time since syncd started");
+  out.sample("syncd_uptime_seconds",
+             static_cast<double>(clock_.monotonic_ms() - info_.started_monotonic_ms) / 1000);
+  out.family("syncd_info", "gauge", "syncd's version (always 1)");
+  out.sample("syncd_info", int64_t{1}, {{"version", SYNCD_VERSION}});
+  result.SetObject();
+  result.AddMember("text", json_string(out.text(), alloc), alloc);
 }
 
 void Methods::check_access(const CallContext& ctx, const std::string& collection,

@@ -86,6 +86,10 @@ class Methods {
   void get(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
   void list(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
   void status(JsonValue& result, JsonAllocator& alloc);
+  // metrics {format?: json|prometheus}: the counters, and with prometheus `status` too,
+  // as {"text": exposition}.
+  void metrics(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
+  std::vector<Metrics::Entry> journal_entries() const;
   // auth.set_token {token, kind?: access|refresh}, auth.login {client_secret, client_id?}.
   void install_credentials(std::string_view method, const JsonValue& params, CallContext& ctx,
                            JsonValue& result, JsonAllocator& alloc);

@@ -1,6 +1,7 @@
 #pragma once
 // Counters the daemon keeps since start, reported by the `metrics` method.
 #include <cstdint>
+#include <vector>
 
 #include "util/json.h"
 
@@ -33,6 +34,15 @@ struct Metrics {
   uint64_t gaps = 0;                   // gap notifications that told them
   uint64_t memory_trims = 0;           // freed output memory given back (malloc_trim)
 
+  // Each counter with its name, whether it only grows (a Prometheus counter) or goes up
+  // and down (a gauge), and what it counts: the one list `metrics` renders either way.
+  struct Entry {
+    const char* name;
+    uint64_t value;
+    bool counter;
+    const char* help;
+  };
+  std::vector<Entry> entries() const;
   void to_json(JsonValue& out, JsonAllocator& alloc) const;
 };
 

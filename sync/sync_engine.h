@@ -54,7 +54,7 @@ struct SyncSettings {
 struct SyncStatus {
   Connectivity connectivity = Connectivity::offline;
   BreakerState breaker = BreakerState::closed;
-  std::string auth = "none";  // none, ok, failed
+  std::string auth = "none";  // none, ok, failed, auth_failed
   std::optional<int64_t> last_push_ms;
   std::optional<int64_t> last_pull_ms;
   std::optional<int64_t> next_retry_ms;

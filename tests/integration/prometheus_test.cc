@@ -1,0 +1,87 @@
+// `syncctl metrics --prometheus` read by a real Prometheus parser (the prometheus_client
+// package's, installed by scripts/test): every family parses, counters count what was
+// done, and the status (queue by state, connectivity, breaker, auth) is there as numbers.
+#include <gtest/gtest.h>
+
+#include "tests/integration/harness.h"
+
+namespace syncd::testing {
+namespace {
+
+// The parser's view of `text` as JSON: {"family name": {"type", "samples": [[name,
+// labels, value], ...]}}; or an error object.
+JsonDocument parsed(const TempDir& dir, const std::string& text) {
+  write_file(dir.file("metrics.txt"), text);
+  const std::string script =
+      "import json, sys\n"
+      "from prometheus_client.parser import text_string_to_metric_families\n"
+      "out = {}\n"
+      "for f in text_string_to_metric_families(open(sys.argv[1]).read()):\n"
+      "    out[f.name] = {'type': f.type,\n"
+      "                   'samples': [[s.name, s.labels, s.value] for s in f.samples]}\n"
+      "print(json.dumps(out))\n";
+  CommandResult r = run_command({"/usr/bin/python3", "-c", script, dir.file("metrics.txt")});
+  JsonDocument doc;
+  if (r.exit_code != 0 || parse_json(r.out, doc)) {
+    doc.Parse(R"({"error": "the parser refused it"})");
+    ADD_FAILURE() << r.err << "\n" << text;
+  }
+  return doc;
+}
+
+// The value of the sample `name` with label state=`state` (or no labels), -1 when absent.
+double value_of(const JsonDocument& families, const char* family, const char* sample,
+                const char* state = nullptr) {
+  if (!families.HasMember(family)) return -1;
+  for (const auto& s : families[family]["samples"].GetArray()) {
+    if (std::string(s[0].GetString()) != sample) continue;
+    if (state && (!s[1].HasMember("state") || std::string(s[1]["state"].GetString()) != state)) {
+      continue;
+    }
+    return s[2].GetDouble();
+  }
+  return -1;
+}
+
+TEST(Prometheus, TheMetricsAndTheStatusParseWithARealParserAndCountWhatWasDone) {
+  TempDir dir;
+  Syncd syncd(dir);  // offline: its remote is a closed port
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  for (int i = 0; i < 7; ++i) {
+    client.call("put", R"({"collection":"m","id":"d)" + std::to_string(i) + R"(","data":{}})");
+  }
+  CommandResult r =
+      run_command({syncctl_bin(), "--socket", syncd.socket(), "metrics", "--prometheus"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  JsonDocument f = parsed(dir, r.out);
+  ASSERT_TRUE(f.IsObject() && !f.HasMember("error"));
+  EXPECT_STREQ(f["syncd_writes"]["type"].GetString(), "counter");
+  EXPECT_EQ(value_of(f, "syncd_writes", "syncd_writes_total"), 7);
+  EXPECT_EQ(value_of(f, "syncd_queue_mutations", "syncd_queue_mutations", "pending") +
+                value_of(f, "syncd_queue_mutations", "syncd_queue_mutations", "inflight"),
+            7);
+  EXPECT_EQ(value_of(f, "syncd_queue_mutations", "syncd_queue_mutations", "failed"), 0);
+  EXPECT_EQ(value_of(f, "syncd_connectivity", "syncd_connectivity", "offline"), 1);
+  EXPECT_EQ(value_of(f, "syncd_connectivity", "syncd_connectivity", "online"), 0);
+  EXPECT_EQ(value_of(f, "syncd_breaker", "syncd_breaker", "closed"), 1);
+  EXPECT_EQ(value_of(f, "syncd_auth", "syncd_auth", "none"), 1);
+  EXPECT_EQ(value_of(f, "syncd_connections_open", "syncd_connections_open"), 2)
+      << "the test's client and syncctl";
+  EXPECT_GE(value_of(f, "syncd_queue_oldest_pending_age_seconds",
+                     "syncd_queue_oldest_pending_age_seconds"),
+            0);
+  EXPECT_GE(value_of(f, "syncd_journal_unapplied", "syncd_journal_unapplied"), 0);
+  EXPECT_STREQ(f["syncd_info"]["samples"][0][1]["version"].GetString(), SYNCD_VERSION);
+  // The table for people is unchanged.
+  r = run_command({syncctl_bin(), "--socket", syncd.socket(), "metrics"});
+  EXPECT_NE(r.out.find("writes"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("# TYPE"), std::string::npos) << r.out;
+  // A format it does not know is named.
+  JsonDocument bad = client.call("metrics", R"({"format": "xml"})");
+  EXPECT_EQ(std::string(bad["error"]["message"].GetString()),
+            "params.format: expected json or prometheus");
+}
+
+}  // namespace
+}  // namespace syncd::testing
