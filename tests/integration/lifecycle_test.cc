@@ -470,7 +470,7 @@ TEST(Lifecycle, TheDatabaseAndJournalFilesAreTheDaemonUsersAlone) {
 }
 
 // What syncd tells systemd, read from a NOTIFY_SOCKET of our own.
-TEST(Lifecycle, TellsSystemdReadyWatchdogAndStopping) {
+TEST(Lifecycle, TellsSystemdReadyWatchdogStatusAndStopping) {
   TempDir dir;
   const std::string notify_path = dir.file("notify.sock");
   int fd = ::socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -508,6 +508,15 @@ TEST(Lifecycle, TellsSystemdReadyWatchdogAndStopping) {
       },
       Millis(10000)))
       << messages;
+  // STATUS= says connectivity and queue depth, and again when they change.
+  EXPECT_TRUE(receive_until("STATUS=offline; queue 0 pending, 0 inflight, 0 failed, 0 conflict",
+                            Millis(10000)))
+      << messages;
+  Client client(dir.file("s.sock"));
+  for (int i = 0; i < 3; ++i) {
+    client.call("put", R"({"collection":"n","id":"d)" + std::to_string(i) + R"(","data":{}})");
+  }
+  EXPECT_TRUE(receive_until("STATUS=offline; queue 3 pending", Millis(10000))) << messages;
   syncd.signal(SIGTERM);
   EXPECT_TRUE(receive_until("STOPPING=1", Millis(10000))) << messages;
   EXPECT_EQ(exit_code(syncd.wait_exit(Millis(10000))), 0);
