@@ -366,6 +366,7 @@ std::vector<Field> fields_of(Config& c) {
       string_field("socket", c.socket),
       remote_field(c),
       string_field("log_level", c.log_level, {"debug", "info", "warning", "error"}),
+      string_field("log_format", c.log_format, {"text", "json"}),
       int_field("ipc.max_frame_bytes", c.ipc.max_frame_bytes, 1024, 1LL << 30),
       int_field("ipc.max_output_bytes", c.ipc.max_output_bytes, 4096, 1LL << 32),
       int_field("ipc.max_total_output_bytes", c.ipc.max_total_output_bytes, 4096, 1LL << 40),

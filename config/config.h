@@ -39,7 +39,8 @@ struct Config {
   std::string remote_protocol = "v1";
   // Credentials may go over plain http:// to a host outside loopback (a warning at start).
   bool allow_insecure_http = false;
-  std::string log_level = "info";  // debug | info | warning | error
+  std::string log_level = "info";   // debug | info | warning | error
+  std::string log_format = "text";  // text | json
 
   struct Ipc {
     int64_t max_frame_bytes = 1 << 20;

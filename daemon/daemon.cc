@@ -57,6 +57,7 @@ void apply_log_level(const Config& c) {
   LogLevel level = LogLevel::info;
   parse_log_level(c.log_level, level);
   set_log_level(level);
+  set_log_format(c.log_format == "json" ? LogFormat::json : LogFormat::text);
 }
 
 RemoteSettings remote_settings_from(const Config& c, const std::string& client_id) {
@@ -355,7 +356,8 @@ class Daemon {
       for (const auto& change : changes) {
         // Applied at once: log_level, ipc.*, store.max_document_bytes and the sync
         // directions. The rest of the sync engine's settings are read when it starts.
-        bool applied_now = change.rfind("log_level:", 0) == 0 || change.rfind("ipc.", 0) == 0 ||
+        bool applied_now = change.rfind("log_level:", 0) == 0 ||
+                           change.rfind("log_format:", 0) == 0 || change.rfind("ipc.", 0) == 0 ||
                            change.rfind("store.max_document_bytes:", 0) == 0 ||
                            change.rfind("sync.default_direction:", 0) == 0 ||
                            change.rfind("sync.collections:", 0) == 0;
@@ -366,6 +368,7 @@ class Daemon {
       // the changes that wait for a restart.
       Config& running = options_.config;
       running.log_level = fresh.log_level;
+      running.log_format = fresh.log_format;
       running.ipc = fresh.ipc;
       running.store.max_document_bytes = fresh.store.max_document_bytes;
       running.sync.default_direction = fresh.sync.default_direction;

@@ -24,6 +24,7 @@ options:
   --state-dir DIR    database and lock directory (default ./.syncd)
   --remote URL       remote backend (default http://127.0.0.1:8787)
   --log-level LEVEL  debug, info, warning or error
+  --log-format F     text (the default) or json: one object a line {time, level, message}
   --foreground       run in the foreground (always the case; for systemd Type=notify)
   --check-config     validate the config, print every key's effective value, exit
   --version          print the version and exit
@@ -73,7 +74,7 @@ int main(int argc, char** argv) {
     } else if (arg == "--check-config") {
       flags.check_config = true;
     } else if (arg == "--config" || arg == "--socket" || arg == "--state-dir" ||
-               arg == "--remote" || arg == "--log-level") {
+               arg == "--remote" || arg == "--log-level" || arg == "--log-format") {
       if (!take_value()) return usage_error(arg + " needs a value");
       if (arg == "--config") {
         flags.config_path = value;
@@ -99,6 +100,11 @@ int main(int argc, char** argv) {
               "--log-level: expected one of debug, info, warning, error, got \"" + value + "\"");
         }
         c.log_level = value;
+      } else if (name == "--log-format") {
+        if (value != "text" && value != "json") {
+          throw syncd::ConfigError("--log-format: expected text or json, got \"" + value + "\"");
+        }
+        c.log_format = value;
       }
     }
     syncd::validate_config(c);

@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <map>
+#include <sstream>
 
 #include <dirent.h>
 #include <sched.h>
@@ -521,6 +522,35 @@ TEST(Lifecycle, TellsSystemdReadyWatchdogStatusAndStopping) {
   EXPECT_TRUE(receive_until("STOPPING=1", Millis(10000))) << messages;
   EXPECT_EQ(exit_code(syncd.wait_exit(Millis(10000))), 0);
   ::close(fd);
+}
+
+TEST(Lifecycle, WithLogFormatJsonEveryLogLineIsOneObject) {
+  TempDir dir;
+  Syncd syncd(dir, "", {"--log-format", "json", "--log-level", "debug"});
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  client.call("put", R"({"collection":"j","id":"a \"quoted\"\nid","data":{}})");
+  ASSERT_EQ(syncd.stop(), 0);
+  std::istringstream lines(syncd.log());
+  std::string line;
+  int count = 0;
+  bool saw_serving = false;
+  while (std::getline(lines, line)) {
+    JsonDocument doc;
+    ASSERT_FALSE(parse_json(line, doc)) << "not JSON: " << line;
+    ASSERT_TRUE(doc.IsObject() && doc["time"].IsString() && doc["level"].IsString() &&
+                doc["message"].IsString())
+        << line;
+    EXPECT_EQ(std::string(doc["time"].GetString()).size(), 24u) << line;  // ...T..:..:..mmmZ
+    saw_serving |= std::string(doc["message"].GetString()).rfind("syncd 0", 0) == 0;
+    ++count;
+  }
+  EXPECT_GE(count, 3);
+  EXPECT_TRUE(saw_serving) << syncd.log();
+  CommandResult bad = run_command({syncd_bin(), "--log-format", "yaml", "--check-config"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("--log-format: expected text or json, got \"yaml\""), std::string::npos)
+      << bad.err;
 }
 
 }  // namespace
