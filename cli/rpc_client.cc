@@ -62,7 +62,16 @@ std::optional<std::string> RpcClient::call(const std::string& method, const Json
     ssize_t n = ::send(fd_, line.data() + sent, line.size() - sent, MSG_NOSIGNAL);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return std::string("cannot send to syncd: ") + std::strerror(errno);
+      const std::string send_error = std::string("cannot send to syncd: ") + std::strerror(errno);
+      // syncd refuses a connection (too many clients, a uid not allowed) with an error
+      // line and closes it, maybe before reading the request: that line says why.
+      std::string ignored;
+      std::optional<std::string> refusal = read_line(ignored, false);
+      if (refusal && !parse_json(*refusal, response) && response.IsObject() &&
+          response.HasMember("error")) {
+        return std::nullopt;
+      }
+      return send_error;
     }
     sent += static_cast<size_t>(n);
   }
