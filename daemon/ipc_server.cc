@@ -537,7 +537,8 @@ void IpcServer::notify_subscribers(const std::vector<ChangeEvent>& changes) {
       }
       for (const auto& [sub_id, filter] : conn->subscriptions.filters) {
         auto it = filter ? per_collection.find(*filter) : per_collection.end();
-        const uint64_t n = !filter ? readable : it == per_collection.end() ? 0 : it->second;
+        uint64_t n = !filter ? readable : it == per_collection.end() ? 0 : it->second;
+        if (filter && !conn->access.may_read(*filter)) n = 0;  // a grant withdrawn at SIGHUP
         if (n == 0) continue;
         conn->missed[sub_id] += n;
         metrics_.notifications_dropped += n;
@@ -576,26 +577,18 @@ void IpcServer::notify(Connection& conn, int64_t subscription, std::string_view 
   }
   OutputQueue& queue = conn.answer_open ? conn.later : conn.out;
   const size_t growth = queue.held_after(line.bytes(id_text)) - queue.held_bytes();
-  const bool over_own = conn.held() + growth > limits_.max_output_bytes;
-  // A uid's connections share a budget too: many subscribers that never read cost at
-  // most ipc.max_output_bytes_per_uid together (a connection holding nothing still gets
-  // the next one, so none waits for another to read).
-  const bool over_uid =
-      conn.uid_held != nullptr && *conn.uid_held + growth > limits_.max_output_bytes_per_uid;
-  if (conn.held() > 0 && (over_own || over_uid)) {
+  if (conn.held() > 0 && conn.held() + growth > limits_.max_output_bytes) {
     conn.missed[subscription] = 1;
     ++metrics_.notifications_dropped;
     if (conn.lag_logged) return;
     conn.lag_logged = true;
     log_info("a subscriber (uid " + std::to_string(conn.uid) +
-             ") does not read: " + std::to_string(over_own ? conn.held() : *conn.uid_held) +
-             (over_own ? " bytes unsent (ipc.max_output_bytes)"
-                       : " bytes unsent for its uid (ipc.max_output_bytes_per_uid)") +
-             "; its notifications are dropped until it catches up, then it gets a gap "
-             "notification");
+             ") does not read: " + std::to_string(conn.held()) +
+             " bytes unsent (ipc.max_output_bytes); its notifications are dropped until it "
+             "catches up, then it gets a gap notification");
     return;
   }
-  make_room(growth);
+  make_room(conn, growth);
   if (conn.closing) return;
   if (conn.idle_output()) conn.waiting_since_ms = uv_now(loop_);
   line.append_to(queue, id_text);
@@ -620,7 +613,7 @@ void IpcServer::resume_notifications(Connection& conn) {
 
 void IpcServer::send(Connection& conn, std::string_view line) {
   if (conn.closing) return;
-  make_room(conn.out.held_after(line.size() + 1) - conn.out.held_bytes());
+  make_room(conn, conn.out.held_after(line.size() + 1) - conn.out.held_bytes());
   if (conn.closing) return;
   if (conn.idle_output()) conn.waiting_since_ms = uv_now(loop_);
   conn.out.append(line);
@@ -633,7 +626,7 @@ void IpcServer::send(Connection& conn, std::string_view line) {
 
 void IpcServer::send_slice(Connection& conn, const std::string& answers, bool last) {
   if (conn.closing) return;
-  make_room(conn.out.held_after(answers.size() + 1) - conn.out.held_bytes());
+  make_room(conn, conn.out.held_after(answers.size() + 1) - conn.out.held_bytes());
   if (conn.closing) return;
   if (conn.idle_output()) conn.waiting_since_ms = uv_now(loop_);
   // `answers` is this slice's array; the batch's answer is one array on one line, so
@@ -723,13 +716,29 @@ void IpcServer::on_write(uv_write_t* req, int status) {
   self->note_output();
 }
 
-void IpcServer::make_room(size_t growth) {
-  const size_t limit = limits_.max_total_output_bytes;
-  auto held = [this] { return output_bytes_ - closing_bytes_; };
-  if (growth == 0 || held() + growth <= limit) return;
+void IpcServer::make_room(Connection& conn, size_t growth) {
+  if (growth == 0) return;
+  cut_longest_waiting([this] { return output_bytes_ - closing_bytes_; },
+                      limits_.max_total_output_bytes, growth, nullptr,
+                      "the clients' unsent output reached ipc.max_total_output_bytes");
+  // A uid's connections share a budget too (not root's, not syncd's own): those of its
+  // connections most behind go, not one that reads.
+  if (conn.uid_held == nullptr || conn.closing) return;
+  const size_t* held = conn.uid_held;
+  const uid_t uid = conn.uid;
+  cut_longest_waiting(
+      [held] { return *held; }, limits_.max_output_bytes_per_uid, growth, &uid,
+      "the unsent output of uid " + std::to_string(uid) + " reached ipc.max_output_bytes_per_uid");
+}
+
+void IpcServer::cut_longest_waiting(const std::function<size_t()>& held, size_t limit,
+                                    size_t growth, const uid_t* only_uid, const std::string& what) {
+  if (held() + growth <= limit) return;
   std::vector<Connection*> holders;
   for (Connection* c : connections_) {
-    if (!c->closing && c->held() > 0) holders.push_back(c);
+    if (!c->closing && c->held() > 0 && (only_uid == nullptr || c->uid == *only_uid)) {
+      holders.push_back(c);
+    }
   }
   // The client whose output has not moved for longest is the one most behind; a client
   // that reads, even a large answer, keeps its output moving.
@@ -749,8 +758,8 @@ void IpcServer::make_room(size_t growth) {
     close(*victim);
   }
   if (cut_unlogged_ > 0 && (cut_logged_ms_ == 0 || now >= cut_logged_ms_ + 1000)) {
-    log_warning("the clients' unsent output reached ipc.max_total_output_bytes (" +
-                std::to_string(limit) + " bytes): disconnected " + std::to_string(cut_unlogged_) +
+    log_warning(what + " (" + std::to_string(limit) + " bytes): disconnected " +
+                std::to_string(cut_unlogged_) +
                 " client(s) whose output had waited longest (up to " + std::to_string(longest_ms) +
                 " ms)");
     cut_unlogged_ = 0;
@@ -793,6 +802,8 @@ void IpcServer::close(Connection& conn) {
   conn.later.clear();
   conn.out.drop_after(conn.in_flight);
   closing_bytes_ += conn.held();
+  conn.out.count_in(nullptr);  // its uid's budget has room again now
+  conn.later.count_in(nullptr);
   uv_close(reinterpret_cast<uv_handle_t*>(&conn.pipe), on_close);
 }
 

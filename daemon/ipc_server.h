@@ -104,9 +104,11 @@ class IpcServer {
   void flush_all();
   void close(Connection& conn);
   // Disconnects the clients whose output has waited longest until `growth` more bytes
-  // fit in ipc.max_total_output_bytes (or no client holds any); the client about to get
-  // them may be one of those cut.
-  void make_room(size_t growth);
+  // for `conn` fit in ipc.max_total_output_bytes, and those of conn's uid until they fit
+  // in ipc.max_output_bytes_per_uid (or no client holds any); `conn` may be one cut.
+  void make_room(Connection& conn, size_t growth);
+  void cut_longest_waiting(const std::function<size_t()>& held, size_t limit, size_t growth,
+                           const uid_t* only_uid, const std::string& what);
   void note_output();
   void maybe_finish_shutdown();
   void notify_subscribers(const std::vector<ChangeEvent>& changes);

@@ -422,8 +422,15 @@ void Methods::conflicts_list(const JsonValue& params, const CollectionAccess* ac
   int64_t limit = optional_int(params, "limit", kDefaultListLimit, 1, kMaxListLimit);
   result.SetObject();
   JsonValue items(rapidjson::kArrayType);
-  for (const Resolution& r : resolutions_->recent(static_cast<size_t>(limit))) {
-    if (access != nullptr && !access->may_read(r.collection)) continue;
+  // With ipc.grants the newest `limit` the peer may read, looked for among the newest
+  // kMaxResolutionsScanned (the log has no paging).
+  constexpr size_t kMaxResolutionsScanned = 10000;
+  const bool restricted = access != nullptr && !access->reads_everything();
+  size_t taken = 0;
+  for (const Resolution& r :
+       resolutions_->recent(restricted ? kMaxResolutionsScanned : static_cast<size_t>(limit))) {
+    if (restricted && !access->may_read(r.collection)) continue;
+    if (taken++ == static_cast<size_t>(limit)) break;
     JsonValue item(rapidjson::kObjectType);
     item.AddMember("mutation_id", json_string(r.mutation_id, alloc), alloc);
     item.AddMember("collection", json_string(r.collection, alloc), alloc);

@@ -74,6 +74,10 @@ std::string to_pretty_json(const JsonValue& value);
 // `s` as a JSON string: "a\"b".
 std::string json_quote(std::string_view s);
 
+// `text` with every byte that is not part of well-formed UTF-8 (RFC 3629) replaced by
+// U+FFFD: a path or a library's message may hold any bytes, a JSON text may not.
+std::string well_formed_utf8(std::string_view text);
+
 // RFC 7386: merges `patch` into `target` in place. A null member removes the key; a
 // non-object patch replaces the target. Recurses once per level of `patch` (at most
 // kMaxJsonDepth); the result nests no deeper than the deeper of the two.

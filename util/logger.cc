@@ -54,7 +54,7 @@ void log_line(LogLevel level, std::string_view message) {
     line += R"(","level":")";
     line += kNames[index];
     line += R"(","message":)";
-    line += json_quote(message);
+    line += json_quote(well_formed_utf8(message));
     line += "}\n";
   } else {
     if (!g_journal) {

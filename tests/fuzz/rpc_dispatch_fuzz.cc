@@ -44,7 +44,7 @@ struct FuzzDaemon {
   Uuid7Generator ids{clock, random};
   LocalWrites writes{docs, queue, ids, clock, 64 << 10};
   ResolutionLog resolutions{*db};
-  DaemonInfo info{"fuzz-client", 0};
+  DaemonInfo info{"fuzz-client", 0, {}};
   Metrics metrics;
   Methods methods{docs, queue, writes, clock, ids, info, metrics, &resolutions};
   RpcHandler handler{methods, metrics, 16};

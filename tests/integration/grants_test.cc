@@ -120,7 +120,7 @@ TEST(Grants, AUidGetsAtMostItsShareOfConnectionsAndRootIsNotCounted) {
       Millis(10000)));
 }
 
-TEST(Grants, SubscribersOfOneUidThatNeverReadShareOneOutputBudget) {
+TEST(Grants, SubscribersOfOneUidThatNeverReadShareOneOutputBudgetAndAReaderKeepsUp) {
   if (::geteuid() != 0 || ::access(kSetpriv, X_OK) != 0) {
     GTEST_SKIP() << "needs root and " << kSetpriv << " to act as uid " << kNobody;
   }
@@ -130,34 +130,48 @@ TEST(Grants, SubscribersOfOneUidThatNeverReadShareOneOutputBudget) {
                        "store": {"synchronous": "normal"}})");
   ASSERT_TRUE(syncd.start()) << syncd.log();
   ::chmod(syncd.socket().c_str(), 0666);
-  // Eight subscribers as nobody that never read what they are sent.
+  // Eight subscribers as nobody that never read what they are sent, and one that does.
   const std::string script =
       "import socket, sys, time\n"
       "s = socket.socket(socket.AF_UNIX)\n"
       "s.connect(sys.argv[1])\n"
       "s.sendall(b'{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"subscribe\"}\\n')\n"
       "time.sleep(120)\n";
-  std::vector<std::unique_ptr<Process>> readers;
+  std::vector<std::unique_ptr<Process>> stuck;
   for (int i = 0; i < 8; ++i) {
-    readers.push_back(
+    stuck.push_back(
         std::make_unique<Process>(as_nobody({"/usr/bin/python3", "-c", script, syncd.socket()}),
                                   "/dev/null", dir.file("r" + std::to_string(i) + ".err")));
   }
+  const std::string watched = dir.file("watch.out");
+  Process reader(as_nobody({syncctl_bin(), "--socket", syncd.socket(), "--json", "watch"}), watched,
+                 dir.file("watch.err"));
   Client root(syncd.socket());
   auto metric = [&](const char* name) { return root.call("metrics")["result"][name].GetInt64(); };
-  ASSERT_TRUE(wait_until([&] { return metric("connections_open") >= 9; }, Millis(10000)));
+  ASSERT_TRUE(wait_until([&] { return metric("connections_open") >= 10; }, Millis(10000)));
   // Each subscriber is sent about 2 MB: without a shared budget syncd would hold most of
-  // it for each (up to ipc.max_output_bytes, 4 MiB, apiece), 8 x 1.8 MB.
+  // it for each of the eight (up to ipc.max_output_bytes, 4 MiB, apiece): 17 MB.
   const std::string pad(1000, 'p');
+  int64_t held_max = 0;
   for (int i = 0; i < 2000; ++i) {
-    root.call("put", R"({"collection":"c","id":"d)" + std::to_string(i % 50) +
-                         R"(","data":{"p":")" + pad + R"("}})");
+    root.call("put", R"({"collection":"c","id":"d)" + std::to_string(i % 50) + R"(","data":{"i":)" +
+                         std::to_string(i) + R"(,"p":")" + pad + R"("}})");
+    if (i % 100 == 0) held_max = std::max(held_max, metric("output_bytes"));
   }
-  const int64_t held = metric("output_bytes");
-  EXPECT_LE(held, 262144 + 8 * 2 * 16384) << "held for the uid's subscribers, bytes";
-  EXPECT_GT(metric("notifications_dropped"), 0);
-  EXPECT_NE(syncd.log().find("(ipc.max_output_bytes_per_uid)"), std::string::npos) << syncd.log();
-  for (auto& r : readers) r->signal(SIGKILL);
+  held_max = std::max(held_max, metric("output_bytes"));
+  EXPECT_LE(held_max, 262144 + 2 * 16384) << "held for the uid's subscribers, bytes";
+  EXPECT_GE(metric("slow_reader_disconnects"), 1);
+  EXPECT_NE(syncd.log().find("the unsent output of uid 65534 reached "
+                             "ipc.max_output_bytes_per_uid (262144 bytes): disconnected"),
+            std::string::npos)
+      << syncd.log();
+  // The uid's reader was not the one cut: it has the last change.
+  EXPECT_TRUE(wait_until(
+      [&] { return read_file(watched).find(R"("i":1999)") != std::string::npos; }, Millis(10000)))
+      << read_file(dir.file("watch.err"));
+  EXPECT_TRUE(reader.running());
+  reader.signal(SIGTERM);
+  for (auto& r : stuck) r->signal(SIGKILL);
 }
 
 }  // namespace

@@ -341,5 +341,21 @@ TEST(FormatTime, Rfc3339Utc) {
   EXPECT_EQ(format_rfc3339_utc(1795723804999), "2026-11-26T20:10:04Z");
 }
 
+TEST(WellFormedUtf8, KeepsValidSequencesAndReplacesEveryOtherByte) {
+  EXPECT_EQ(well_formed_utf8("plain ascii"), "plain ascii");
+  EXPECT_EQ(well_formed_utf8("caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80"),
+            "caf\xC3\xA9 \xE2\x82\xAC \xF0\x9F\x98\x80");
+  const std::string bad = "\xEF\xBF\xBD";
+  EXPECT_EQ(well_formed_utf8("a\xFF"
+                             "b"),
+            "a" + bad + "b");
+  EXPECT_EQ(well_formed_utf8("\xC3"), bad) << "cut short";
+  EXPECT_EQ(well_formed_utf8("\xC0\xAF"), bad + bad) << "overlong";
+  EXPECT_EQ(well_formed_utf8("\xED\xA0\x80"), bad + bad + bad) << "a surrogate";
+  EXPECT_EQ(well_formed_utf8("\xF4\x90\x80\x80"), bad + bad + bad + bad) << "past U+10FFFF";
+  JsonDocument doc;
+  EXPECT_FALSE(parse_json(json_quote(well_formed_utf8("x\xFE\x80y")), doc));
+}
+
 }  // namespace
 }  // namespace syncd
