@@ -165,14 +165,11 @@ void Methods::call(std::string_view method, const JsonValue& params, CallContext
 
 namespace {
 
-// A secret from a client goes into an Authorization header, a form body and the token
-// file: 1 to 16,384 bytes of visible ASCII, as a token endpoint's answer must be.
+// A secret from a client: the shape a token endpoint's answer must have (is_token_text).
 std::string secret_param(const JsonValue& params, const char* name) {
   const std::optional<std::string> value = optional_string(params, name);
   if (!value) throw invalid_params(std::string("params.") + name + ": required, a string");
-  const bool visible =
-      std::all_of(value->begin(), value->end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
-  if (value->empty() || value->size() > (16 << 10) || !visible) {
+  if (!is_token_text(*value)) {
     throw invalid_params(std::string("params.") + name +
                          ": expected 1 to 16384 bytes of visible ASCII");
   }

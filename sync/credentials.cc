@@ -14,20 +14,17 @@
 namespace syncd {
 namespace {
 
-// A token goes into an Authorization header and the token file: visible ASCII only
-// (RFC 6750's b64token is narrower still), so it cannot end the header early.
 bool is_token(const JsonValue& v) {
-  constexpr size_t kMaxTokenBytes = 16 << 10;
-  if (!v.IsString() || v.GetStringLength() == 0 || v.GetStringLength() > kMaxTokenBytes) {
-    return false;
-  }
-  for (const char* c = v.GetString(); c != v.GetString() + v.GetStringLength(); ++c) {
-    if (*c < 0x21 || *c > 0x7e) return false;
-  }
-  return true;
+  return v.IsString() && is_token_text(std::string_view(v.GetString(), v.GetStringLength()));
 }
 
 }  // namespace
+
+bool is_token_text(std::string_view text) {
+  constexpr size_t kMaxTokenBytes = 16 << 10;
+  if (text.empty() || text.size() > kMaxTokenBytes) return false;
+  return std::all_of(text.begin(), text.end(), [](char c) { return c >= 0x21 && c <= 0x7e; });
+}
 
 std::optional<std::string> parse_token_answer(std::string_view body, TokenAnswer& out) {
   JsonDocument doc;
@@ -175,31 +172,29 @@ void Credentials::refresh_ahead(RefreshDone done) {
 }
 
 void Credentials::install_access_token(std::string token) {
-  ++installs_;  // an answer to a refresh in flight is for the old credentials
   use_token(std::move(token), 0);
   ++generation_;
-  refreshed_since_success_ = false;
-  become(State::ok, "");
-  store_tokens();
+  installed();
 }
 
 void Credentials::install_refresh_token(std::string token) {
-  ++installs_;
   settings_.refresh_token = std::move(token);
   use_token("", 0);  // the next request first gets an access token with it
-  refreshed_since_success_ = false;
-  become(State::ok, "");
-  store_tokens();
+  installed();
 }
 
 void Credentials::install_client_secret(std::string client_id, std::string client_secret) {
-  ++installs_;
   if (!client_id.empty()) settings_.client_id = std::move(client_id);
   settings_.client_secret = std::move(client_secret);
   settings_.refresh_token.clear();  // the client_credentials grant from now on
   use_token("", 0);
-  refreshed_since_success_ = false;
   installed_client_secret_ = true;
+  installed();
+}
+
+void Credentials::installed() {
+  ++installs_;  // an answer to a refresh in flight is for the old credentials
+  refreshed_since_success_ = false;
   become(State::ok, "");
   store_tokens();
 }
@@ -279,11 +274,7 @@ void Credentials::start_refresh() {
       // old ones. The waiters go on with the new ones (a refresh with them is due).
       refresh_in_flight_ = false;
       refreshed_since_success_ = false;
-      std::vector<RefreshDone> waiting;
-      waiting.swap(waiting_);
-      for (RefreshDone& done : waiting) {
-        if (done) done(std::nullopt);
-      }
+      tell_waiters(std::nullopt);
       return;
     }
     refreshed(response);
@@ -322,6 +313,10 @@ void Credentials::refreshed(const HttpResponse& response) {
     if (!answer.refresh_token.empty()) settings_.refresh_token = answer.refresh_token;
     store_tokens();
   }
+  tell_waiters(error);
+}
+
+void Credentials::tell_waiters(const std::optional<std::string>& error) {
   std::vector<RefreshDone> waiting;
   waiting.swap(waiting_);
   for (RefreshDone& done : waiting) {

@@ -44,6 +44,11 @@ struct TokenAnswer {
 };
 std::optional<std::string> parse_token_answer(std::string_view body, TokenAnswer& out);
 
+// A token or secret goes into an Authorization header, a form body and the token file:
+// 1 to 16,384 bytes of visible ASCII (RFC 6750's b64token is narrower still), so it
+// cannot end a header early.
+bool is_token_text(std::string_view text);
+
 class Credentials {
  public:
   using ErrorSink = std::function<void(const std::string& error)>;
@@ -104,6 +109,9 @@ class Credentials {
   void refreshed(const HttpResponse& response);
   void load_tokens(Database& db);
   void store_tokens();
+  // What every install_*() ends with.
+  void installed();
+  void tell_waiters(const std::optional<std::string>& error);
   void error(const std::string& text);
   enum class State { none, ok, failed, halted };
   // Auth failure and recovery are logged once each.
