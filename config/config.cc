@@ -89,6 +89,23 @@ Field string_field(std::string path, std::string& ref, std::vector<std::string> 
           [&ref] { return json_quote(ref); }};
 }
 
+// A choice that may be left unset (""): dumped as null, and null reads back as unset.
+Field optional_choice_field(std::string path, std::string& ref, std::vector<std::string> choices) {
+  return {std::move(path),
+          [&ref, choices](const JsonValue& v) -> std::optional<std::string> {
+            if (v.IsNull()) {
+              ref.clear();
+              return std::nullopt;
+            }
+            if (!v.IsString()) return "expected a string or null" + got(v);
+            std::string s(v.GetString(), v.GetStringLength());
+            if (auto error = check_choice(s, choices)) return error;
+            ref = std::move(s);
+            return std::nullopt;
+          },
+          [&ref] { return ref.empty() ? std::string("null") : json_quote(ref); }};
+}
+
 Field id_list_field(std::string path, std::vector<int64_t>& ref) {
   return {std::move(path),
           [&ref](const JsonValue& v) -> std::optional<std::string> {
@@ -403,7 +420,7 @@ std::vector<Field> fields_of(Config& c) {
       string_field("tls.client_key", c.tls.client_key),
       pins_field("tls.pinned_pubkey", c.tls.pinned_pubkeys),
       bool_field("tls.insecure_skip_verify", c.tls.insecure_skip_verify),
-      string_field("auth.mode", c.auth.mode, {"none", "bearer", "oauth2", "basic"}),
+      optional_choice_field("auth.mode", c.auth.mode, {"none", "bearer", "oauth2", "basic"}),
       string_field("auth.token", c.auth.token),
       string_field("auth.token_file", c.auth.token_file),
       string_field("auth.token_url", c.auth.token_url),

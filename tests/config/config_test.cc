@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <fstream>
 
+#include "tests/config/dump_file.h"
 #include "tests/test_support.h"
 
 namespace syncd {
@@ -186,6 +187,21 @@ TEST(Config, TheDumpShowsTheFactorExactlySoEveryChangeIsSeen) {
   EXPECT_EQ(describe_changes(a, b),
             std::vector<std::string>{"backoff.factor: 1.2345678 -> 1.2345679"});
   EXPECT_EQ(flatten_config(Config{})[static_cast<size_t>(factor - flat.begin())].second, "2");
+}
+
+TEST(Config, TheDumpOfAConfigReadsBackAsTheSameConfig) {
+  for (const char* text : {"{}", R"({"auth": {"mode": "bearer", "token_file": "/t"}})",
+                           R"({"auth": {"mode": null}})"}) {
+    SCOPED_TRACE(text);
+    const Config config = parse_config(text, "a.json");
+    const auto flat = flatten_config(config);
+    Config again;
+    ASSERT_NO_THROW(again = parse_config(testing::config_file_from_dump(flat), "dump.json"));
+    EXPECT_EQ(flatten_config(again), flat);
+    EXPECT_TRUE(describe_changes(config, again).empty());
+  }
+  EXPECT_EQ(error_of(R"({"auth": {"mode": ""}})"),
+            "test.json: auth.mode: expected one of none, bearer, oauth2, basic, got \"\"");
 }
 
 TEST(Config, FlattenListsEveryKey) {

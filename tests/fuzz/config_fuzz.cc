@@ -4,41 +4,12 @@
 // again it is the same Config, and describe_changes sees no change.
 #include <cstddef>
 #include <cstdint>
-#include <map>
 
 #include "config/config.h"
+#include "tests/config/dump_file.h"
 #include "tests/fuzz/fuzz_support.h"
 
 using namespace syncd;
-
-namespace {
-
-// The dump as a config file: "a.b" keys nested as {"a":{"b":...}}, values as dumped.
-std::string rebuild(const std::vector<std::pair<std::string, std::string>>& flat) {
-  std::map<std::string, std::vector<std::pair<std::string, std::string>>> sections;
-  std::string out = "{";
-  bool first = true;
-  for (const auto& [path, value] : flat) {
-    const size_t dot = path.find('.');
-    if (dot == std::string::npos) {
-      out += (first ? "" : ",") + json_quote(path) + ":" + value;
-      first = false;
-    } else {
-      sections[path.substr(0, dot)].emplace_back(path.substr(dot + 1), value);
-    }
-  }
-  for (const auto& [section, members] : sections) {
-    out += (first ? "" : ",") + json_quote(section) + ":{";
-    first = false;
-    for (size_t i = 0; i < members.size(); ++i) {
-      out += (i ? "," : "") + json_quote(members[i].first) + ":" + members[i].second;
-    }
-    out += "}";
-  }
-  return out + "}";
-}
-
-}  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
@@ -49,7 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     return 0;
   }
   const auto flat = flatten_config(config);
-  const std::string file = rebuild(flat);
+  const std::string file = testing::config_file_from_dump(flat);
   Config again;
   try {
     again = parse_config(file, "dump.json");
