@@ -1,5 +1,7 @@
 #include "queue/journal_recovery.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <stdexcept>
 
@@ -61,8 +63,15 @@ JournalRecovery recover_journal(const std::vector<std::string>& files,
     size_t file;
   };
   std::vector<Found> records;
+  // Every unapplied record is in these files and takes more than a byte of them; the
+  // slack covers lsns lost with files truncated or deleted before.
+  uint64_t window = uint64_t{1} << 20;
   for (const std::string& file : files) {
-    scans.push_back(Journal::scan(file, applied_lsn));
+    struct stat st {};
+    if (::stat(file.c_str(), &st) == 0) window += static_cast<uint64_t>(st.st_size);
+  }
+  for (const std::string& file : files) {
+    scans.push_back(Journal::scan(file, applied_lsn, window));
     for (JournalRecord& record : scans.back().records) {
       records.push_back(Found{std::move(record), scans.size() - 1});
     }

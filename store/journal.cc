@@ -36,16 +36,22 @@ uint32_t record_crc(uint32_t length, uint64_t lsn, const char* payload) {
 
 namespace {
 
+// The lsns a record found past damage may have: above `above`, at most `last`.
+struct LsnRange {
+  uint64_t above = 0;
+  uint64_t last = UINT64_MAX;
+};
+
 // The record at `offset` when one starts there and checks, with an lsn of `lsn` (0: any
-// above `above`); its size in the file, or 0.
-size_t record_at(const std::string& data, size_t offset, uint64_t lsn, uint64_t above,
+// in `range`); its size in the file, or 0.
+size_t record_at(const std::string& data, size_t offset, uint64_t lsn, LsnRange range,
                  JournalRecord* out) {
   if (data.size() - offset < Journal::kHeaderBytes) return 0;
   const char* header = data.data() + offset;
   const auto length = load_le<uint32_t>(header);
   if (length == 0 || length > data.size() - offset - Journal::kHeaderBytes) return 0;
   const auto found = load_le<uint64_t>(header + 8);
-  if (lsn != 0 ? found != lsn : found <= above) return 0;
+  if (lsn != 0 ? found != lsn : found <= range.above || found > range.last) return 0;
   const char* payload = header + Journal::kHeaderBytes;
   if (record_crc(length, found, payload) != load_le<uint32_t>(header + 4)) return 0;
   if (out) *out = JournalRecord{found, std::string(payload, length)};
@@ -54,7 +60,7 @@ size_t record_at(const std::string& data, size_t offset, uint64_t lsn, uint64_t 
 
 }  // namespace
 
-JournalScan Journal::scan(const std::string& path, uint64_t applied_lsn) {
+JournalScan Journal::scan(const std::string& path, uint64_t applied_lsn, uint64_t lsn_window) {
   JournalScan scan;
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
@@ -81,13 +87,24 @@ JournalScan Journal::scan(const std::string& path, uint64_t applied_lsn) {
   while (offset < size) {
     JournalRecord record;
     const uint64_t next = scan.records.empty() ? 0 : scan.records.back().lsn + 1;
-    size_t taken = record_at(data, offset, next, 0, &record);
+    size_t taken = record_at(data, offset, next, {}, &record);
     if (taken == 0) {
       // The end, or damage: a later record continuing the lsns says which. Stale
       // records from before a rewind are at or below the applied lsn, so they never pass.
-      const uint64_t above = std::max(applied_lsn, next == 0 ? 0 : next - 1);
+      LsnRange range{std::max(applied_lsn, next == 0 ? 0 : next - 1),
+                     lsn_window > UINT64_MAX - applied_lsn ? UINT64_MAX : applied_lsn + lsn_window};
+      // A file's records have consecutive lsns, so past a record of this file the damage
+      // can have hidden no more records than fit in its bytes.
+      auto bound = [&](size_t resume) {
+        if (next == 0) return range;
+        LsnRange r = range;
+        r.last = std::min(r.last, next + (resume - offset) / (kHeaderBytes + 1));
+        return r;
+      };
       size_t resume = offset + 1;
-      while (resume < size && (taken = record_at(data, resume, 0, above, &record)) == 0) ++resume;
+      while (resume < size && (taken = record_at(data, resume, 0, bound(resume), &record)) == 0) {
+        ++resume;
+      }
       if (taken == 0) break;
       scan.damage.push_back(
           JournalScan::Damage{offset, resume - offset, next == 0 ? 0 : next - 1, record.lsn});

@@ -45,8 +45,12 @@ struct JournalScan {
 class Journal {
  public:
   // The valid records of the file (none when it does not exist), read past damage to
-  // records with lsns above `applied_lsn`. Throws SqliteError when it cannot be read.
-  static JournalScan scan(const std::string& path, uint64_t applied_lsn = 0);
+  // records with lsns above `applied_lsn` and at most `lsn_window` above it (the bytes of
+  // all journal files: no more records than that can be unapplied). The window keeps a
+  // damaged or hostile file from costing a checksum of megabytes at every byte of it.
+  // Throws SqliteError when it cannot be read.
+  static JournalScan scan(const std::string& path, uint64_t applied_lsn = 0,
+                          uint64_t lsn_window = UINT64_MAX);
   // Only the records.
   static std::vector<JournalRecord> read(const std::string& path) { return scan(path).records; }
 

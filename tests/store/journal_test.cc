@@ -137,6 +137,55 @@ TEST(Journal, StaleRecordsAtOrBelowTheAppliedLsnAreNeverTakenForRecordsPastDamag
   EXPECT_EQ(scan.damage.size(), 1u);
 }
 
+TEST(Journal, PastDamageOnlyLsnsWithinTheWindowCount) {
+  testing::TempDir dir;
+  const std::string path = dir.file("journal");
+  {
+    Journal journal(path, 64 << 10);
+    journal.append(1, "near");
+    // A record that checks but whose lsn no journal of ours could reach: what damage
+    // (or a hostile file) may hold at any offset.
+    journal.append(uint64_t{1} << 40, "far");
+    journal.append(2, "near");
+    journal.append(3, "near");
+    journal.sync();
+  }
+  flip_byte(path, static_cast<off_t>(Journal::kHeaderBytes) + 1);  // lsn 1
+  // Without a window the far lsn passes for the records after the damage, and hides them.
+  JournalScan unbounded = Journal::scan(path);
+  ASSERT_EQ(unbounded.records.size(), 1u);
+  EXPECT_EQ(unbounded.records.back().lsn, uint64_t{1} << 40);
+  JournalScan scan = Journal::scan(path, 0, 1000);
+  ASSERT_EQ(scan.records.size(), 2u);
+  EXPECT_EQ(scan.records.front().lsn, 2u);
+  EXPECT_EQ(scan.records.back().lsn, 3u);
+}
+
+TEST(Journal, PastDamageAfterARecordOnlyLsnsTheDamagedBytesCouldHaveHeldCount) {
+  testing::TempDir dir;
+  const std::string path = dir.file("journal");
+  uint64_t damaged_at = 0;
+  {
+    Journal journal(path, 64 << 10);
+    journal.append(1, "near");
+    journal.append(2, "near");
+    damaged_at = 2 * (Journal::kHeaderBytes + 4);
+    journal.append(3, "near");
+    journal.append(1000, "far");  // 20 bytes cannot have held 996 records
+    journal.append(4, "near");
+    journal.append(5, "near");
+    journal.sync();
+  }
+  flip_byte(path, static_cast<off_t>(damaged_at + Journal::kHeaderBytes));  // lsn 3
+  JournalScan scan = Journal::scan(path);
+  std::vector<uint64_t> lsns;
+  for (const auto& r : scan.records) lsns.push_back(r.lsn);
+  EXPECT_EQ(lsns, (std::vector<uint64_t>{1, 2, 4, 5}));
+  ASSERT_EQ(scan.damage.size(), 1u);
+  EXPECT_EQ(scan.damage[0].lsn_before, 2u);
+  EXPECT_EQ(scan.damage[0].lsn_after, 4u);
+}
+
 TEST(Journal, AfterARewindOnlyTheNewRecordsCount) {
   testing::TempDir dir;
   const std::string path = dir.file("journal");
