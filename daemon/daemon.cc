@@ -15,6 +15,7 @@
 #include "daemon/methods.h"
 #include "daemon/metrics.h"
 #include "daemon/rpc_handler.h"
+#include "daemon/socket_activation.h"
 #include "daemon/state_dir.h"
 #include "queue/journaled_writes.h"
 #include "queue/local_writes.h"
@@ -172,8 +173,19 @@ class Daemon {
     journaled_->start(&loop_, db_->path(), [](const std::string& error) { log_error(error); });
     server_ =
         std::make_unique<IpcServer>(&loop_, *journaled_, *handler_, metrics_, limits_from(config));
+    std::string serving = config.socket_path();
     try {
-      server_->listen(config.socket_path());
+      if (auto activated = take_activated_socket()) {
+        serving = activated->path.empty() ? "the socket systemd passed" : activated->path;
+        if (activated->path != config.socket_path()) {
+          log_warning("systemd passed the socket " + serving + ", not the configured " +
+                      config.socket_path() + "; syncctl --socket " + serving + " reaches syncd");
+        }
+        server_->adopt(activated->fd, serving);
+        serving += " (socket activation)";
+      } else {
+        server_->listen(config.socket_path());
+      }
     } catch (const std::exception& e) {
       log_error(e.what());
       server_->shutdown(0, [this] { journaled_->stop(); });
@@ -208,9 +220,9 @@ class Daemon {
     start_watchdog();
     start_status_updates();
     retry_returning_inflight();
-    log_info("syncd " SYNCD_VERSION " serving " + config.socket_path() + " (state " +
-             config.state_dir + ", client " + info_.client_id + ", remote " +
-             url_without_user_info(config.remote) + ")");
+    log_info("syncd " SYNCD_VERSION " serving " + serving + " (state " + config.state_dir +
+             ", client " + info_.client_id + ", remote " + url_without_user_info(config.remote) +
+             ")");
     sd_notify(0, "READY=1\nSTATUS=serving");
 
     uv_run(&loop_, UV_RUN_DEFAULT);

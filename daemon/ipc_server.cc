@@ -186,6 +186,20 @@ void IpcServer::listen(const std::string& path) {
   listening_ = true;
 }
 
+void IpcServer::adopt(int fd, const std::string& path) {
+  int rc = uv_pipe_init(loop_, &listener_, 0);
+  if (rc != 0) throw std::runtime_error("uv_pipe_init: " + uv_message(rc));
+  listener_.data = this;
+  ++handles_open_;
+  rc = uv_pipe_open(&listener_, fd);
+  if (rc != 0) throw std::runtime_error("cannot use the socket systemd passed: " + uv_message(rc));
+  rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 128, on_connection);
+  if (rc != 0) throw std::runtime_error("cannot listen on " + path + ": " + uv_message(rc));
+  path_ = path;
+  owns_socket_file_ = false;
+  listening_ = true;
+}
+
 void IpcServer::on_connection(uv_stream_t* server, int status) {
   auto* self = static_cast<IpcServer*>(server->data);
   if (status < 0) {
@@ -836,7 +850,9 @@ void IpcServer::shutdown(uint64_t drain_ms, std::function<void()> done) {
   if (listening_) {
     listening_ = false;
     close_handle(reinterpret_cast<uv_handle_t*>(&listener_));
-    ::unlink(path_.c_str());
+    // An activated socket stays with systemd, which queues the connections that come
+    // while syncd restarts.
+    if (owns_socket_file_) ::unlink(path_.c_str());
   }
   // Frames already read are answered by last turns, whatever the clients' budgets;
   // nothing new is read.

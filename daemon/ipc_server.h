@@ -58,6 +58,9 @@ class IpcServer {
   // Binds `path` (mode 0660), replacing a stale socket file but never a live one.
   // Throws std::runtime_error naming the path and the cause.
   void listen(const std::string& path);
+  // Serves `fd`, a listening Unix socket passed by systemd (socket activation), whose
+  // file `path` names (for the log). Its file is systemd's: never unlinked here.
+  void adopt(int fd, const std::string& path);
   void set_limits(IpcLimits limits);
   // Called after every turn that committed writes (the sync engine replays them).
   void set_on_commit(std::function<void()> on_commit) { on_commit_ = std::move(on_commit); }
@@ -125,6 +128,7 @@ class IpcServer {
   uv_timer_t drain_timer_{};
   uv_timer_t trim_timer_{};  // gives freed output memory back to the kernel, coalesced
   bool listening_ = false;
+  bool owns_socket_file_ = true;  // false for a socket systemd passed
   bool shutting_down_ = false;
   bool draining_ = false;  // the last turns at shutdown: every frame read is answered
   int handles_open_ = 0;

@@ -75,7 +75,7 @@ void redirect(const std::string& path, int target) {
 
 Process::Process(const std::vector<std::string>& argv, const std::string& stdout_path,
                  const std::string& stderr_path, const std::map<std::string, std::string>& env,
-                 const std::string& cwd) {
+                 const std::string& cwd, int passed_fd) {
   std::vector<std::string> args = argv;
   std::vector<std::string> envs = environment_with(env);
   auto c_args = c_strings(args);
@@ -89,6 +89,11 @@ Process::Process(const std::vector<std::string>& argv, const std::string& stdout
     int devnull = ::open("/dev/null", O_RDONLY);
     ::dup2(devnull, STDIN_FILENO);
     if (!cwd.empty() && ::chdir(cwd.c_str()) != 0) _exit(126);
+    if (passed_fd == 3) {
+      ::fcntl(3, F_SETFD, 0);
+    } else if (passed_fd >= 0 && ::dup2(passed_fd, 3) != 3) {
+      _exit(125);
+    }
     ::execve(c_args[0], c_args.data(), c_env.data());
     _exit(127);
   }
@@ -219,7 +224,13 @@ void Syncd::launch() {
     argv.push_back(config_path_);
   }
   for (const auto& a : extra_args_) argv.push_back(a);
-  process_ = std::make_unique<Process>(argv, log_path_, log_path_);
+  if (passed_socket_ >= 0) {
+    // As systemd does it: fd 3, LISTEN_FDS=1 and LISTEN_PID the pid that syncd will have.
+    argv.insert(argv.begin(), {"/bin/sh", "-c", R"(LISTEN_PID=$$ LISTEN_FDS=1 exec "$0" "$@")"});
+  }
+  argv.insert(argv.begin(), prefix_.begin(), prefix_.end());
+  process_ = std::make_unique<Process>(argv, log_path_, log_path_,
+                                       std::map<std::string, std::string>{}, "", passed_socket_);
 }
 
 bool Syncd::start(Millis timeout) {

@@ -28,10 +28,11 @@ void write_file(const std::string& path, const std::string& text);
 class Process {
  public:
   // Starts argv[0] with `argv`; stdout and stderr go to the files given (or /dev/null).
-  // `cwd`, when not empty, is its working directory.
+  // `cwd`, when not empty, is its working directory. `passed_fd`, when not -1, is open in
+  // it as fd 3 (as systemd passes a socket).
   Process(const std::vector<std::string>& argv, const std::string& stdout_path,
           const std::string& stderr_path, const std::map<std::string, std::string>& env = {},
-          const std::string& cwd = "");
+          const std::string& cwd = "", int passed_fd = -1);
   ~Process();
   Process(const Process&) = delete;
   Process& operator=(const Process&) = delete;
@@ -84,6 +85,12 @@ class Syncd {
   bool start(Millis timeout = Millis(20000));
   // Starts the process without waiting for it.
   void launch();
+  // From the next start on, syncd is socket-activated with `fd` (a listening socket the
+  // test owns), as systemd passes syncd.socket's; -1: syncd binds socket() itself.
+  void pass_socket(int fd) { passed_socket_ = fd; }
+  // From the next start on, syncd's command line is `prefix` followed by its own (a
+  // launcher that sets up something, then execs the rest).
+  void run_under(std::vector<std::string> prefix) { prefix_ = std::move(prefix); }
   void kill9();
   // SIGTERM and wait; the exit status.
   std::optional<int> stop();
@@ -100,6 +107,8 @@ class Syncd {
   std::string log_path_;
   std::vector<std::string> extra_args_;
   std::string remote_;
+  int passed_socket_ = -1;
+  std::vector<std::string> prefix_;
   std::unique_ptr<Process> process_;
 };
 
@@ -252,5 +261,6 @@ inline std::string syncd_bin() {
 }
 inline std::string source_dir() { return SYNCD_SOURCE_DIR; }
 inline std::string syncctl_bin() { return SYNCCTL_BIN; }
+inline std::string seccomp_launcher_bin() { return SECCOMP_LAUNCHER_BIN; }
 
 }  // namespace syncd::testing
