@@ -498,6 +498,7 @@ void IpcServer::run_turn() {
     metrics_.writes += writes;
     ++metrics_.commits;
     metrics_.commit_batch_max = std::max<uint64_t>(metrics_.commit_batch_max, writes);
+    metrics_.commit_writes.observe(static_cast<double>(writes));
     if (on_commit_) on_commit_();
   }
   for (Connection* conn : turn) conn->turn_writes = 0;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "daemon/prometheus_text.h"
 #include "daemon/rpc_error.h"
@@ -346,6 +347,37 @@ std::vector<Metrics::Entry> Methods::journal_entries() const {
   };
 }
 
+namespace {
+
+// The sync engine's counters as Prometheus families.
+void sync_counters_text(const SyncCounters& c, PrometheusText& out) {
+  for (const auto& [family, by_outcome, what] :
+       {std::tuple{"syncd_pushes_total", &c.pushes, "pushes to the remote by outcome"},
+        std::tuple{"syncd_pulls_total", &c.pulls, "pulls from the remote by outcome"}}) {
+    out.family(family, "counter", what);
+    for (const char* outcome : {"ok", "unreachable", "retryable", "rejected", "unauthorised"}) {
+      auto it = by_outcome->find(outcome);
+      out.sample(family, static_cast<int64_t>(it == by_outcome->end() ? 0 : it->second),
+                 {{"outcome", outcome}});
+    }
+  }
+  out.family("syncd_request_duration_seconds", "histogram",
+             "time from sending a request to the remote to its answer");
+  out.histogram("syncd_request_duration_seconds", c.push_seconds, {{"request", "push"}});
+  out.histogram("syncd_request_duration_seconds", c.pull_seconds, {{"request", "pull"}});
+  out.family("syncd_dead_letters_total", "counter",
+             "mutations the remote refused, moved to failed");
+  out.sample("syncd_dead_letters_total", static_cast<int64_t>(c.dead_letters));
+  out.family("syncd_conflicts_total", "counter",
+             "conflicts the remote answered, by the strategy that settled them and its outcome");
+  for (const auto& [key, n] : c.conflicts) {
+    out.sample("syncd_conflicts_total", static_cast<int64_t>(n),
+               {{"strategy", key.first}, {"outcome", key.second}});
+  }
+}
+
+}  // namespace
+
 void Methods::metrics(const JsonValue& params, JsonValue& result, JsonAllocator& alloc) {
   const std::string format = optional_string(params, "format").value_or("json");
   if (format == "json") {
@@ -364,6 +396,9 @@ void Methods::metrics(const JsonValue& params, JsonValue& result, JsonAllocator&
     out.family(name, e.counter ? "counter" : "gauge", e.help);
     out.sample(name, static_cast<int64_t>(e.value));
   }
+  out.family("syncd_commit_writes", "histogram", "writes per group commit");
+  out.histogram("syncd_commit_writes", metrics_.commit_writes);
+  if (sync_) sync_counters_text(sync_->counters(), out);
   // What `status` says, as numbers and state sets.
   const QueueCounts counts = writes_.counts();
   out.family("syncd_queue_mutations", "gauge", "mutations in the queue by state");

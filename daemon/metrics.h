@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "util/histogram.h"
 #include "util/json.h"
 
 namespace syncd {
@@ -33,6 +34,9 @@ struct Metrics {
   uint64_t notifications_dropped = 0;  // not sent to subscribers over ipc.max_output_bytes
   uint64_t gaps = 0;                   // gap notifications that told them
   uint64_t memory_trims = 0;           // freed output memory given back (malloc_trim)
+
+  // Writes per group commit (Prometheus syncd_commit_writes).
+  Histogram commit_writes{{1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024}};
 
   // Each counter with its name, whether it only grows (a Prometheus counter) or goes up
   // and down (a gauge), and what it counts: the one list `metrics` renders either way.

@@ -64,6 +64,22 @@ void PrometheusText::sample(std::string_view name, double value, const Labels& l
   out_ += '\n';
 }
 
+void PrometheusText::histogram(std::string_view name, const Histogram& h, const Labels& labels) {
+  const std::string bucket = std::string(name) + "_bucket";
+  Labels with_le = labels;
+  with_le.emplace_back("le", "");
+  char bound[32];
+  for (size_t i = 0; i < h.upper_bounds().size(); ++i) {
+    auto [end, ec] = std::to_chars(bound, bound + sizeof bound, h.upper_bounds()[i]);
+    with_le.back().second = std::string_view(bound, ec == std::errc() ? end - bound : 0);
+    sample(bucket, static_cast<int64_t>(h.cumulative(i)), with_le);
+  }
+  with_le.back().second = "+Inf";
+  sample(bucket, static_cast<int64_t>(h.count()), with_le);
+  sample(std::string(name) + "_sum", h.sum(), labels);
+  sample(std::string(name) + "_count", static_cast<int64_t>(h.count()), labels);
+}
+
 void PrometheusText::states(std::string_view name, const std::vector<std::string_view>& all,
                             std::string_view current) {
   for (std::string_view state : all) {

@@ -17,8 +17,8 @@ ConflictApplier::ConflictApplier(Database& db, DocumentStore& documents, Mutatio
       policies_(std::move(policies)),
       directions_(directions) {}
 
-std::string ConflictApplier::apply(const Mutation& m, const PushResult& r,
-                                   std::vector<RemoteChange>& changes) {
+ConflictApplier::Applied ConflictApplier::apply(const Mutation& m, const PushResult& r,
+                                                std::vector<RemoteChange>& changes) {
   const int64_t now = clock_.now_ms();
   std::optional<StoredDocument> doc = documents_.find(m.collection, m.doc_id);
   Conflict conflict;
@@ -75,9 +75,10 @@ std::string ConflictApplier::apply(const Mutation& m, const PushResult& r,
     auto view = rebuild_local_view(documents_, queue_, m.collection, m.doc_id, now);
     changes.push_back({m.collection, m.doc_id, view});
   }
-  return "sync: conflict on " + m.collection + "/" + m.doc_id + " (mutation " + m.id +
-         ", server version " + r.current_version.value_or("none") + "): " + record.strategy + ", " +
-         record.outcome;
+  return {"sync: conflict on " + m.collection + "/" + m.doc_id + " (mutation " + m.id +
+              ", server version " + r.current_version.value_or("none") + "): " + record.strategy +
+              ", " + record.outcome,
+          record.strategy, record.outcome};
 }
 
 std::optional<std::string> ConflictApplier::resolve_manually(const std::string& mutation_id,

@@ -28,9 +28,13 @@ class ConflictApplier {
   ConflictApplier(Database& db, DocumentStore& documents, MutationQueue& queue, Uuid7Generator& ids,
                   const Clock& clock, ConflictPolicies policies, const Directions& directions);
 
-  // The remote answered `m` with conflict `r`. Returns the line to log once the
-  // caller's transaction has committed.
-  std::string apply(const Mutation& m, const PushResult& r, std::vector<RemoteChange>& changes);
+  struct Applied {
+    std::string log_line;  // to log once the caller's transaction has committed
+    std::string strategy;  // as the resolution log names them
+    std::string outcome;
+  };
+  // The remote answered `m` with conflict `r`.
+  Applied apply(const Mutation& m, const PushResult& r, std::vector<RemoteChange>& changes);
 
   // conflicts.resolve: `take` is "local", "remote", or a JSON object text. An error
   // message when there is no such conflict, else nullopt with the document's new local

@@ -375,7 +375,9 @@ void SyncEngine::send_push(std::vector<Mutation> batch) {
     }
   }
   auto owned = std::make_shared<std::vector<Mutation>>(std::move(batch));
-  protocol_.push(*owned, [this, owned](PushAnswer answer) {
+  protocol_.push(*owned, [this, owned, sent = clock_.monotonic_ms()](PushAnswer answer) {
+    ++counters_.pushes[SyncCounters::outcome_of(answer)];
+    counters_.push_seconds.observe(static_cast<double>(clock_.monotonic_ms() - sent) / 1000);
     on_push_answer(std::move(*owned), std::move(answer));
   });
 }
@@ -528,6 +530,7 @@ void SyncEngine::isolate_refused(const std::vector<Mutation>& batch, const std::
   }
   note_error("push refused: " + error);
   if (batch.size() == 1 && stored) {
+    ++counters_.dead_letters;
     const Mutation& m = batch.front();
     log_warning("sync: dead letter " + m.id + " (" + m.collection + "/" + m.doc_id +
                 "): the server refused it: " + error);
@@ -541,7 +544,7 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
   std::vector<MutationQueue::Applied> applied;
   // Written once the results are stored: dead letters as warnings, conflict outcomes.
   std::vector<std::string> dead_letter_lines;
-  std::vector<std::string> resolution_lines;
+  std::vector<ConflictApplier::Applied> resolutions;
   const int64_t now = clock_.now_ms();
   try {
     Transaction tx(db_, Durability::deferred);
@@ -566,7 +569,7 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
                                       m.doc_id + "): the server rejected it: " + r.error);
           break;
         case PushResult::Kind::conflict:
-          resolution_lines.push_back(conflicts_.apply(m, r, changes));
+          resolutions.push_back(conflicts_.apply(m, r, changes));
           break;
       }
     }
@@ -578,8 +581,12 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
     note_error(std::string("storing push results failed: ") + e.what());
     return;
   }
+  counters_.dead_letters += dead_letter_lines.size();
   for (const std::string& line : dead_letter_lines) log_warning(line);
-  for (const std::string& line : resolution_lines) log_info(line);
+  for (const ConflictApplier::Applied& r : resolutions) {
+    ++counters_.conflicts[{r.strategy, r.outcome}];
+    log_info(r.log_line);
+  }
   if (!changes.empty()) on_remote_changes_(std::move(changes));
 }
 
@@ -621,7 +628,11 @@ void SyncEngine::pull() {
   pull_wanted_ = false;
   hint_waiting_ = false;  // this pull covers every hint so far
   cursor_sent_ = cursor;
-  protocol_.pull(cursor, filter, [this](PullAnswer answer) { on_pull_answer(std::move(answer)); });
+  protocol_.pull(cursor, filter, [this, sent = clock_.monotonic_ms()](PullAnswer answer) {
+    ++counters_.pulls[SyncCounters::outcome_of(answer)];
+    counters_.pull_seconds.observe(static_cast<double>(clock_.monotonic_ms() - sent) / 1000);
+    on_pull_answer(std::move(answer));
+  });
 }
 
 void SyncEngine::on_pull_answer(PullAnswer answer) {

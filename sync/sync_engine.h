@@ -33,6 +33,7 @@
 #include "sync/dead_letters.h"
 #include "sync/event_stream.h"
 #include "sync/remote.h"
+#include "sync/sync_counters.h"
 #include "util/clock.h"
 #include "util/repeat_limiter.h"
 #include "util/uuid7.h"
@@ -91,6 +92,7 @@ class SyncEngine {
   // The network changed (netlink): if offline, probe now instead of after the backoff.
   void network_changed();
   SyncStatus status() const;
+  const SyncCounters& counters() const { return counters_; }
   // SIGHUP: which collections pull from now on (mutations already queued still drain).
   void set_directions(Directions directions) { settings_.directions = std::move(directions); }
 
@@ -165,6 +167,7 @@ class SyncEngine {
   Credentials& credentials_;
   const Clock& clock_;
   SyncSettings settings_;
+  SyncCounters counters_;
   ChangeSink on_remote_changes_;
   Backoff backoff_;
   CircuitBreaker breaker_;

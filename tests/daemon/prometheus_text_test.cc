@@ -25,5 +25,24 @@ TEST(PrometheusText, FamiliesSamplesAndEscapes) {
             "syncd_s{state=\"off\"} 1\n");
 }
 
+TEST(PrometheusText, AHistogramHasCumulativeBucketsAnInfBucketASumAndACount) {
+  Histogram h({1, 10});
+  for (double v : {0.5, 1.0, 3.0, 50.0}) h.observe(v);  // a bound counts in its own bucket
+  EXPECT_EQ(h.cumulative(0), 2u);
+  EXPECT_EQ(h.cumulative(1), 3u);
+  PrometheusText p;
+  p.family("syncd_h", "histogram", "h");
+  p.histogram("syncd_h", h, {{"request", "push"}});
+  EXPECT_EQ(p.text(),
+            "# HELP syncd_h h\n"
+            "# TYPE syncd_h histogram\n"
+            "syncd_h_bucket{request=\"push\",le=\"1\"} 2\n"
+            "syncd_h_bucket{request=\"push\",le=\"10\"} 3\n"
+            "syncd_h_bucket{request=\"push\",le=\"+Inf\"} 4\n"
+            "syncd_h_sum{request=\"push\"} 54.5\n"
+            "syncd_h_count{request=\"push\"} 4\n");
+  EXPECT_THROW(Histogram({1, 1}), std::invalid_argument);
+}
+
 }  // namespace
 }  // namespace syncd

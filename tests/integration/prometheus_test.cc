@@ -3,6 +3,8 @@
 // done, and the status (queue by state, connectivity, breaker, auth) is there as numbers.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "tests/integration/harness.h"
 
 namespace syncd::testing {
@@ -81,6 +83,91 @@ TEST(Prometheus, TheMetricsAndTheStatusParseWithARealParserAndCountWhatWasDone) 
   JsonDocument bad = client.call("metrics", R"({"format": "xml"})");
   EXPECT_EQ(std::string(bad["error"]["message"].GetString()),
             "params.format: expected json or prometheus");
+}
+
+}  // namespace
+}  // namespace syncd::testing
+
+namespace syncd::testing {
+namespace {
+
+// The value of the sample `name` whose labels include every pair of `want`, -1 if none.
+double labelled(const JsonDocument& families, const char* family, const char* sample,
+                const std::map<std::string, std::string>& want) {
+  if (!families.HasMember(family)) return -1;
+  for (const auto& s : families[family]["samples"].GetArray()) {
+    if (std::string(s[0].GetString()) != sample) continue;
+    bool all = true;
+    for (const auto& [k, v] : want) {
+      all = all && s[1].HasMember(k.c_str()) && std::string(s[1][k.c_str()].GetString()) == v;
+    }
+    if (all) return s[2].GetDouble();
+  }
+  return -1;
+}
+
+TEST(Prometheus, PushesPullsDeadLettersConflictsAndLatenciesAreCounted) {
+  TempDir dir;
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  FaultProxy proxy(dir, server.port());
+  ASSERT_TRUE(proxy.start());
+  ASSERT_EQ(proxy.command("refuse"), "ok refuse");
+  const std::string config = R"({"backoff": {"initial_ms": 20, "max_ms": 200},
+                                  "sync": {"pull_interval_s": 1}})";
+  Syncd b(dir, config, {}, proxy.url(), "b-");
+  Syncd a(dir, config, {}, server.url(), "a-");
+  ASSERT_TRUE(b.start()) << b.log();
+  ASSERT_TRUE(a.start()) << a.log();
+  Client cb(b.socket());
+  Client ca(a.socket());
+  // B writes x offline; A creates x on the server: B's push meets a conflict.
+  ASSERT_TRUE(
+      cb.call("put", R"({"collection":"n","id":"x","data":{"from":"b"}})").HasMember("result"));
+  ASSERT_TRUE(
+      ca.call("put", R"({"collection":"n","id":"x","data":{"from":"a"}})").HasMember("result"));
+  auto queue_empty = [](Client& c) {
+    JsonDocument s = c.call("status");
+    const auto& q = s["result"]["queue"];
+    return q["pending"].GetInt64() + q["inflight"].GetInt64() == 0;
+  };
+  ASSERT_TRUE(wait_until([&] { return queue_empty(ca); }, Millis(20000))) << a.log();
+  ASSERT_EQ(proxy.command("pass"), "ok pass");
+  ASSERT_TRUE(wait_until([&] { return queue_empty(cb); }, Millis(20000))) << b.log();
+  // A write the server refuses: a dead letter.
+  ASSERT_TRUE(server.hold_pushes());
+  JsonDocument refused = cb.call("put", R"({"collection":"n","id":"y","data":{}})");
+  ASSERT_TRUE(server.reject({refused["result"]["mutation_id"].GetString()}, "no"));
+  cb.call("sync.now");
+  ASSERT_TRUE(
+      wait_until([&] { return cb.call("status")["result"]["queue"]["failed"].GetInt64() == 1; },
+                 Millis(20000)))
+      << b.log();
+
+  CommandResult r = run_command({syncctl_bin(), "--socket", b.socket(), "metrics", "--prometheus"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  JsonDocument f = parsed(dir, r.out);
+  ASSERT_TRUE(f.IsObject() && !f.HasMember("error"));
+  EXPECT_STREQ(f["syncd_pushes"]["type"].GetString(), "counter");
+  EXPECT_GE(labelled(f, "syncd_pushes", "syncd_pushes_total", {{"outcome", "ok"}}), 2) << r.out;
+  EXPECT_GE(labelled(f, "syncd_pulls", "syncd_pulls_total", {{"outcome", "ok"}}), 1) << r.out;
+  EXPECT_EQ(value_of(f, "syncd_dead_letters", "syncd_dead_letters_total"), 1) << r.out;
+  EXPECT_EQ(labelled(f, "syncd_conflicts", "syncd_conflicts_total", {{"strategy", "merge"}}), 1)
+      << r.out;
+  // A histogram: the +Inf bucket counts every push, as _count does.
+  EXPECT_STREQ(f["syncd_request_duration_seconds"]["type"].GetString(), "histogram");
+  const double pushes = labelled(f, "syncd_request_duration_seconds",
+                                 "syncd_request_duration_seconds_count", {{"request", "push"}});
+  EXPECT_GE(pushes, 3);
+  EXPECT_EQ(labelled(f, "syncd_request_duration_seconds", "syncd_request_duration_seconds_bucket",
+                     {{"request", "push"}, {"le", "+Inf"}}),
+            pushes);
+  EXPECT_LE(labelled(f, "syncd_request_duration_seconds", "syncd_request_duration_seconds_bucket",
+                     {{"request", "push"}, {"le", "0.001"}}),
+            pushes);
+  // Group commits: the two writes B took, one commit each.
+  EXPECT_EQ(value_of(f, "syncd_commit_writes", "syncd_commit_writes_count"), 2) << r.out;
+  EXPECT_EQ(value_of(f, "syncd_commit_writes", "syncd_commit_writes_sum"), 2) << r.out;
 }
 
 }  // namespace
