@@ -8,6 +8,7 @@
 #include <limits>
 #include <sstream>
 
+#include "config/listen_address.h"
 #include "util/json.h"
 #include "util/url_encode.h"
 
@@ -104,6 +105,21 @@ Field optional_choice_field(std::string path, std::string& ref, std::vector<std:
             return std::nullopt;
           },
           [&ref] { return ref.empty() ? std::string("null") : json_quote(ref); }};
+}
+
+Field listen_field(std::string path, std::string& ref) {
+  return {std::move(path),
+          [&ref](const JsonValue& v) -> std::optional<std::string> {
+            if (!v.IsString()) return "expected a string" + got(v);
+            std::string s(v.GetString(), v.GetStringLength());
+            std::string why;
+            if (!s.empty() && !parse_listen_address(s, &why)) {
+              return why + ", got " + json_quote(s);
+            }
+            ref = std::move(s);
+            return std::nullopt;
+          },
+          [&ref] { return json_quote(ref); }};
 }
 
 Field id_list_field(std::string path, std::vector<int64_t>& ref) {
@@ -431,6 +447,7 @@ std::vector<Field> fields_of(Config& c) {
       string_field("auth.client_secret_file", c.auth.client_secret_file),
       string_field("auth.username", c.auth.username),
       string_field("auth.password_file", c.auth.password_file),
+      listen_field("metrics.listen", c.metrics.listen),
       string_field("conflicts.strategy", c.conflicts.strategy, kStrategies),
       string_field("conflicts.merge_tiebreak", c.conflicts.merge_tiebreak, kTiebreaks),
       collections_field("conflicts.collections", c.conflicts.collections, c.conflicts),

@@ -123,6 +123,9 @@ struct Config {
     std::vector<std::string> inline_secrets;
   } auth;
 
+  struct MetricsEndpoint {
+    std::string listen;  // "" (off) or a loopback ADDRESS:PORT serving GET /metrics
+  } metrics;
   struct Conflicts {
     std::string strategy = "merge";
     std::string merge_tiebreak = "local";

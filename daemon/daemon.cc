@@ -14,6 +14,7 @@
 #include "daemon/ipc_server.h"
 #include "daemon/methods.h"
 #include "daemon/metrics.h"
+#include "daemon/metrics_endpoint.h"
 #include "daemon/rpc_handler.h"
 #include "daemon/socket_activation.h"
 #include "daemon/state_dir.h"
@@ -193,6 +194,21 @@ class Daemon {
       uv_loop_close(&loop_);
       return 1;
     }
+    if (!config.metrics.listen.empty()) {
+      metrics_endpoint_ =
+          std::make_unique<MetricsEndpoint>(&loop_, [this] { return methods_->prometheus_text(); });
+      try {
+        metrics_endpoint_->listen(*parse_listen_address(config.metrics.listen, nullptr));
+      } catch (const std::exception& e) {
+        log_error(e.what());
+        metrics_endpoint_->close();
+        server_->shutdown(0, [this] { journaled_->stop(); });
+        uv_run(&loop_, UV_RUN_DEFAULT);
+        uv_loop_close(&loop_);
+        return 1;
+      }
+      log_info("metrics on http://" + config.metrics.listen + "/metrics");
+    }
     transport_ = std::make_unique<CurlTransport>(&loop_, http_settings_from(config));
     logged_transport_ = std::make_unique<LoggedTransport>(*transport_, clock_);
     remote_ = make_remote(*logged_transport_, *db_, clock_,
@@ -349,6 +365,7 @@ class Daemon {
     // pending at the next start and are resent with the same ids (dedupe keeps them once).
     sync_->stop([this] { transport_->close([] {}); });
     netlink_->close(nullptr);
+    if (metrics_endpoint_) metrics_endpoint_->close();
   }
 
   void reload() {
@@ -473,6 +490,7 @@ class Daemon {
   std::unique_ptr<Remote> remote_;
   std::unique_ptr<SyncEngine> sync_;
   std::unique_ptr<NetlinkMonitor> netlink_;
+  std::unique_ptr<MetricsEndpoint> metrics_endpoint_;
   uv_signal_t sigterm_{}, sigint_{}, sighup_{};
   uv_timer_t watchdog_{};
   uv_timer_t status_timer_{};

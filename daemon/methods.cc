@@ -388,6 +388,11 @@ void Methods::metrics(const JsonValue& params, JsonValue& result, JsonAllocator&
     return;
   }
   if (format != "prometheus") throw invalid_params("params.format: expected json or prometheus");
+  result.SetObject();
+  result.AddMember("text", json_string(prometheus_text(), alloc), alloc);
+}
+
+std::string Methods::prometheus_text() const {
   PrometheusText out;
   std::vector<Metrics::Entry> all = metrics_.entries();
   for (const Metrics::Entry& e : journal_entries()) all.push_back(e);
@@ -432,8 +437,7 @@ void Methods::metrics(const JsonValue& params, JsonValue& result, JsonAllocator&
              static_cast<double>(clock_.monotonic_ms() - info_.started_monotonic_ms) / 1000);
   out.family("syncd_info", "gauge", "syncd's version (always 1)");
   out.sample("syncd_info", int64_t{1}, {{"version", SYNCD_VERSION}});
-  result.SetObject();
-  result.AddMember("text", json_string(out.text(), alloc), alloc);
+  return out.text();
 }
 
 void Methods::check_access(const CallContext& ctx, const std::string& collection,

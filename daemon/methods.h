@@ -78,6 +78,10 @@ class Methods {
   void call(std::string_view method, const JsonValue& params, CallContext& ctx, JsonValue& result,
             JsonAllocator& alloc);
 
+  // The counters and the status in Prometheus's text format (metrics {format:
+  // prometheus}, and GET /metrics on metrics.listen).
+  std::string prometheus_text() const;
+
  private:
   void write(MutationOp op, const JsonValue& params, CallContext& ctx, JsonValue& result,
              JsonAllocator& alloc);

@@ -204,6 +204,31 @@ TEST(Config, TheDumpOfAConfigReadsBackAsTheSameConfig) {
             "test.json: auth.mode: expected one of none, bearer, oauth2, basic, got \"\"");
 }
 
+TEST(Config, MetricsListenTakesALoopbackAddressAndAPortOnly) {
+  EXPECT_EQ(parse_config(R"({"metrics": {"listen": "127.0.0.1:9464"}})", "t").metrics.listen,
+            "127.0.0.1:9464");
+  EXPECT_NO_THROW(parse_config(R"({"metrics": {"listen": "[::1]:9464"}})", "t"));
+  EXPECT_NO_THROW(parse_config(R"({"metrics": {"listen": "localhost:1"}})", "t"));
+  EXPECT_NO_THROW(parse_config(R"({"metrics": {"listen": "127.8.9.10:65535"}})", "t"));
+  EXPECT_EQ(error_of(R"({"metrics": {"listen": "0.0.0.0:9464"}})"),
+            "test.json: metrics.listen: not a loopback address (127.0.0.0/8): only loopback, got "
+            "\"0.0.0.0:9464\"");
+  EXPECT_EQ(error_of(R"({"metrics": {"listen": "[::]:9464"}})"),
+            "test.json: metrics.listen: not a loopback address (::1): only loopback, got "
+            "\"[::]:9464\"");
+  EXPECT_EQ(error_of(R"({"metrics": {"listen": "127.0.0.1"}})"),
+            "test.json: metrics.listen: expected ADDRESS:PORT, e.g. 127.0.0.1:9464, got "
+            "\"127.0.0.1\"");
+  EXPECT_EQ(error_of(R"({"metrics": {"listen": "127.0.0.1:0"}})"),
+            "test.json: metrics.listen: expected a port from 1 to 65535 after the address, got "
+            "\"127.0.0.1:0\"");
+  EXPECT_EQ(error_of(R"({"metrics": {"listen": "example.com:80"}})"),
+            "test.json: metrics.listen: not a numeric address (or localhost), got "
+            "\"example.com:80\"");
+  EXPECT_EQ(error_of(R"({"metrics": {"listen": "::1:80"}})"),
+            "test.json: metrics.listen: an IPv6 address goes in brackets, got \"::1:80\"");
+}
+
 TEST(Config, FlattenListsEveryKey) {
   auto flat = flatten_config(Config{});
   EXPECT_EQ(flat.front().first, "state_dir");

@@ -1,7 +1,11 @@
 // `syncctl metrics --prometheus` read by a real Prometheus parser (the prometheus_client
 // package's, installed by scripts/test): every family parses, counters count what was
 // done, and the status (queue by state, connectivity, breaker, auth) is there as numbers.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <map>
 
@@ -168,6 +172,107 @@ TEST(Prometheus, PushesPullsDeadLettersConflictsAndLatenciesAreCounted) {
   // Group commits: the two writes B took, one commit each.
   EXPECT_EQ(value_of(f, "syncd_commit_writes", "syncd_commit_writes_count"), 2) << r.out;
   EXPECT_EQ(value_of(f, "syncd_commit_writes", "syncd_commit_writes_sum"), 2) << r.out;
+}
+
+}  // namespace
+}  // namespace syncd::testing
+
+namespace syncd::testing {
+namespace {
+
+// A TCP connection to 127.0.0.1:`port` (-1 when refused).
+int connect_tcp(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0) {
+    ::close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+// What the peer sends until it closes (or 5 s pass).
+std::string read_all(int fd) {
+  std::string out;
+  timeval tv{5, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  return out;
+}
+
+TEST(Prometheus, MetricsListenServesGetMetricsOverHttpAndNothingElse) {
+  TempDir dir;
+  const int port = free_port();
+  Syncd syncd(dir, R"({"metrics": {"listen": "127.0.0.1:)" + std::to_string(port) + R"("}})");
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  ASSERT_TRUE(client.call("put", R"({"collection":"m","id":"a","data":{}})").HasMember("result"));
+  const std::string base = "http://127.0.0.1:" + std::to_string(port);
+  HttpResult got = http_get(base + "/metrics");
+  ASSERT_EQ(got.status, 200) << syncd.log();
+  EXPECT_EQ(got.header("Content-Type").value_or(""), "text/plain; version=0.0.4; charset=utf-8");
+  JsonDocument f = parsed(dir, got.body);
+  ASSERT_TRUE(f.IsObject() && !f.HasMember("error"));
+  EXPECT_EQ(value_of(f, "syncd_writes", "syncd_writes_total"), 1);
+  EXPECT_EQ(http_get(base + "/metrics?x=1").status, 200);
+  EXPECT_EQ(http_get(base + "/").status, 404);
+  EXPECT_EQ(http_get(base + "/metrics/../status").status, 404);
+  HttpResult posted = http_post(base + "/metrics", "{}");
+  EXPECT_EQ(posted.status, 405);
+  EXPECT_EQ(posted.header("Allow").value_or(""), "GET, HEAD");
+  // A request head over 8 KiB: 431, and the connection closed.
+  int fd = connect_tcp(port);
+  ASSERT_GE(fd, 0);
+  const std::string huge =
+      "GET /metrics HTTP/1.1\r\nX-Pad: " + std::string(20000, 'p') + "\r\n\r\n";
+  (void)::write(fd, huge.data(), huge.size());
+  EXPECT_EQ(read_all(fd).rfind("HTTP/1.1 431 ", 0), 0u);
+  ::close(fd);
+  // Not HTTP at all: 400.
+  fd = connect_tcp(port);
+  (void)::write(fd, "hello\r\n\r\n", 9);
+  EXPECT_EQ(read_all(fd).rfind("HTTP/1.1 400 ", 0), 0u);
+  ::close(fd);
+
+  // Sixteen connections that never send a request: a seventeenth is closed at once, the
+  // socket's clients are served meanwhile, and /metrics answers once they are gone.
+  std::vector<int> idle;
+  for (size_t i = 0; i < 16; ++i) idle.push_back(connect_tcp(port));
+  ASSERT_TRUE(wait_until(
+      [&] {
+        const int extra = connect_tcp(port);
+        const bool closed_at_once = extra >= 0 && read_all(extra).empty();
+        ::close(extra);
+        return closed_at_once;
+      },
+      Millis(10000)));
+  EXPECT_TRUE(client.call("status").HasMember("result"));
+  for (int i : idle) ::close(i);
+  EXPECT_TRUE(wait_until([&] { return http_get(base + "/metrics").status == 200; }, Millis(10000)));
+  EXPECT_EQ(exit_code(syncd.stop()), 0) << syncd.log();
+}
+
+TEST(Prometheus, AMetricsListenAddressInUseStopsTheStartNamingIt) {
+  TempDir dir;
+  const int port = free_port();
+  const int taken = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(taken, reinterpret_cast<sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(taken, 1), 0);
+  Syncd syncd(dir, R"({"metrics": {"listen": "127.0.0.1:)" + std::to_string(port) + R"("}})");
+  EXPECT_FALSE(syncd.start());
+  EXPECT_NE(syncd.log().find("metrics.listen 127.0.0.1:" + std::to_string(port) +
+                             ": cannot listen: address already in use"),
+            std::string::npos)
+      << syncd.log();
+  ::close(taken);
 }
 
 }  // namespace
