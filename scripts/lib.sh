@@ -3,7 +3,8 @@
 
 SYNCD_PACKAGES=(g++ cmake pkg-config libsqlite3-dev libcurl4-openssl-dev zlib1g-dev rapidjson-dev
                 libuv1-dev libgtest-dev libsystemd-dev python3 openssl
-                python3-prometheus-client libseccomp-dev systemd)
+                python3-prometheus-client libseccomp-dev systemd help2man dpkg-dev
+                lintian)
 
 # Installs what is missing when root; otherwise prints the apt-get line and exits 2.
 ensure_packages() {
