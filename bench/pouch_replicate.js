@@ -5,11 +5,11 @@
 // line: {"docs":N,"seconds":S,"docs_per_s":R,...}. Only the replication is timed.
 //
 // It needs no install of its own: it loads the PouchDB 7 modules that pouchdb-server
-// 4.2.0 brought into the build cache (scripts/lib.sh: ensure_pouchdb_server), the same
+// 4.2.0 brought into .cache/ (scripts/lib.sh: ensure_pouchdb_server), the same
 // pieces the `pouchdb` package bundles (core, memory and http adapters, replication).
 //
 //   node bench/pouch_replicate.js --target http://127.0.0.1:5984 [--docs 100000]
-//        [--db NAME] [--modules BUILD/cache/pouchdb-server/node_modules] [--batch-size 100]
+//        [--db NAME] [--modules .cache/pouchdb-server/node_modules] [--batch-size 100]
 'use strict';
 
 const path = require('path');
@@ -28,7 +28,7 @@ function parseArgs(argv) {
     docs: 100000,
     target: '',
     db: '',
-    modules: path.join(__dirname, '..', 'build', 'cache', 'pouchdb-server', 'node_modules'),
+    modules: path.join(__dirname, '..', '.cache', 'pouchdb-server', 'node_modules'),
     batchSize: 100,
     user: '',
   };
@@ -63,7 +63,7 @@ function loadPouch(modules) {
   } catch (err) {
     process.stderr.write(
         `pouch_replicate: cannot load PouchDB from ${modules} (${err.message}); install ` +
-        'pouchdb-server first: bash -c \'source scripts/lib.sh && ensure_pouchdb_server build\'\n');
+        'pouchdb-server first: bash -c \'source scripts/lib.sh && ensure_pouchdb_server\'\n');
     process.exit(1);
   }
   return PouchDB;

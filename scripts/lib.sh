@@ -40,12 +40,13 @@ build() {
 # ensure_pouchdb_server puts it (SYNCD_POUCHDB_SERVER in tests/CMakeLists.txt).
 SYNCD_POUCHDB_SERVER_VERSION=4.2.0
 
-# ensure_pouchdb_server BUILD_DIR: installs pouchdb-server@$SYNCD_POUCHDB_SERVER_VERSION
-# into BUILD_DIR/cache/pouchdb-server unless that exact version is already there (about
-# a minute and 60 MB the first time). Exits non-zero, saying what to do, when node or npm
-# is missing or the install fails: that suite is required, never skipped.
+# ensure_pouchdb_server: installs pouchdb-server@$SYNCD_POUCHDB_SERVER_VERSION into
+# .cache/pouchdb-server in the checkout (shared by every build dir: CI's three builds
+# installed it three times, two minutes each) unless that exact version is already there
+# (about two minutes and 60 MB the first time). Exits non-zero, saying what to do, when
+# node or npm is missing or the install fails: that suite is required, never skipped.
 ensure_pouchdb_server() {
-  local prefix=$1/cache/pouchdb-server
+  local prefix=$PWD/.cache/pouchdb-server
   local version=$SYNCD_POUCHDB_SERVER_VERSION
   local tool
   for tool in node npm; do
