@@ -5,6 +5,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
+#include <ctime>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "cli/rpc_client.h"
+#include "cli/status_view.h"
 #include "cli/table.h"
 #include "util/json.h"
 
@@ -35,6 +37,8 @@ struct Request {
   JsonDocument params;  // null when the method takes none
   // Prints a successful result for people.
   std::function<void(const JsonValue& result)> print_human;
+  // Asked again and printed again every second until interrupted (status --watch).
+  bool watch = false;
 };
 
 struct Command {
@@ -58,6 +62,12 @@ constexpr const char* kExitCodes = R"(
 exit codes: 0 success, 1 error reported by syncd, 2 bad usage, 3 syncd not reachable.
 `syncctl COMMAND --help` describes one command.
 )";
+
+int64_t now_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
 
 std::string scalar(const JsonValue& v) {
   if (v.IsNull()) return "-";
@@ -262,10 +272,20 @@ Request auth_request(std::vector<std::string>& args) {
 
 std::vector<Command> commands() {
   return {
-      {"status", "status", "Connectivity, queue depth by state, last push and pull, last error.",
+      {"status", "status [--watch]",
+       "State and since when, queue by state, oldest pending, last push and pull, next retry, "
+       "breaker, auth, last error; colour on a terminal (not with NO_COLOR). --watch redraws "
+       "it every second until interrupted.",
        [](std::vector<std::string>& args) {
+         const bool watch = take_flag(args, "--watch");
          expect_positional(args, 0, 0);
-         return Request{"status", JsonDocument(), print_key_values};
+         Request r{"status", JsonDocument(), [](const JsonValue& result) {
+                     std::fputs(
+                         syncd::render_status(result, now_ms(), syncd::colour_wanted()).c_str(),
+                         stdout);
+                   }};
+         r.watch = watch;
+         return r;
        }},
       {"get", "get COLLECTION ID",
        "Prints the local view of one document (server state with pending writes applied).",
@@ -539,7 +559,25 @@ int main(int argc, char** argv) {
   if (json) {
     std::printf("%s\n", syncd::to_json(result).c_str());
   } else {
+    if (request.watch && ::isatty(STDOUT_FILENO)) std::fputs("\x1b[H\x1b[2J", stdout);
     request.print_human(result);
+  }
+  while (request.watch) {
+    std::fflush(stdout);
+    ::sleep(1);  // the redraw period, not a wait for something
+    JsonDocument again;
+    if (auto error = client.call(request.method, request.params, again)) {
+      std::fprintf(stderr, "syncctl: %s\n", error->c_str());
+      return kUnreachable;
+    }
+    if (!again.HasMember("result")) return kDaemonError;
+    if (json) {
+      std::printf("%s\n", syncd::to_json(again["result"]).c_str());
+      continue;
+    }
+    // On a terminal the screen is redrawn in place; elsewhere each status follows the last.
+    std::fputs(::isatty(STDOUT_FILENO) ? "\x1b[H\x1b[2J" : "\n", stdout);
+    request.print_human(again["result"]);
   }
   return kOk;
 }

@@ -305,6 +305,7 @@ void Methods::status(JsonValue& result, JsonAllocator& alloc) {
                    JsonValue((clock_.monotonic_ms() - info_.started_monotonic_ms) / 1000), alloc);
   SyncStatus sync = sync_ ? sync_->status() : SyncStatus{};
   result.AddMember("connectivity", rapidjson::StringRef(to_string(sync.connectivity)), alloc);
+  add_time(result, "connectivity_since", sync.connectivity_since_ms, alloc);
   result.AddMember("breaker", rapidjson::StringRef(to_string(sync.breaker)), alloc);
   result.AddMember("auth", json_string(sync.auth, alloc), alloc);
   JsonValue queue(rapidjson::kObjectType);

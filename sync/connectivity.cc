@@ -24,6 +24,7 @@ void ConnectivityTracker::failed(bool unreachable, const std::string& reason) {
 
 void ConnectivityTracker::become(Connectivity next, const std::string& reason) {
   if (next == state_ && reported_) return;
+  if (next != state_) since_ms_ = clock_.now_ms();
   state_ = next;
   reported_ = true;
   if (next == Connectivity::online) {

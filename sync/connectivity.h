@@ -2,8 +2,12 @@
 // Whether the remote can be reached, as requests and health probes find it: online (it
 // answers as expected), degraded (it answers, badly), offline (no connection could be
 // made; the engine then probes health, with backoff, until one answers, or at once when
-// the network changes). Each change of state is logged once, with its reason.
+// the network changes). Each change of state is logged once, with its reason, and its
+// time kept for status ("offline since ...").
+#include <cstdint>
 #include <string>
+
+#include "util/clock.h"
 
 namespace syncd {
 
@@ -12,7 +16,10 @@ const char* to_string(Connectivity c);
 
 class ConnectivityTracker {
  public:
+  explicit ConnectivityTracker(const Clock& clock) : clock_(clock), since_ms_(clock.now_ms()) {}
   Connectivity state() const { return state_; }
+  // When the current state began (wall clock, ms); the start for the first one.
+  int64_t since_ms() const { return since_ms_; }
   bool offline() const { return state_ == Connectivity::offline; }
   // A request or a probe got the answer it asked for.
   void succeeded();
@@ -22,7 +29,9 @@ class ConnectivityTracker {
  private:
   void become(Connectivity next, const std::string& reason);
 
+  const Clock& clock_;
   Connectivity state_ = Connectivity::offline;
+  int64_t since_ms_;
   bool reported_ = false;  // the first state found is logged even when it is the initial one
 };
 

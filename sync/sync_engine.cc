@@ -120,6 +120,7 @@ void SyncEngine::network_changed() {
 SyncStatus SyncEngine::status() const {
   SyncStatus s;
   s.connectivity = connectivity_.state();
+  s.connectivity_since_ms = connectivity_.since_ms();
   s.breaker = breaker_.state();
   s.auth = credentials_.state();
   s.last_push_ms = last_push_ms_;

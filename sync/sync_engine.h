@@ -54,6 +54,7 @@ struct SyncSettings {
 
 struct SyncStatus {
   Connectivity connectivity = Connectivity::offline;
+  std::optional<int64_t> connectivity_since_ms;
   BreakerState breaker = BreakerState::closed;
   std::string auth = "none";  // none, ok, failed, auth_failed
   std::optional<int64_t> last_push_ms;
@@ -172,7 +173,7 @@ class SyncEngine {
   Backoff backoff_;
   CircuitBreaker breaker_;
   ConflictApplier conflicts_;
-  ConnectivityTracker connectivity_;
+  ConnectivityTracker connectivity_{clock_};
   RepeatLimiter error_log_{60000};  // last_error changes, at warning, repeats counted
 
   uv_timer_t tick_timer_{};    // replay retries, probes, periodic pulls

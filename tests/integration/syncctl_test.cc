@@ -1,6 +1,8 @@
 // syncctl against a real daemon: output, --json, and exit codes 0/1/2/3.
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "tests/integration/harness.h"
 
 namespace syncd::testing {
@@ -17,6 +19,30 @@ class Syncctl : public ::testing::Test {
   Syncd syncd_{dir_};
 };
 
+// `command` run on a pseudo-terminal (script(1)), with `env` added; what it printed.
+std::string on_a_terminal(const std::string& command, std::map<std::string, std::string> env = {}) {
+  env.emplace("TERM", "xterm");
+  return run_command({"/usr/bin/script", "-qec", command, "/dev/null"}, env).out;
+}
+
+TEST_F(Syncctl, StatusIsColouredOnATerminalUnlessNoColorAndWatchRedraws) {
+  const std::string status = syncctl_bin() + " --socket " + syncd_.socket() + " status";
+  const std::string coloured = on_a_terminal(status);
+  EXPECT_NE(coloured.find("\x1b[31moffline\x1b[0m since"), std::string::npos) << coloured;
+  const std::string plain = on_a_terminal(status, {{"NO_COLOR", "1"}});
+  EXPECT_NE(plain.find("offline since"), std::string::npos) << plain;
+  EXPECT_EQ(plain.find("\x1b["), std::string::npos) << plain;
+  // --watch: the screen cleared and the status drawn again each second, until SIGINT.
+  const std::string watched =
+      on_a_terminal("timeout -s INT 3.5 " + status + " --watch", {{"NO_COLOR", "1"}});
+  size_t draws = 0;
+  for (size_t at = watched.find("\x1b[H\x1b[2Jsyncd "); at != std::string::npos;
+       at = watched.find("\x1b[H\x1b[2Jsyncd ", at + 1)) {
+    ++draws;
+  }
+  EXPECT_GE(draws, 2u) << watched;
+}
+
 TEST_F(Syncctl, PutGetListStatusWork) {
   CommandResult put = ctl({"put", "notes", "a", R"({"t":1})"});
   EXPECT_EQ(put.exit_code, 0) << put.err;
@@ -32,7 +58,10 @@ TEST_F(Syncctl, PutGetListStatusWork) {
   EXPECT_NE(list.out.find(R"({"t":1,"u":2})"), std::string::npos) << list.out;
   CommandResult status = ctl({"status"});
   EXPECT_EQ(status.exit_code, 0);
-  EXPECT_NE(status.out.find("queue.pending"), std::string::npos) << status.out;
+  EXPECT_NE(status.out.find("2 pending, 0 inflight, 0 failed, 0 conflict"), std::string::npos)
+      << status.out;
+  EXPECT_NE(status.out.find("state        offline since "), std::string::npos) << status.out;
+  EXPECT_EQ(status.out.find('\x1b'), std::string::npos) << "not a terminal: no colour";
   CommandResult status_json = ctl({"status", "--json"});
   JsonDocument doc;
   ASSERT_FALSE(parse_json(status_json.out, doc)) << status_json.out;

@@ -6,12 +6,17 @@ namespace syncd {
 namespace {
 
 TEST(Connectivity, OfflineUntilAnAnswerThenDegradedOrOfflineByTheFailure) {
-  ConnectivityTracker c;
+  FakeClock clock(1000);
+  ConnectivityTracker c(clock);
   EXPECT_TRUE(c.offline());
+  EXPECT_EQ(c.since_ms(), 1000);
+  clock.advance_ms(500);
   c.failed(true, "refused");
   EXPECT_EQ(c.state(), Connectivity::offline);
+  EXPECT_EQ(c.since_ms(), 1000) << "still offline: the same state, the same start";
   c.succeeded();
   EXPECT_EQ(c.state(), Connectivity::online);
+  EXPECT_EQ(c.since_ms(), 1500);
   c.failed(false, "HTTP 503");
   EXPECT_EQ(c.state(), Connectivity::degraded);
   EXPECT_FALSE(c.offline());
