@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/progress.h"
 #include "cli/rpc_client.h"
 #include "cli/status_view.h"
 #include "cli/table.h"
@@ -39,6 +40,9 @@ struct Request {
   std::function<void(const JsonValue& result)> print_human;
   // Asked again and printed again every second until interrupted (status --watch).
   bool watch = false;
+  // Then waits until the queue has nothing pending or inflight, showing the progress,
+  // for at most this long (sync --wait, retry --all --wait); 0: no wait.
+  int64_t wait_drain_s = 0;
 };
 
 struct Command {
@@ -127,6 +131,15 @@ int64_t parse_positive(const std::string& option, const std::string& text) {
   } catch (...) {
   }
   throw UsageError{option + " expects a positive integer, got \"" + text + "\""};
+}
+
+// --wait [--timeout SECONDS] of sync and retry: the seconds to wait, 0 without --wait.
+int64_t take_wait(std::vector<std::string>& args) {
+  const bool wait = take_flag(args, "--wait");
+  const std::optional<std::string> timeout = take_option(args, "--timeout");
+  if (timeout && !wait) throw UsageError{"--timeout goes with --wait"};
+  if (!wait) return 0;
+  return timeout ? parse_positive("--timeout", *timeout) : 600;
 }
 
 JsonDocument object_params() {
@@ -365,9 +378,11 @@ std::vector<Command> commands() {
            r.params.AddMember("after", parse_positive("--after", *after), r.params.GetAllocator());
          return r;
        }},
-      {"retry", "retry MUTATION_ID | --all",
-       "Moves a failed (dead-lettered) mutation, or all of them, back to pending.",
+      {"retry", "retry MUTATION_ID | --all [--wait [--timeout SECONDS]]",
+       "Moves a failed (dead-lettered) mutation, or all of them, back to pending; --wait "
+       "then shows the queue draining until it is empty (at most --timeout, default 600 s).",
        [](std::vector<std::string>& args) {
+         const int64_t wait = take_wait(args);
          bool all = take_flag(args, "--all");
          expect_positional(args, all ? 0 : 1, all ? 0 : 1);
          Request r{"queue.retry", object_params(), [](const JsonValue& result) {
@@ -379,6 +394,7 @@ std::vector<Command> commands() {
          } else {
            add_string(r.params, "id", args[0]);
          }
+         r.wait_drain_s = wait;
          return r;
        }},
       {"conflicts", "conflicts [--all]",
@@ -408,10 +424,16 @@ std::vector<Command> commands() {
          }
          return r;
        }},
-      {"sync", "sync", "Replays the queue and pulls remote changes now.",
+      {"sync", "sync [--wait [--timeout SECONDS]]",
+       "Replays the queue and pulls remote changes now; --wait then shows the queue "
+       "draining (a bar on a terminal) until it is empty, at most --timeout (default 600 s).",
        [](std::vector<std::string>& args) {
+         const int64_t wait = take_wait(args);
          expect_positional(args, 0, 0);
-         return Request{"sync.now", JsonDocument(), print_key_values};
+         Request r{"sync.now", JsonDocument(), print_key_values};
+         r.wait_drain_s = wait;
+         if (wait) r.print_human = [](const JsonValue&) {};
+         return r;
        }},
       {"auth", "auth set-token [--refresh] [--file F] | auth login [--client-id ID] [--file F]",
        "Installs a new access (or refresh) token, or client credentials for the token "
@@ -470,6 +492,53 @@ int watch(syncd::RpcClient& client, bool json) {
     std::fflush(stdout);
   }
   return kOk;
+}
+
+// Pending plus inflight, from `status`; -1 when syncd did not answer.
+int64_t queued(syncd::RpcClient& client) {
+  JsonDocument status;
+  if (client.call("status", JsonDocument(), status) || !status.HasMember("result")) return -1;
+  const JsonValue& q = status["result"]["queue"];
+  return q["pending"].GetInt64() + q["inflight"].GetInt64();
+}
+
+int wait_for_drain(syncd::RpcClient& client, int64_t timeout_s) {
+  const bool terminal = ::isatty(STDOUT_FILENO) == 1;
+  const int64_t start = now_ms();
+  int64_t remaining = queued(client);
+  if (remaining < 0) {
+    std::fprintf(stderr, "syncctl: syncd stopped answering\n");
+    return kUnreachable;
+  }
+  syncd::DrainProgress progress(remaining, start);
+  int64_t last_line_ms = 0;
+  for (;;) {
+    const int64_t now = now_ms();
+    progress.update(remaining, now);
+    if (terminal) {
+      std::printf("\r%s\x1b[K", progress.bar(30).c_str());
+    } else if (progress.drained() || now - last_line_ms >= 1000) {
+      std::printf("%s\n", progress.line().c_str());
+      last_line_ms = now;
+    }
+    std::fflush(stdout);
+    if (progress.drained()) {
+      if (terminal) std::printf("\n");
+      return kOk;
+    }
+    if (now - start >= timeout_s * 1000) {
+      if (terminal) std::printf("\n");
+      std::fprintf(stderr, "syncctl: %lld still queued after %lld s (syncctl status says why)\n",
+                   static_cast<long long>(remaining), static_cast<long long>(timeout_s));
+      return kDaemonError;
+    }
+    ::usleep(200 * 1000);  // the polling period, not a wait for something
+    remaining = queued(client);
+    if (remaining < 0) {
+      std::fprintf(stderr, "\nsyncctl: syncd stopped answering\n");
+      return kUnreachable;
+    }
+  }
 }
 
 }  // namespace
@@ -562,6 +631,7 @@ int main(int argc, char** argv) {
     if (request.watch && ::isatty(STDOUT_FILENO)) std::fputs("\x1b[H\x1b[2J", stdout);
     request.print_human(result);
   }
+  if (request.wait_drain_s > 0) return wait_for_drain(client, request.wait_drain_s);
   while (request.watch) {
     std::fflush(stdout);
     ::sleep(1);  // the redraw period, not a wait for something

@@ -146,3 +146,66 @@ TEST_F(Syncctl, WatchPrintsChangesAsTheyHappen) {
 
 }  // namespace
 }  // namespace syncd::testing
+
+namespace syncd::testing {
+namespace {
+
+TEST(SyncctlProgress, SyncWaitShowsTheQueueDrainingAndTimesOutNamingWhatIsLeft) {
+  TempDir dir;
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  FaultProxy proxy(dir, server.port());
+  ASSERT_TRUE(proxy.start());
+  ASSERT_EQ(proxy.command("refuse"), "ok refuse");
+  Syncd syncd(dir, R"({"backoff": {"initial_ms": 20, "max_ms": 200}, "sync": {"batch_size": 20}})",
+              {}, proxy.url());
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  for (int i = 0; i < 300; ++i) {
+    ASSERT_TRUE(
+        client.call("put", R"({"collection":"p","id":"d)" + std::to_string(i) + R"(","data":{}})")
+            .HasMember("result"));
+  }
+  const std::vector<std::string> ctl = {syncctl_bin(), "--socket", syncd.socket()};
+  // Offline: the wait ends at its timeout, exit 1, saying how many are left.
+  auto args = ctl;
+  args.insert(args.end(), {"sync", "--wait", "--timeout", "1"});
+  CommandResult stuck = run_command(args);
+  EXPECT_EQ(stuck.exit_code, 1) << stuck.out << stuck.err;
+  EXPECT_NE(stuck.err.find("300 still queued after 1 s"), std::string::npos) << stuck.err;
+  EXPECT_NE(stuck.out.find("0 of 300 sent"), std::string::npos) << stuck.out;
+  // Online: plain lines (not a terminal), ending with all of them sent.
+  ASSERT_EQ(proxy.command("pass"), "ok pass");
+  args = ctl;
+  args.insert(args.end(), {"sync", "--wait"});
+  CommandResult drained = run_command(args, {}, Millis(60000));
+  EXPECT_EQ(drained.exit_code, 0) << drained.err;
+  EXPECT_NE(drained.out.find("300 of 300 sent, "), std::string::npos) << drained.out;
+  EXPECT_NE(drained.out.find(", done\n"), std::string::npos) << drained.out;
+  EXPECT_EQ(drained.out.find('\r'), std::string::npos) << "no bar when not on a terminal";
+  // On a terminal: a bar redrawn in place.
+  for (int i = 0; i < 50; ++i) {
+    client.call("put", R"({"collection":"p","id":"e)" + std::to_string(i) + R"(","data":{}})");
+  }
+  std::string command;
+  for (const auto& a : ctl) command += a + " ";
+  const std::string bar =
+      run_command({"/usr/bin/script", "-qec", command + "sync --wait", "/dev/null"}).out;
+  EXPECT_NE(bar.find("\r["), std::string::npos) << bar;
+  EXPECT_NE(bar.find("done"), std::string::npos) << bar;
+  // retry --all --wait: nothing failed, so nothing to wait for.
+  args = ctl;
+  args.insert(args.end(), {"retry", "--all", "--wait", "--timeout", "5"});
+  CommandResult retried = run_command(args);
+  EXPECT_EQ(retried.exit_code, 0) << retried.err;
+  EXPECT_NE(retried.out.find("0 mutation(s) back to pending\n0 of 0 sent, 0/s, done"),
+            std::string::npos)
+      << retried.out;
+  // Usage: --timeout without --wait.
+  args = ctl;
+  args.insert(args.end(), {"sync", "--timeout", "3"});
+  EXPECT_EQ(run_command(args).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace syncd::testing
