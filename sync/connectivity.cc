@@ -28,9 +28,10 @@ void ConnectivityTracker::become(Connectivity next, const std::string& reason) {
   state_ = next;
   reported_ = true;
   if (next == Connectivity::online) {
-    log_info("sync: online");
+    log_info("sync: online", {{"connectivity", std::string("online")}});
   } else {
-    log_warning(std::string("sync: ") + to_string(next) + ": " + reason);
+    log_warning(std::string("sync: ") + to_string(next) + ": " + reason,
+                {{"connectivity", std::string(to_string(next))}, {"reason", reason}});
   }
 }
 

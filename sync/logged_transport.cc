@@ -23,11 +23,21 @@ void LoggedTransport::send(HttpRequest request, Callback done) {
   const int64_t started = clock_.monotonic_ms();
   inner_.send(std::move(request), [this, what = std::move(what), sent, started,
                                    done = std::move(done)](HttpResponse r) {
+    const int64_t ms = clock_.monotonic_ms() - started;
     std::string line = "http: " + what + " -> ";
     line += r.transport_failed() ? r.error : std::to_string(r.status);
-    line += " in " + std::to_string(clock_.monotonic_ms() - started) + " ms (" +
-            std::to_string(sent) + " bytes sent, " + std::to_string(r.body.size()) + " received)";
-    log_debug(line);
+    line += " in " + std::to_string(ms) + " ms (" + std::to_string(sent) + " bytes sent, " +
+            std::to_string(r.body.size()) + " received)";
+    LogFields fields = {{"http_request", what},
+                        {"duration_ms", ms},
+                        {"bytes_sent", static_cast<int64_t>(sent)},
+                        {"bytes_received", static_cast<int64_t>(r.body.size())}};
+    if (r.transport_failed()) {
+      fields.push_back({"transport_error", r.error});
+    } else {
+      fields.push_back({"http_status", static_cast<int64_t>(r.status)});
+    }
+    log_debug(line, fields);
     done(std::move(r));
   });
 }

@@ -132,6 +132,17 @@ SyncStatus SyncEngine::status() const {
   return s;
 }
 
+namespace {
+
+// A log line's fields for mutation `m`, then `more`.
+LogFields mutation_fields(const Mutation& m, LogFields more) {
+  LogFields fields = {{"mutation_id", m.id}, {"collection", m.collection}, {"doc_id", m.doc_id}};
+  for (LogField& f : more) fields.push_back(std::move(f));
+  return fields;
+}
+
+}  // namespace
+
 void SyncEngine::note_error(const std::string& error) {
   last_error_ = error;
   last_error_at_ms_ = clock_.now_ms();
@@ -534,7 +545,8 @@ void SyncEngine::isolate_refused(const std::vector<Mutation>& batch, const std::
     ++counters_.dead_letters;
     const Mutation& m = batch.front();
     log_warning("sync: dead letter " + m.id + " (" + m.collection + "/" + m.doc_id +
-                "): the server refused it: " + error);
+                    "): the server refused it: " + error,
+                mutation_fields(m, {{"reason", error}}));
   }
   if (!changes.empty()) on_remote_changes_(std::move(changes));
 }
@@ -544,7 +556,11 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
   std::vector<RemoteChange> changes;
   std::vector<MutationQueue::Applied> applied;
   // Written once the results are stored: dead letters as warnings, conflict outcomes.
-  std::vector<std::string> dead_letter_lines;
+  struct LogLine {
+    std::string message;
+    LogFields fields;
+  };
+  std::vector<LogLine> dead_letter_lines;
   std::vector<ConflictApplier::Applied> resolutions;
   const int64_t now = clock_.now_ms();
   try {
@@ -566,8 +582,9 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
         }
         case PushResult::Kind::rejected:
           dead_letter(documents_, queue_, settings_.directions, m, r.error, now, changes);
-          dead_letter_lines.push_back("sync: dead letter " + m.id + " (" + m.collection + "/" +
-                                      m.doc_id + "): the server rejected it: " + r.error);
+          dead_letter_lines.push_back({"sync: dead letter " + m.id + " (" + m.collection + "/" +
+                                           m.doc_id + "): the server rejected it: " + r.error,
+                                       mutation_fields(m, {{"reason", r.error}})});
           break;
         case PushResult::Kind::conflict:
           resolutions.push_back(conflicts_.apply(m, r, changes));
@@ -583,10 +600,13 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
     return;
   }
   counters_.dead_letters += dead_letter_lines.size();
-  for (const std::string& line : dead_letter_lines) log_warning(line);
-  for (const ConflictApplier::Applied& r : resolutions) {
+  for (const LogLine& line : dead_letter_lines) log_warning(line.message, line.fields);
+  for (size_t i = 0, c = 0; i < batch.size() && c < resolutions.size(); ++i) {
+    if (results[i].kind != PushResult::Kind::conflict) continue;
+    const ConflictApplier::Applied& r = resolutions[c++];
     ++counters_.conflicts[{r.strategy, r.outcome}];
-    log_info(r.log_line);
+    log_info(r.log_line,
+             mutation_fields(batch[i], {{"strategy", r.strategy}, {"outcome", r.outcome}}));
   }
   if (!changes.empty()) on_remote_changes_(std::move(changes));
 }

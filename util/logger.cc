@@ -32,9 +32,34 @@ void set_log_level(LogLevel level) { g_level = level; }
 void set_log_format(LogFormat format) { g_format = format; }
 bool log_enabled(LogLevel level) { return level >= g_level; }
 
-void log_line(LogLevel level, std::string_view message) {
+namespace {
+constexpr const char* kNames[] = {"debug", "info", "warning", "error"};
+}
+
+std::string format_log_json(std::string_view time, LogLevel level, std::string_view message,
+                            const LogFields& fields) {
+  std::string line = R"({"time":")";
+  line += time;
+  line += R"(","level":")";
+  line += kNames[static_cast<int>(level)];
+  line += R"(","message":)";
+  line += json_quote(well_formed_utf8(message));
+  for (const LogField& f : fields) {
+    line += ',';
+    line += json_quote(f.name);
+    line += ':';
+    if (const auto* n = std::get_if<int64_t>(&f.value)) {
+      line += std::to_string(*n);
+    } else {
+      line += json_quote(well_formed_utf8(std::get<std::string>(f.value)));
+    }
+  }
+  line += '}';
+  return line;
+}
+
+void log_line(LogLevel level, std::string_view message, const LogFields& fields) {
   if (!log_enabled(level)) return;
-  static constexpr const char* kNames[] = {"debug", "info", "warning", "error"};
   static constexpr int kSyslog[] = {7, 6, 4, 3};
   const int index = static_cast<int>(level);
   std::string line;
@@ -49,13 +74,8 @@ void log_line(LogLevel level, std::string_view message) {
     snprintf(stamp + n, sizeof stamp - n, ".%03ldZ", ts.tv_nsec / 1'000'000);
   }
   if (g_format == LogFormat::json) {
-    line += R"({"time":")";
-    line += stamp;
-    line += R"(","level":")";
-    line += kNames[index];
-    line += R"(","message":)";
-    line += json_quote(well_formed_utf8(message));
-    line += "}\n";
+    line += format_log_json(stamp, level, message, fields);
+    line += '\n';
   } else {
     if (!g_journal) {
       line += stamp;

@@ -553,5 +553,51 @@ TEST(Lifecycle, WithLogFormatJsonEveryLogLineIsOneObject) {
       << bad.err;
 }
 
+TEST(Lifecycle, JsonLogLinesCarryTheMutationTheCollectionAndTheHttpStatus) {
+  TempDir dir;
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  ASSERT_TRUE(server.hold_pushes());
+  Syncd syncd(dir, R"({"backoff": {"initial_ms": 20, "max_ms": 200}})",
+              {"--log-format", "json", "--log-level", "debug"}, server.url());
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  Client client(syncd.socket());
+  JsonDocument put = client.call("put", R"({"collection":"logged","id":"d1","data":{}})");
+  const std::string id = put["result"]["mutation_id"].GetString();
+  ASSERT_TRUE(server.reject({id}, "not allowed"));
+  client.call("sync.now");
+  ASSERT_TRUE(
+      wait_until([&] { return client.call("status")["result"]["queue"]["failed"].GetInt64() == 1; },
+                 Millis(20000)))
+      << syncd.log();
+  ASSERT_EQ(syncd.stop(), 0);
+  bool dead_letter = false;
+  bool http_status = false;
+  bool online = false;
+  std::istringstream lines(syncd.log());
+  for (std::string line; std::getline(lines, line);) {
+    JsonDocument doc;
+    ASSERT_FALSE(parse_json(line, doc)) << line;
+    const std::string message = doc["message"].GetString();
+    if (message.rfind("sync: dead letter", 0) == 0) {
+      dead_letter = true;
+      EXPECT_EQ(std::string(doc["mutation_id"].GetString()), id) << line;
+      EXPECT_STREQ(doc["collection"].GetString(), "logged") << line;
+      EXPECT_STREQ(doc["doc_id"].GetString(), "d1") << line;
+      EXPECT_NE(std::string(doc["reason"].GetString()).find("not allowed"), std::string::npos);
+    }
+    if (message.rfind("http: POST /v1/push", 0) == 0 && doc.HasMember("http_status")) {
+      http_status = true;
+      EXPECT_TRUE(doc["http_status"].IsInt()) << line;
+      EXPECT_TRUE(doc["duration_ms"].IsInt64()) << line;
+    }
+    if (message == "sync: online") {
+      online = true;
+      EXPECT_STREQ(doc["connectivity"].GetString(), "online") << line;
+    }
+  }
+  EXPECT_TRUE(dead_letter && http_status && online) << syncd.log();
+}
+
 }  // namespace
 }  // namespace syncd::testing
