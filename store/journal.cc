@@ -219,6 +219,26 @@ void Journal::write_blocks() {
   }
 }
 
+void Journal::erase_after_offset(size_t bytes) {
+  if (!preallocated_) {
+    // The file grew with the records: cut it back (no room is needed for that).
+    if (::ftruncate(fd_, static_cast<off_t>(offset_)) != 0) fail(path_, "truncate", errno);
+    return;
+  }
+  if (direct_) {
+    buffer_.clear();
+    const size_t keep = tail_.size();
+    const size_t total = (keep + bytes + kBlockBytes - 1) / kBlockBytes * kBlockBytes;
+    char* out = aligned_blocks(total);
+    std::memcpy(out, tail_.data(), keep);
+    std::memset(out + keep, 0, total - keep);
+    write_at(out, total, offset_ - keep);
+    return;
+  }
+  const std::string zeros(bytes, '\0');
+  write_at(zeros.data(), zeros.size(), offset_);
+}
+
 void Journal::sync() {
   if (buffer_.empty()) return;
   try {
@@ -229,7 +249,14 @@ void Journal::sync() {
       if (fdatasync_ && ::fdatasync(fd_) != 0) fail(path_, "fdatasync", errno);
     }
   } catch (...) {
+    // The caller answers these writes with an error: records of them that reached the
+    // file must not come back at the next start. Best effort; the error stands.
+    const size_t attempted = buffer_.size();
     buffer_.clear();
+    try {
+      erase_after_offset(attempted);
+    } catch (...) {
+    }
     throw;
   }
   offset_ += buffer_.size();

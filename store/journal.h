@@ -102,6 +102,8 @@ class Journal {
   std::string path_;
   int fd_ = -1;
   uint64_t offset_ = 0;
+  // After a failed sync: the `bytes` after offset_ are zeros (or gone) again.
+  void erase_after_offset(size_t bytes);
   bool preallocated_ = false;
   bool fdatasync_ = true;
   bool direct_ = false;

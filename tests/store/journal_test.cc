@@ -1,11 +1,14 @@
 #include "store/journal.h"
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <fstream>
 
+#include "store/sqlite.h"
 #include "tests/test_support.h"
 
 namespace syncd {
@@ -184,6 +187,45 @@ TEST(Journal, PastDamageAfterARecordOnlyLsnsTheDamagedBytesCouldHaveHeldCount) {
   ASSERT_EQ(scan.damage.size(), 1u);
   EXPECT_EQ(scan.damage[0].lsn_before, 2u);
   EXPECT_EQ(scan.damage[0].lsn_after, 4u);
+}
+
+TEST(Journal, RecordsOfAFailedSyncDoNotComeBack) {
+  testing::TempDir dir;
+  const std::string path = dir.file("journal");
+  Journal journal(path, 0);  // not preallocated: records extend the file
+  const std::string body(1000, 'b');
+  journal.append(1, body);
+  journal.sync();
+  const off_t synced = static_cast<off_t>(Journal::kHeaderBytes + body.size());
+  // The file may grow by one and a half records more: the next sync of two writes the
+  // first whole, then fails (EFBIG), as a disk filling up mid-write does.
+  struct sigaction ignore {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction before {};
+  ::sigaction(SIGXFSZ, &ignore, &before);
+  rlimit old_limit{};
+  ::getrlimit(RLIMIT_FSIZE, &old_limit);
+  rlimit limit = old_limit;
+  limit.rlim_cur = static_cast<rlim_t>(synced + synced * 3 / 2);
+  ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &limit), 0);
+  journal.append(2, body);
+  journal.append(3, body);
+  EXPECT_THROW(journal.sync(), SqliteError);
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  ::sigaction(SIGXFSZ, &before, nullptr);
+  // The caller told both writers their writes failed: the file holds lsn 1 only.
+  std::vector<uint64_t> lsns;
+  for (const auto& r : Journal::read(path)) lsns.push_back(r.lsn);
+  EXPECT_EQ(lsns, std::vector<uint64_t>{1});
+  struct stat st {};
+  ASSERT_EQ(::stat(path.c_str(), &st), 0);
+  EXPECT_EQ(st.st_size, synced);
+  // The next sync writes where the failed one began.
+  journal.append(2, "again");
+  journal.sync();
+  lsns.clear();
+  for (const auto& r : Journal::read(path)) lsns.push_back(r.lsn);
+  EXPECT_EQ(lsns, (std::vector<uint64_t>{1, 2}));
 }
 
 TEST(Journal, AfterARewindOnlyTheNewRecordsCount) {
