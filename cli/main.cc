@@ -498,13 +498,27 @@ int watch(syncd::RpcClient& client, bool json) {
 int64_t queued(syncd::RpcClient& client) {
   JsonDocument status;
   if (client.call("status", JsonDocument(), status) || !status.HasMember("result")) return -1;
-  const JsonValue& q = status["result"]["queue"];
-  return q["pending"].GetInt64() + q["inflight"].GetInt64();
+  const JsonValue& result = status["result"];
+  auto queue = result.IsObject() ? result.FindMember("queue") : result.MemberEnd();
+  if (!result.IsObject() || queue == result.MemberEnd() || !queue->value.IsObject()) return -1;
+  int64_t n = 0;
+  for (const char* state : {"pending", "inflight"}) {
+    auto it = queue->value.FindMember(state);
+    if (it == queue->value.MemberEnd() || !it->value.IsInt64()) return -1;
+    n += it->value.GetInt64();
+  }
+  return n;
+}
+
+int64_t monotonic_ms() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
 int wait_for_drain(syncd::RpcClient& client, int64_t timeout_s) {
   const bool terminal = ::isatty(STDOUT_FILENO) == 1;
-  const int64_t start = now_ms();
+  const int64_t start = monotonic_ms();
   int64_t remaining = queued(client);
   if (remaining < 0) {
     std::fprintf(stderr, "syncctl: syncd stopped answering\n");
@@ -513,7 +527,7 @@ int wait_for_drain(syncd::RpcClient& client, int64_t timeout_s) {
   syncd::DrainProgress progress(remaining, start);
   int64_t last_line_ms = 0;
   for (;;) {
-    const int64_t now = now_ms();
+    const int64_t now = monotonic_ms();
     progress.update(remaining, now);
     if (terminal) {
       std::printf("\r%s\x1b[K", progress.bar(30).c_str());
@@ -526,7 +540,7 @@ int wait_for_drain(syncd::RpcClient& client, int64_t timeout_s) {
       if (terminal) std::printf("\n");
       return kOk;
     }
-    if (now - start >= timeout_s * 1000) {
+    if ((now - start) / 1000 >= timeout_s) {
       if (terminal) std::printf("\n");
       std::fprintf(stderr, "syncctl: %lld still queued after %lld s (syncctl status says why)\n",
                    static_cast<long long>(remaining), static_cast<long long>(timeout_s));

@@ -177,8 +177,8 @@ class Daemon {
     std::string serving = config.socket_path();
     try {
       if (auto activated = take_activated_socket()) {
-        serving = activated->path.empty() ? "the socket systemd passed" : activated->path;
-        if (activated->path != config.socket_path()) {
+        serving = activated->path.empty() ? "an unnamed socket systemd passed" : activated->path;
+        if (!activated->path.empty() && activated->path != config.socket_path()) {
           log_warning("systemd passed the socket " + serving + ", not the configured " +
                       config.socket_path() + "; syncctl --socket " + serving + " reaches syncd");
         }

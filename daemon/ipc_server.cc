@@ -176,14 +176,14 @@ void IpcServer::listen(const std::string& path) {
   if (rc != 0) throw std::runtime_error("uv_pipe_init: " + uv_message(rc));
   listener_.data = this;
   ++handles_open_;
+  listening_ = true;                // from here shutdown() closes the handle, whatever fails next
   mode_t old_mask = ::umask(0117);  // the socket is born 0660: no window with wider access
   rc = uv_pipe_bind(&listener_, path.c_str());
   ::umask(old_mask);
   if (rc != 0) throw std::runtime_error("cannot bind socket " + path + ": " + uv_message(rc));
+  path_ = path;  // ours: unlinked at shutdown
   rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 128, on_connection);
   if (rc != 0) throw std::runtime_error("cannot listen on " + path + ": " + uv_message(rc));
-  path_ = path;
-  listening_ = true;
 }
 
 void IpcServer::adopt(int fd, const std::string& path) {
@@ -191,13 +191,14 @@ void IpcServer::adopt(int fd, const std::string& path) {
   if (rc != 0) throw std::runtime_error("uv_pipe_init: " + uv_message(rc));
   listener_.data = this;
   ++handles_open_;
+  owns_socket_file_ = false;
+  listening_ = true;  // from here shutdown() closes the handle, whatever fails next
+  path_ = path;
   rc = uv_pipe_open(&listener_, fd);
   if (rc != 0) throw std::runtime_error("cannot use the socket systemd passed: " + uv_message(rc));
-  rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), 128, on_connection);
+  // SOMAXCONN, not less: listen() here sets the backlog of systemd's socket too.
+  rc = uv_listen(reinterpret_cast<uv_stream_t*>(&listener_), SOMAXCONN, on_connection);
   if (rc != 0) throw std::runtime_error("cannot listen on " + path + ": " + uv_message(rc));
-  path_ = path;
-  owns_socket_file_ = false;
-  listening_ = true;
 }
 
 void IpcServer::on_connection(uv_stream_t* server, int status) {

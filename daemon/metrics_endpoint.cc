@@ -11,6 +11,7 @@ struct MetricsEndpoint::Connection {
   uv_tcp_t tcp{};
   uv_timer_t timeout{};
   uv_write_t write{};
+  uv_shutdown_t shutdown{};
   std::string head;    // the request as read so far
   std::string answer;  // held until the write completes
   bool answered = false;
@@ -104,7 +105,7 @@ void MetricsEndpoint::on_connection(uv_stream_t* server, int status) {
         }
         c->head.append(buf->base, static_cast<size_t>(n));
         if (c->head.find("\r\n\r\n") != std::string::npos ||
-            c->head.size() > kMaxRequestHeadBytes) {
+            c->head.size() >= kMaxRequestHeadBytes) {
           uv_read_stop(stream);
           c->owner->answer(*c);
         }
@@ -113,10 +114,9 @@ void MetricsEndpoint::on_connection(uv_stream_t* server, int status) {
 
 void MetricsEndpoint::answer(Connection& conn) {
   if (conn.answered) return;
-  conn.answered = true;
-  uv_timer_stop(&conn.timeout);
+  conn.answered = true;  // the deadline still runs: a client that never reads is cut off
   const size_t end = conn.head.find("\r\n\r\n");
-  if (end == std::string::npos || end > kMaxRequestHeadBytes) {
+  if (end == std::string::npos || end + 4 > kMaxRequestHeadBytes) {
     conn.answer = http_answer(431, "Request Header Fields Too Large", "text/plain",
                               "request head over 8 KiB\n");
   } else {
@@ -135,7 +135,20 @@ void MetricsEndpoint::answer(Connection& conn) {
       } else if (target != "/metrics") {
         conn.answer = http_answer(404, "Not Found", "text/plain", "GET /metrics only\n");
       } else {
-        conn.answer = http_answer(200, "OK", "text/plain; version=0.0.4; charset=utf-8", render_());
+        // Rendered at most once a second: a client asking in a loop cannot hold the loop.
+        const uint64_t now = uv_now(loop_);
+        try {
+          if (rendered_.empty() || now - rendered_at_ >= 1000) {
+            rendered_ = render_();
+            rendered_at_ = now;
+          }
+          conn.answer =
+              http_answer(200, "OK", "text/plain; version=0.0.4; charset=utf-8", rendered_);
+        } catch (const std::exception& e) {
+          log_warning(std::string("metrics.listen: ") + e.what());
+          conn.answer =
+              http_answer(500, "Internal Server Error", "text/plain", std::string(e.what()) + "\n");
+        }
         if (method == "HEAD") conn.answer.resize(conn.answer.find("\r\n\r\n") + 4);
       }
     }
@@ -143,11 +156,41 @@ void MetricsEndpoint::answer(Connection& conn) {
   uv_buf_t buf = uv_buf_init(conn.answer.data(), static_cast<unsigned>(conn.answer.size()));
   conn.write.data = &conn;
   const int rc = uv_write(&conn.write, reinterpret_cast<uv_stream_t*>(&conn.tcp), &buf, 1,
-                          [](uv_write_t* w, int) {
+                          [](uv_write_t* w, int status) {
                             auto* c = static_cast<Connection*>(w->data);
-                            c->owner->finish(*c);
+                            if (status != 0) {
+                              c->owner->finish(*c);
+                              return;
+                            }
+                            c->owner->drain_then_close(*c);
                           });
   if (rc != 0) finish(conn);
+}
+
+void MetricsEndpoint::drain_then_close(Connection& conn) {
+  // Closing with unread bytes (a body, pipelined requests) would reset the connection
+  // before the client reads the answer: send FIN, read and drop until the client closes
+  // (or the deadline), then close.
+  conn.shutdown.data = &conn;
+  if (uv_shutdown(&conn.shutdown, reinterpret_cast<uv_stream_t*>(&conn.tcp),
+                  [](uv_shutdown_t*, int) {}) != 0) {
+    finish(conn);
+    return;
+  }
+  conn.head.clear();
+  conn.head.shrink_to_fit();
+  uv_read_start(
+      reinterpret_cast<uv_stream_t*>(&conn.tcp),
+      [](uv_handle_t*, size_t, uv_buf_t* buf) {
+        static char sink[2048];
+        *buf = uv_buf_init(sink, sizeof sink);
+      },
+      [](uv_stream_t* stream, ssize_t n, const uv_buf_t*) {
+        if (n < 0) {
+          auto* c = static_cast<Connection*>(stream->data);
+          c->owner->finish(*c);
+        }
+      });
 }
 
 void MetricsEndpoint::finish(Connection& conn) {

@@ -4,6 +4,8 @@
 #include <sys/un.h>
 #include <systemd/sd-daemon.h>
 
+#include <algorithm>
+#include <cstddef>
 #include <cstring>
 #include <stdexcept>
 
@@ -28,8 +30,12 @@ std::optional<ActivatedSocket> take_activated_socket() {
   ActivatedSocket socket{fd, ""};
   sockaddr_un address{};
   socklen_t length = sizeof address;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0 &&
-      length > offsetof(sockaddr_un, sun_path) && address.sun_path[0] != '\0') {
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) == 0) {
+    length = std::min<socklen_t>(length, sizeof address);  // Linux may count a NUL beyond
+  } else {
+    length = 0;
+  }
+  if (length > offsetof(sockaddr_un, sun_path) && address.sun_path[0] != '\0') {
     socket.path.assign(address.sun_path,
                        ::strnlen(address.sun_path, length - offsetof(sockaddr_un, sun_path)));
   }

@@ -7,6 +7,11 @@
 set -eu
 build=$1
 version=$2
+# systemd-sysusers and systemd-tmpfiles --root, and the files' owners, need root.
+if [ "$(id -u)" != 0 ]; then
+  echo "skipped: needs root"
+  exit 77
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 fail() {
@@ -16,7 +21,7 @@ fail() {
 
 (cd "$build" && cpack -G DEB -B "$work/out" >"$work/cpack.log" 2>&1) ||
   { cat "$work/cpack.log" >&2; fail "cpack"; }
-deb=$work/out/syncd_${version}_amd64.deb
+deb=$work/out/syncd_${version}_$(dpkg --print-architecture).deb
 [ -f "$deb" ] || fail "no $deb"
 dpkg -x "$deb" "$work/root"
 root=$work/root
@@ -45,7 +50,7 @@ for d in systemd libsqlite3-0 libcurl4 libuv1 libsystemd0; do
   echo "$depends" | grep -q "$d" || fail "Depends lacks $d: $depends"
 done
 dpkg-deb -e "$deb" "$work/control"
-for s in postinst postrm; do
+for s in postinst prerm postrm; do
   [ -x "$work/control/$s" ] || fail "no executable $s"
 done
 grep -q 'systemd-sysusers /usr/lib/sysusers.d/syncd.conf' "$work/control/postinst" ||
