@@ -5,7 +5,6 @@
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
-#include <ctime>
 #include <fstream>
 #include <functional>
 #include <iostream>
@@ -17,6 +16,7 @@
 #include "cli/rpc_client.h"
 #include "cli/status_view.h"
 #include "cli/table.h"
+#include "util/clock.h"
 #include "util/json.h"
 
 namespace {
@@ -67,11 +67,8 @@ exit codes: 0 success, 1 error reported by syncd, 2 bad usage, 3 syncd not reach
 `syncctl COMMAND --help` describes one command.
 )";
 
-int64_t now_ms() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_REALTIME, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
+// Time for the status view (wall clock) and the drain wait (monotonic).
+const syncd::SystemClock kClock;
 
 std::string scalar(const JsonValue& v) {
   if (v.IsNull()) return "-";
@@ -292,11 +289,12 @@ std::vector<Command> commands() {
        [](std::vector<std::string>& args) {
          const bool watch = take_flag(args, "--watch");
          expect_positional(args, 0, 0);
-         Request r{"status", JsonDocument(), [](const JsonValue& result) {
-                     std::fputs(
-                         syncd::render_status(result, now_ms(), syncd::colour_wanted()).c_str(),
-                         stdout);
-                   }};
+         Request r{
+             "status", JsonDocument(), [](const JsonValue& result) {
+               std::fputs(
+                   syncd::render_status(result, kClock.now_ms(), syncd::colour_wanted()).c_str(),
+                   stdout);
+             }};
          r.watch = watch;
          return r;
        }},
@@ -510,15 +508,9 @@ int64_t queued(syncd::RpcClient& client) {
   return n;
 }
 
-int64_t monotonic_ms() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
-}
-
 int wait_for_drain(syncd::RpcClient& client, int64_t timeout_s) {
   const bool terminal = ::isatty(STDOUT_FILENO) == 1;
-  const int64_t start = monotonic_ms();
+  const int64_t start = kClock.monotonic_ms();
   int64_t remaining = queued(client);
   if (remaining < 0) {
     std::fprintf(stderr, "syncctl: syncd stopped answering\n");
@@ -527,7 +519,7 @@ int wait_for_drain(syncd::RpcClient& client, int64_t timeout_s) {
   syncd::DrainProgress progress(remaining, start);
   int64_t last_line_ms = 0;
   for (;;) {
-    const int64_t now = monotonic_ms();
+    const int64_t now = kClock.monotonic_ms();
     progress.update(remaining, now);
     if (terminal) {
       std::printf("\r%s\x1b[K", progress.bar(30).c_str());

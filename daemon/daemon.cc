@@ -188,11 +188,7 @@ class Daemon {
         server_->listen(config.socket_path());
       }
     } catch (const std::exception& e) {
-      log_error(e.what());
-      server_->shutdown(0, [this] { journaled_->stop(); });
-      uv_run(&loop_, UV_RUN_DEFAULT);
-      uv_loop_close(&loop_);
-      return 1;
+      return refuse_start(e.what());
     }
     if (!config.metrics.listen.empty()) {
       metrics_endpoint_ =
@@ -200,12 +196,8 @@ class Daemon {
       try {
         metrics_endpoint_->listen(*parse_listen_address(config.metrics.listen, nullptr));
       } catch (const std::exception& e) {
-        log_error(e.what());
         metrics_endpoint_->close();
-        server_->shutdown(0, [this] { journaled_->stop(); });
-        uv_run(&loop_, UV_RUN_DEFAULT);
-        uv_loop_close(&loop_);
-        return 1;
+        return refuse_start(e.what());
       }
       log_info("metrics on http://" + config.metrics.listen + "/metrics");
     }
@@ -334,6 +326,15 @@ class Daemon {
       handle->data = this;
       uv_signal_start(handle, on_signal, signum);
     }
+  }
+
+  // A start that fails once the loop has handles: close them, stop the applier, exit 1.
+  int refuse_start(const std::string& why) {
+    log_error(why);
+    server_->shutdown(0, [this] { journaled_->stop(); });
+    uv_run(&loop_, UV_RUN_DEFAULT);
+    uv_loop_close(&loop_);
+    return 1;
   }
 
   static void on_signal(uv_signal_t* handle, int signum) {
