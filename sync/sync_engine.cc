@@ -560,8 +560,12 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
     std::string message;
     LogFields fields;
   };
+  struct Resolved {
+    std::pair<std::string, std::string> strategy_outcome;
+    LogLine line;
+  };
   std::vector<LogLine> dead_letter_lines;
-  std::vector<ConflictApplier::Applied> resolutions;
+  std::vector<Resolved> resolutions;
   const int64_t now = clock_.now_ms();
   try {
     Transaction tx(db_, Durability::deferred);
@@ -586,9 +590,13 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
                                            m.doc_id + "): the server rejected it: " + r.error,
                                        mutation_fields(m, {{"reason", r.error}})});
           break;
-        case PushResult::Kind::conflict:
-          resolutions.push_back(conflicts_.apply(m, r, changes));
+        case PushResult::Kind::conflict: {
+          ConflictApplier::Applied a = conflicts_.apply(m, r, changes);
+          LogFields fields = mutation_fields(m, {{"strategy", a.strategy}, {"outcome", a.outcome}});
+          resolutions.push_back({{std::move(a.strategy), std::move(a.outcome)},
+                                 {std::move(a.log_line), std::move(fields)}});
           break;
+        }
       }
     }
     queue_.ack_applied(applied);
@@ -601,12 +609,9 @@ void SyncEngine::apply_results(const std::vector<Mutation>& batch,
   }
   counters_.dead_letters += dead_letter_lines.size();
   for (const LogLine& line : dead_letter_lines) log_warning(line.message, line.fields);
-  for (size_t i = 0, c = 0; i < batch.size() && c < resolutions.size(); ++i) {
-    if (results[i].kind != PushResult::Kind::conflict) continue;
-    const ConflictApplier::Applied& r = resolutions[c++];
-    ++counters_.conflicts[{r.strategy, r.outcome}];
-    log_info(r.log_line,
-             mutation_fields(batch[i], {{"strategy", r.strategy}, {"outcome", r.outcome}}));
+  for (const Resolved& r : resolutions) {
+    ++counters_.conflicts[r.strategy_outcome];
+    log_info(r.line.message, r.line.fields);
   }
   if (!changes.empty()) on_remote_changes_(std::move(changes));
 }
