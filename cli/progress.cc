@@ -20,13 +20,13 @@ double DrainProgress::rate() const {
   return static_cast<double>(sent_) * 1000.0 / static_cast<double>(elapsed);
 }
 
-std::string DrainProgress::tail() const {
+std::string DrainProgress::tail(const char* separator) const {
   const double r = rate();
   std::string out = std::to_string(static_cast<int64_t>(std::llround(r))) + "/s";
-  if (drained()) return out + ", done";
+  if (drained()) return out + separator + "done";
   if (r > 0) {
     const auto left_ms = static_cast<int64_t>(static_cast<double>(remaining_) / r * 1000.0);
-    out += ", about " + span_text(std::max<int64_t>(left_ms, 1000)) + " left";
+    out += separator + ("about " + span_text(std::max<int64_t>(left_ms, 1000)) + " left");
   }
   return out;
 }
@@ -37,13 +37,11 @@ std::string DrainProgress::bar(int width) const {
   std::string out = "[" + std::string(static_cast<size_t>(filled), '#') +
                     std::string(static_cast<size_t>(width - filled), '.') + "]  " +
                     std::to_string(done) + "/" + std::to_string(total_) + "  ";
-  std::string t = tail();
-  std::replace(t.begin(), t.end(), ',', ' ');
-  return out + t;
+  return out + tail("  ");
 }
 
 std::string DrainProgress::line() const {
-  return std::to_string(sent_) + " of " + std::to_string(total_) + " sent, " + tail();
+  return std::to_string(sent_) + " of " + std::to_string(total_) + " sent, " + tail(", ");
 }
 
 }  // namespace syncd

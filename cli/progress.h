@@ -29,7 +29,7 @@ class DrainProgress {
   std::string line() const;
 
  private:
-  std::string tail() const;  // the rate and the time left
+  std::string tail(const char* separator) const;  // the rate and the time left
 
   int64_t total_;
   int64_t sent_ = 0;
