@@ -25,6 +25,7 @@ bool refuses_content(int status) {
 Answer classify_http(const HttpResponse& r, const std::string& what, int64_t now_ms,
                      const StatusRules& rules) {
   Answer a;
+  if (!r.transport_failed()) a.server_date_ms = parse_http_date_ms(r.header("date"));
   const auto describe = [&] { return describe_answer(r, "remote", rules.missing); };
   if (r.transport_failed()) {
     a.kind = AnswerKind::retryable;

@@ -64,6 +64,7 @@ struct Answer {
   bool refresh_may_help = false;
   std::optional<int64_t> retry_after_ms;  // the remote asked to wait this long
   uint64_t credentials_generation = 0;    // of the credentials the request carried
+  std::optional<int64_t> server_date_ms;  // the answer's Date header, when it had one
 };
 
 struct PushAnswer : Answer {

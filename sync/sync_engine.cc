@@ -129,7 +129,17 @@ SyncStatus SyncEngine::status() const {
   if (wait_until_ms_ > now) s.next_retry_ms = clock_.now_ms() + (wait_until_ms_ - now);
   s.last_error = last_error_;
   s.last_error_at_ms = last_error_at_ms_;
+  s.last_contact_ms = last_contact_ms_;
+  s.last_contact_sent_ms = last_contact_sent_ms_;
+  s.clock_skew_ms = clock_skew_ms_;
   return s;
+}
+
+void SyncEngine::note_contact(const Answer& answer, int64_t sent_ms) {
+  const int64_t now = clock_.now_ms();
+  last_contact_ms_ = now;
+  last_contact_sent_ms_ = std::max(last_contact_sent_ms_.value_or(sent_ms), sent_ms);
+  if (answer.server_date_ms) clock_skew_ms_ = *answer.server_date_ms - now;
 }
 
 namespace {
@@ -302,9 +312,10 @@ void SyncEngine::reached() {
 
 void SyncEngine::probe() {
   probe_in_flight_ = true;
-  protocol_.health([this](Answer answer) {
+  protocol_.health([this, sent_ms = clock_.now_ms()](Answer answer) {
     probe_in_flight_ = false;
     if (stopped_) return;
+    note_contact(answer, sent_ms);
     if (answer.kind == AnswerKind::ok) {
       reached();
       failures_ = 0;
@@ -387,9 +398,11 @@ void SyncEngine::send_push(std::vector<Mutation> batch) {
     }
   }
   auto owned = std::make_shared<std::vector<Mutation>>(std::move(batch));
-  protocol_.push(*owned, [this, owned, sent = clock_.monotonic_ms()](PushAnswer answer) {
+  protocol_.push(*owned, [this, owned, sent = clock_.monotonic_ms(),
+                          sent_ms = clock_.now_ms()](PushAnswer answer) {
     ++counters_.pushes[SyncCounters::outcome_of(answer)];
     counters_.push_seconds.observe(static_cast<double>(clock_.monotonic_ms() - sent) / 1000);
+    note_contact(answer, sent_ms);
     on_push_answer(std::move(*owned), std::move(answer));
   });
 }
@@ -654,11 +667,14 @@ void SyncEngine::pull() {
   pull_wanted_ = false;
   hint_waiting_ = false;  // this pull covers every hint so far
   cursor_sent_ = cursor;
-  protocol_.pull(cursor, filter, [this, sent = clock_.monotonic_ms()](PullAnswer answer) {
-    ++counters_.pulls[SyncCounters::outcome_of(answer)];
-    counters_.pull_seconds.observe(static_cast<double>(clock_.monotonic_ms() - sent) / 1000);
-    on_pull_answer(std::move(answer));
-  });
+  protocol_.pull(
+      cursor, filter,
+      [this, sent = clock_.monotonic_ms(), sent_ms = clock_.now_ms()](PullAnswer answer) {
+        ++counters_.pulls[SyncCounters::outcome_of(answer)];
+        counters_.pull_seconds.observe(static_cast<double>(clock_.monotonic_ms() - sent) / 1000);
+        note_contact(answer, sent_ms);
+        on_pull_answer(std::move(answer));
+      });
 }
 
 void SyncEngine::on_pull_answer(PullAnswer answer) {

@@ -62,6 +62,13 @@ struct SyncStatus {
   std::optional<int64_t> next_retry_ms;
   std::string last_error;                   // kept after recovery: compare last_error_at
   std::optional<int64_t> last_error_at_ms;  // with last_push and last_pull
+  // When a request to the remote last ended, answered or not, and when the latest
+  // request that has ended was sent (wall clock).
+  std::optional<int64_t> last_contact_ms;
+  std::optional<int64_t> last_contact_sent_ms;
+  // The remote's clock minus ours, from the Date header of its latest answer that had one
+  // (Date has whole seconds, and the answer's latency counts too).
+  std::optional<int64_t> clock_skew_ms;
 };
 
 class SyncEngine {
@@ -151,6 +158,9 @@ class SyncEngine {
   // The remote answered as it should: online, after logging the failures held back.
   void reached();
   void note_error(const std::string& error);
+  // A request to the remote sent at `sent_ms` (wall clock) ended with `answer`: the last
+  // contact, and the remote's clock.
+  void note_contact(const Answer& answer, int64_t sent_ms);
   // Leased mutations whose outcome could not be stored (the database failed) would stay
   // inflight, their documents blocked, until a restart: they are kept here and given back
   // to the queue (pending, sent again with the same ids) as soon as that can be written.
@@ -227,6 +237,9 @@ class SyncEngine {
   std::optional<int64_t> last_pull_ms_;
   std::string last_error_;
   std::optional<int64_t> last_error_at_ms_;
+  std::optional<int64_t> last_contact_ms_;
+  std::optional<int64_t> last_contact_sent_ms_;
+  std::optional<int64_t> clock_skew_ms_;
 };
 
 }  // namespace syncd
