@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/doctor.h"
 #include "cli/progress.h"
 #include "cli/rpc_client.h"
 #include "cli/status_view.h"
@@ -43,6 +44,9 @@ struct Request {
   // Then waits until the queue has nothing pending or inflight, showing the progress,
   // for at most this long (sync --wait, retry --all --wait); 0: no wait.
   int64_t wait_drain_s = 0;
+  // syncctl doctor (cli/doctor.h), waiting at most this long for a fresh attempt at the
+  // remote; 0: another command.
+  int64_t doctor_timeout_s = 0;
 };
 
 struct Command {
@@ -433,6 +437,18 @@ std::vector<Command> commands() {
          if (wait) r.print_human = [](const JsonValue&) {};
          return r;
        }},
+      {"doctor", "doctor [--timeout SECONDS]",
+       "Checks the setup and says what to do about each problem: the socket, the config "
+       "file, the state directory's modes and free space, the remote, TLS, the clock against "
+       "the remote's, a stuck queue. It has syncd try the remote now and waits for that "
+       "attempt, at most --timeout (default 10 s). Exit 0 only when nothing failed.",
+       [](std::vector<std::string>& args) {
+         const std::optional<std::string> timeout = take_option(args, "--timeout");
+         expect_positional(args, 0, 0);
+         Request r{"doctor", JsonDocument(), print_key_values};
+         r.doctor_timeout_s = timeout ? parse_positive("--timeout", *timeout) : 10;
+         return r;
+       }},
       {"auth", "auth set-token [--refresh] [--file F] | auth login [--client-id ID] [--file F]",
        "Installs a new access (or refresh) token, or client credentials for the token "
        "endpoint, read from F or stdin; syncd resumes sending without a restart.",
@@ -611,8 +627,11 @@ int main(int argc, char** argv) {
     return kUsage;
   }
 
-  syncd::RpcClient client;
   const std::string socket = syncd::find_socket(socket_flag);
+  if (request.doctor_timeout_s > 0) {
+    return syncd::run_doctor(socket, json, request.doctor_timeout_s, kClock);
+  }
+  syncd::RpcClient client;
   if (auto error = client.connect(socket, 30)) {
     std::fprintf(stderr, "syncctl: %s\n", error->c_str());
     return kUnreachable;

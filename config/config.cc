@@ -507,7 +507,8 @@ bool has_scheme(const std::string& url, std::string_view scheme) {
   return true;
 }
 
-// With the secrets read (load_secrets), the systemd credentials count too.
+}  // namespace
+
 bool has_credentials(const Config& c) {
   return !c.auth.token.empty() || !c.auth.password.empty() || !c.auth.token_file.empty() ||
          !c.auth.refresh_token.empty() || !c.auth.refresh_token_file.empty() ||
@@ -515,8 +516,6 @@ bool has_credentials(const Config& c) {
          !c.auth.username.empty() || c.auth.mode == "bearer" || c.auth.mode == "oauth2" ||
          c.auth.mode == "basic";
 }
-
-}  // namespace
 
 void validate_config(const Config& c) {
   if (c.state_dir.empty()) throw ConfigError("state_dir: must not be empty");

@@ -151,6 +151,10 @@ std::vector<std::pair<std::string, std::string>> flatten_config(const Config& co
 // Keys whose values are secrets: never shown, only "(set)" or "(changed)".
 bool is_secret_key(const std::string& key);
 
+// The config sends credentials to the remote. With the secrets read (load_secrets), the
+// systemd credentials count too.
+bool has_credentials(const Config& config);
+
 // What a start must warn about in this config: settings that weaken security, inline
 // secrets (after load_secrets). Each line names the key.
 std::vector<std::string> config_warnings(const Config& config);

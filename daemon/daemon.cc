@@ -272,6 +272,34 @@ class Daemon {
     methods_ = std::make_unique<Methods>(*documents_, *queue_, *journaled_, clock_, ids_, info_,
                                          metrics_, resolutions_.get());
     methods_->set_directions(directions_from(config));
+    methods_->set_doctor_setup(doctor_setup_from(config));
+  }
+
+  DoctorSetup doctor_setup_from(const Config& config) {
+    DoctorSetup d;
+    d.config_path = options_.config_path;
+    d.reread_config = [this] { read_config_file(); };
+    d.state_dir = config.state_dir;
+    d.remote_url = url_without_user_info(config.remote);
+    d.remote_protocol = config.remote_protocol;
+    d.sends_credentials = has_credentials(config);
+    d.allow_insecure_http = config.allow_insecure_http;
+    d.tls_insecure_skip_verify = config.tls.insecure_skip_verify;
+    d.tls_ca_file = config.tls.ca_file;
+    d.tls_pinned_pubkeys = config.tls.pinned_pubkeys.size();
+    d.tls_client_cert = !config.tls.client_cert.empty();
+    return d;
+  }
+
+  // The config file as a restart would read it, with the command line's flags and the
+  // secrets; throws saying what is wrong.
+  Config read_config_file() const {
+    Config fresh = load_config_file(options_.config_path);
+    if (options_.overrides) options_.overrides(fresh);
+    validate_config(fresh);
+    // The secrets too, so an unchanged file does not read as a changed key.
+    load_secrets(fresh, options_.config_path);
+    return fresh;
   }
 
   // Leases do not survive a restart: inflight mutations go back to pending. On a full
@@ -376,11 +404,7 @@ class Daemon {
     }
     sd_notify(0, "RELOADING=1");
     try {
-      Config fresh = load_config_file(options_.config_path);
-      if (options_.overrides) options_.overrides(fresh);
-      validate_config(fresh);
-      // The secrets too, so an unchanged file does not read as a changed key.
-      load_secrets(fresh, options_.config_path);
+      Config fresh = read_config_file();
       std::vector<std::string> changes = describe_changes(options_.config, fresh);
       if (changes.empty()) log_info("SIGHUP: config unchanged");
       for (const auto& change : changes) {

@@ -160,6 +160,7 @@ void Methods::call(std::string_view method, const JsonValue& params, CallContext
     return install_credentials(method, params, ctx, result, alloc);
   }
   if (method == "metrics") return metrics(params, result, alloc);
+  if (method == "doctor") return doctor(params, result, alloc);
   throw RpcError(rpc_code::kMethodNotFound, "method_not_found",
                  "unknown method " + std::string(method));
 }
@@ -331,6 +332,34 @@ void Methods::status(JsonValue& result, JsonAllocator& alloc) {
   JsonValue warnings(rapidjson::kArrayType);
   for (const std::string& w : info_.warnings) warnings.PushBack(json_string(w, alloc), alloc);
   result.AddMember("warnings", warnings, alloc);
+}
+
+void Methods::doctor(const JsonValue& params, JsonValue& result, JsonAllocator& alloc) {
+  std::optional<int64_t> since;
+  if (const JsonValue* v = member(params, "since_ms"); v != nullptr && !v->IsNull()) {
+    if (!v->IsInt64()) throw invalid_params("params.since_ms: expected an integer");
+    since = v->GetInt64();
+  }
+  DoctorState state;
+  state.sync = sync_ ? sync_->status() : SyncStatus{};
+  state.queue = writes_.counts();
+  state.oldest_pending_created_ms = writes_.oldest_pending_created_ms();
+  state.now_ms = clock_.now_ms();
+  result.SetObject();
+  JsonValue checks(rapidjson::kArrayType);
+  for (const DoctorFinding& f : examine(doctor_setup_, state)) {
+    JsonValue item(rapidjson::kObjectType);
+    item.AddMember("check", json_string(f.check, alloc), alloc);
+    item.AddMember("outcome", rapidjson::StringRef(to_string(f.outcome)), alloc);
+    item.AddMember("detail", json_string(f.detail, alloc), alloc);
+    if (!f.fix.empty()) item.AddMember("fix", json_string(f.fix, alloc), alloc);
+    checks.PushBack(item, alloc);
+  }
+  result.AddMember("checks", checks, alloc);
+  result.AddMember(
+      "fresh",
+      !since || (state.sync.last_contact_sent_ms && *state.sync.last_contact_sent_ms >= *since),
+      alloc);
 }
 
 std::vector<Metrics::Entry> Methods::journal_entries() const {

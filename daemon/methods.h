@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "daemon/collection_access.h"
+#include "daemon/doctor.h"
 #include "daemon/metrics.h"
 #include "queue/local_writes.h"
 #include "queue/mutation_queue.h"
@@ -72,6 +73,8 @@ class Methods {
   // Which way collections sync: a retry or a manual resolution that would send a write
   // of a pull-only or local collection is refused.
   void set_directions(Directions directions) { directions_ = std::move(directions); }
+  // What `doctor` checks the running daemon against.
+  void set_doctor_setup(DoctorSetup setup) { doctor_setup_ = std::move(setup); }
 
   // Runs `method` with `params` (an object, or null when absent) and fills `result`.
   // Throws RpcError, WriteRejected or SqliteError.
@@ -94,6 +97,9 @@ class Methods {
   // as {"text": exposition}.
   void metrics(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
   std::vector<Metrics::Entry> journal_entries() const;
+  // doctor {since_ms?}: the findings of daemon/doctor.h, and whether the remote was
+  // contacted at or after since_ms (wall clock), which syncctl doctor waits for.
+  void doctor(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
   // auth.set_token {token, kind?: access|refresh}, auth.login {client_secret, client_id?}.
   void install_credentials(std::string_view method, const JsonValue& params, CallContext& ctx,
                            JsonValue& result, JsonAllocator& alloc);
@@ -122,6 +128,7 @@ class Methods {
   Metrics& metrics_;  // reported by `metrics`; subscriptions_refused counted here
   ResolutionLog* resolutions_;
   SyncEngine* sync_;
+  DoctorSetup doctor_setup_;
 };
 
 // Serialises a stored document in the shape of `get`.

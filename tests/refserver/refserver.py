@@ -147,6 +147,7 @@ class Faults:
         self.garbage_count = 0  # answer 200 with a body that is not JSON after applying
         self.reject_ids = {}  # mutation id -> error message, answered "rejected"
         self.reject_push_with_ids = {}  # mutation id -> message: refuse the whole push 400
+        self.clock_offset_s = 0  # added to the time every answer's Date header gives
 
     def update(self, spec):
         with self.lock:
@@ -161,6 +162,8 @@ class Faults:
                 self.delay_ms = spec["delay_ms"]
             if "drop_mid_body" in spec:
                 self.drop_count = spec["drop_mid_body"]
+            if "clock_offset_s" in spec:
+                self.clock_offset_s = spec["clock_offset_s"]
             if "garbage" in spec:
                 self.garbage_count = spec["garbage"]
             for mid, message in spec.get("reject", {}).items():
@@ -362,6 +365,11 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt, *args):
         if self.state.verbose:
             sys.stderr.write("refserver: " + (fmt % args) + "\n")
+
+    def date_time_string(self, timestamp=None):
+        """The Date header, on a clock set off by the clock_offset_s fault."""
+        now = time.time() if timestamp is None else timestamp
+        return super().date_time_string(now + self.state.faults.clock_offset_s)
 
     def send_json(self, status, obj, headers=None):
         body = json.dumps(obj, separators=(",", ":")).encode()
