@@ -242,7 +242,10 @@ bool Syncd::start(Millis timeout) {
              [this] {
                if (!process_->running()) return true;
                Client probe(socket_);
-               return probe.connected() && probe.call("status").HasMember("result");
+               if (!probe.connected()) return false;
+               // Null when syncd closed the connection unanswered (a start it then refused).
+               const JsonDocument status = probe.call("status");
+               return status.IsObject() && status.HasMember("result");
              },
              timeout) &&
          process_->running();
