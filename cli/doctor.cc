@@ -136,8 +136,9 @@ std::string render_findings(const JsonValue& findings, bool colour) {
   }
   const size_t failed = failures(findings);
   const size_t total = findings.Size();
-  out += failed == 0 ? "no problem found (" + std::to_string(total) + " checks)\n"
-                     : std::to_string(failed) + " of " + std::to_string(total) + " checks failed\n";
+  out += failed == 0
+             ? "no problem found (" + std::to_string(total) + " findings)\n"
+             : std::to_string(failed) + " of " + std::to_string(total) + " findings failed\n";
   return out;
 }
 
@@ -172,29 +173,46 @@ int run_doctor(const std::string& socket, bool json, int64_t timeout_s, const Cl
   params.AddMember("since_ms", JsonValue(asked_ms), params.GetAllocator());
   const int64_t deadline = clock.monotonic_ms() + timeout_s * 1000;
   JsonDocument answer;
+  const JsonDocument no_params;
+  bool fresh = false;
   for (;;) {
+    // Past the deadline, the checks whatever the freshness (no since_ms).
+    const bool last = clock.monotonic_ms() >= deadline;
     answer = JsonDocument();
-    if (auto error = client.call("doctor", params, answer)) {
+    if (auto error = client.call(
+            "doctor",
+            last ? static_cast<const JsonValue&>(no_params) : static_cast<const JsonValue&>(params),
+            answer)) {
       add_finding(findings, alloc, "socket", "fail", "syncd stopped answering: " + *error,
                   "journalctl -u syncd says why");
       print(nullptr);
       return kUnreachable;
     }
-    if (!answer.HasMember("result")) break;
+    if (!answer.IsObject() || !answer.HasMember("result") || !answer["result"].IsObject()) break;
     const JsonValue& result = answer["result"];
-    if ((result.HasMember("fresh") && result["fresh"].IsTrue()) ||
-        clock.monotonic_ms() >= deadline) {
+    if (result.HasMember("fresh") && result["fresh"].IsTrue()) {
+      fresh = !last;
       break;
     }
+    if (last) break;
     ::usleep(100 * 1000);  // the polling period, not a wait for something
   }
-  if (answer.HasMember("error")) {
+  if (answer.IsObject() && answer.HasMember("error") && answer["error"].IsObject()) {
     const JsonValue& error = answer["error"];
+    const bool unknown =
+        error.HasMember("code") && error["code"].IsInt() && error["code"].GetInt() == -32601;
     add_finding(findings, alloc, "socket", "fail",
                 "syncd refused doctor: " + text_of(error, "message"),
-                "ipc.allowed_uids / ipc.allowed_gids decide who may use the socket");
+                unknown ? "this syncd is older than syncctl: use the syncctl that came with it"
+                        : "ipc.allowed_uids / ipc.allowed_gids decide who may use the socket");
     print(nullptr);
     return kFailed;
+  }
+  if (!answer.IsObject() || !answer.HasMember("result")) {
+    add_finding(findings, alloc, "socket", "fail", "syncd sent no answer to doctor",
+                "journalctl -u syncd says why");
+    print(nullptr);
+    return kUnreachable;
   }
   const JsonValue& result = answer["result"];
   if (!result.IsObject() || !result.HasMember("checks") || !result["checks"].IsArray()) {
@@ -204,7 +222,6 @@ int run_doctor(const std::string& socket, bool json, int64_t timeout_s, const Cl
     return kFailed;
   }
   for (const auto& f : result["checks"].GetArray()) findings.PushBack(JsonValue(f, alloc), alloc);
-  const bool fresh = result.HasMember("fresh") && result["fresh"].IsTrue();
   print(fresh ? nullptr
               : "(no attempt at the remote ended within the timeout: its findings are from "
                 "the last one)");

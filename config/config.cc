@@ -550,7 +550,8 @@ void validate_config(const Config& c) {
         "it asks for to the URL");
   }
   if (!has_scheme(c.remote, "http://") && !has_scheme(c.remote, "https://")) {
-    throw ConfigError("remote: expected an http:// or https:// URL, got \"" + c.remote + "\"");
+    throw ConfigError("remote: expected an http:// or https:// URL, got \"" +
+                      url_without_user_info(c.remote) + "\"");
   }
   if (c.tls.client_cert.empty() != c.tls.client_key.empty()) {
     throw ConfigError("tls.client_cert and tls.client_key: a client certificate needs both");
@@ -563,17 +564,22 @@ void validate_config(const Config& c) {
   check_credentials_transport(c);
 }
 
-void check_credentials_transport(const Config& c) {
-  if (!has_credentials(c) || c.allow_insecure_http) return;
+std::optional<std::string> credentials_transport_refusal(const Config& c) {
+  if (c.allow_insecure_http) return std::nullopt;
   for (const std::string* url : {&c.remote, &c.auth.token_url}) {
     if (has_scheme(*url, "http://") && !is_loopback_host(url_host(*url))) {
-      throw ConfigError(std::string(url == &c.remote ? "remote" : "auth.token_url") + ": " +
-                        url_without_user_info(*url) +
-                        " is plain http:// to a host outside loopback, and credentials would "
-                        "cross the network readable: use https://, or set "
-                        "remote.allow_insecure_http");
+      return std::string(url == &c.remote ? "remote" : "auth.token_url") + ": " +
+             url_without_user_info(*url) +
+             " is plain http:// to a host outside loopback, and credentials would cross the "
+             "network readable: use https://, or set remote.allow_insecure_http";
     }
   }
+  return std::nullopt;
+}
+
+void check_credentials_transport(const Config& c) {
+  if (!has_credentials(c)) return;
+  if (auto why = credentials_transport_refusal(c)) throw ConfigError(*why);
 }
 
 bool is_secret_key(const std::string& key) {

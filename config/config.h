@@ -4,6 +4,7 @@
 // ConfigError naming the key path and what was expected; nothing is half-applied.
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -144,6 +145,9 @@ void validate_config(const Config& config);
 // remote.allow_insecure_http (validate_config, and load_secrets once the secrets from
 // files and systemd credentials are known).
 void check_credentials_transport(const Config& config);
+// Why no credential may be sent to the remote (the text check_credentials_transport
+// throws), whatever the config holds: also for those syncctl auth installs at run time.
+std::optional<std::string> credentials_transport_refusal(const Config& config);
 
 // Every key with its effective value as JSON text, in a stable order: the dump of
 // --check-config and the base of SIGHUP's "what changed" log.

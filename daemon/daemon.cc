@@ -205,6 +205,12 @@ class Daemon {
     logged_transport_ = std::make_unique<LoggedTransport>(*transport_, clock_);
     remote_ = make_remote(*logged_transport_, *db_, clock_,
                           remote_settings_from(config, info_.client_id));
+    // The config's own credentials were checked with it; these may come from the token
+    // file, installed by syncctl auth before the remote became plain http://.
+    if (auto why = credentials_transport_refusal(config);
+        why && remote_->credentials().holds_secret()) {
+      return refuse_start(*why + " (" + config.state_dir + "/token.json holds credentials)");
+    }
     sync_ = std::make_unique<SyncEngine>(
         &loop_, *db_, *documents_, *queue_, *journaled_, *remote_, clock_, random_, ids_,
         sync_settings_from(config), [this](std::vector<RemoteChange> changes) {
@@ -273,6 +279,7 @@ class Daemon {
                                          metrics_, resolutions_.get());
     methods_->set_directions(directions_from(config));
     methods_->set_doctor_setup(doctor_setup_from(config));
+    methods_->set_credentials_refusal(credentials_transport_refusal(config));
   }
 
   DoctorSetup doctor_setup_from(const Config& config) {

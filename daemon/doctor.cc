@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -68,6 +69,13 @@ DoctorFinding check_config(const DoctorSetup& setup) {
   if (setup.config_path.empty()) {
     return ok("config", "running on the embedded default config (no file)");
   }
+  // Reading a FIFO would hold the loop: only a regular file is read.
+  struct stat st {};
+  const bool there = ::stat(setup.config_path.c_str(), &st) == 0;
+  if (!there || !S_ISREG(st.st_mode)) {
+    return fail("config", setup.config_path + (there ? " is not a regular file" : " is gone"),
+                "put the config back where syncd was started with it: a restart would fail");
+  }
   try {
     if (setup.reread_config) setup.reread_config();
   } catch (const std::exception& e) {
@@ -79,10 +87,13 @@ DoctorFinding check_config(const DoctorSetup& setup) {
   return ok("config", setup.config_path + " reads and validates as a restart would read it");
 }
 
+// Entries of the state dir looked at, at most: each doctor call runs on the loop.
+constexpr int kMaxEntries = 10000;
+
 // Files the users' documents or credentials are in: the daemon's user's alone. The lock
 // (its pid) may be read by the group.
 void check_modes(const std::string& dir, int depth, std::vector<DoctorFinding>& out,
-                 int64_t& total_bytes) {
+                 int64_t& total_bytes, int& entries) {
   DIR* d = ::opendir(dir.c_str());
   if (d == nullptr) {
     out.push_back(fail("state_dir", "cannot list " + dir + ": " + std::strerror(errno),
@@ -92,10 +103,25 @@ void check_modes(const std::string& dir, int depth, std::vector<DoctorFinding>& 
   while (dirent* e = ::readdir(d)) {
     const std::string name = e->d_name;
     if (name == "." || name == "..") continue;
+    if (++entries > kMaxEntries) {
+      out.push_back({"state_dir", Outcome::skipped,
+                     "more than " + std::to_string(kMaxEntries) +
+                         " entries in the state dir: the rest not looked at",
+                     ""});
+      break;
+    }
     const std::string path = dir + "/" + name;
     struct stat st {};
     if (::lstat(path.c_str(), &st) != 0) continue;  // gone meanwhile
-    if (S_ISSOCK(st.st_mode)) continue;             // the socket: syncctl's check
+    // A link is judged by what it points at (never opened: a FIFO cannot hold the loop).
+    if (S_ISLNK(st.st_mode) && ::stat(path.c_str(), &st) != 0) continue;
+    if (S_ISSOCK(st.st_mode)) continue;  // the socket: syncctl's check
+    if (st.st_uid != ::geteuid()) {
+      out.push_back(fail("state_dir",
+                         path + " belongs to uid " + std::to_string(st.st_uid) +
+                             ", not to syncd's (" + std::to_string(::geteuid()) + ")",
+                         "chown " + std::to_string(::geteuid()) + " " + path));
+    }
     if (S_ISDIR(st.st_mode)) {
       if ((st.st_mode & 0027) != 0) {
         out.push_back(fail("state_dir",
@@ -103,7 +129,7 @@ void check_modes(const std::string& dir, int depth, std::vector<DoctorFinding>& 
                                ": other users can reach or replace what it holds",
                            "chmod 0750 " + path));
       }
-      if (depth < 1) check_modes(path, depth + 1, out, total_bytes);
+      if (depth < 1) check_modes(path, depth + 1, out, total_bytes, entries);
       continue;
     }
     if (!S_ISREG(st.st_mode)) continue;
@@ -112,7 +138,8 @@ void check_modes(const std::string& dir, int depth, std::vector<DoctorFinding>& 
     if ((st.st_mode & 0777 & ~allowed) != 0) {
       out.push_back(fail("state_dir",
                          path + " is mode " + mode_text(st.st_mode) +
-                             ": it holds documents or credentials other users can read",
+                             ": users other than syncd's may reach what it holds (documents "
+                             "or credentials)",
                          "chmod " + mode_text(allowed) + " " + path));
     }
   }
@@ -135,7 +162,8 @@ void check_state_dir(const DoctorSetup& setup, const DoctorLimits& limits,
                        "chmod 0750 " + setup.state_dir));
   }
   int64_t store_bytes = 0;
-  check_modes(setup.state_dir, 0, out, store_bytes);
+  int entries = 0;
+  check_modes(setup.state_dir, 0, out, store_bytes, entries);
   if (out.size() == before) {
     out.push_back(ok("state_dir", setup.state_dir + " and every file in it: the daemon's user's "
                                                     "alone"));
@@ -230,7 +258,7 @@ DoctorFinding check_tls(const DoctorSetup& setup, const DoctorState& state) {
                 "bundle, name it in tls.ca_file");
   }
   const std::string& e = state.sync.last_error;
-  if (state.sync.connectivity != Connectivity::online && tls_error(e)) {
+  if (state.sync.connectivity == Connectivity::offline && tls_error(e)) {
     std::string fix = "check the tls.* settings against the server's certificate";
     if (mentions(e, "expired")) {
       fix = "renew the server's certificate, or correct this machine's clock if it is wrong";
@@ -254,7 +282,7 @@ DoctorFinding check_tls(const DoctorSetup& setup, const DoctorState& state) {
     detail += ", " + std::to_string(setup.tls_pinned_pubkeys) + " pinned key(s)";
   }
   if (setup.tls_client_cert) detail += ", with a client certificate";
-  if (state.sync.connectivity != Connectivity::online) {
+  if (state.sync.connectivity == Connectivity::offline) {
     return {"tls", Outcome::skipped, detail + "; not checked: no handshake has succeeded", ""};
   }
   return ok("tls", detail);
@@ -299,15 +327,15 @@ void check_queue(const DoctorState& state, const DoctorLimits& limits,
                        "local|remote|JSON"));
   }
   const SyncStatus& s = state.sync;
-  if (state.oldest_pending_created_ms && s.connectivity == Connectivity::online &&
-      s.connectivity_since_ms) {
-    // Waiting while offline is what the queue is for; only time online counts.
+  if (state.oldest_pending_created_ms && s.reachable_since_ms) {
+    // Waiting while offline is what the queue is for; only the time the remote answered
+    // (online, or degraded: pushes answered 503 for ever are stuck too) counts.
     const int64_t waited =
-        state.now_ms - std::max(*state.oldest_pending_created_ms, *s.connectivity_since_ms);
+        state.now_ms - std::max(*state.oldest_pending_created_ms, *s.reachable_since_ms);
     if (waited > limits.stuck_after_ms) {
       out.push_back(fail("queue",
                          "the oldest pending mutation has waited " + ago_text(waited) +
-                             " while online" +
+                             " while the remote answered" +
                              (s.last_error.empty() ? "" : "; last error: " + s.last_error),
                          "syncctl queue shows what waits; syncctl sync sends now"));
     }

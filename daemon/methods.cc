@@ -191,6 +191,9 @@ void Methods::install_credentials(std::string_view method, const JsonValue& para
   }
   if (!sync_)
     throw RpcError(rpc_code::kInternalError, "internal", "the sync engine is not running");
+  if (credentials_refusal_) {
+    throw RpcError(rpc_code::kInvalidParams, "insecure_transport", *credentials_refusal_);
+  }
   Credentials& credentials = sync_->credentials();
   if (method == "auth.set_token") {
     const std::string kind = optional_string(params, "kind").value_or("access");
@@ -340,12 +343,17 @@ void Methods::doctor(const JsonValue& params, JsonValue& result, JsonAllocator& 
     if (!v->IsInt64()) throw invalid_params("params.since_ms: expected an integer");
     since = v->GetInt64();
   }
+  const SyncStatus sync = sync_ ? sync_->status() : SyncStatus{};
+  const bool fresh = !since || (sync.last_contact_sent_ms && *sync.last_contact_sent_ms >= *since);
+  result.SetObject();
+  result.AddMember("fresh", fresh, alloc);
+  // A poll for freshness is answered cheaply: the checks read the disk, on the loop.
+  if (!fresh) return;
   DoctorState state;
-  state.sync = sync_ ? sync_->status() : SyncStatus{};
+  state.sync = sync;
   state.queue = writes_.counts();
   state.oldest_pending_created_ms = writes_.oldest_pending_created_ms();
   state.now_ms = clock_.now_ms();
-  result.SetObject();
   JsonValue checks(rapidjson::kArrayType);
   for (const DoctorFinding& f : examine(doctor_setup_, state)) {
     JsonValue item(rapidjson::kObjectType);
@@ -356,10 +364,6 @@ void Methods::doctor(const JsonValue& params, JsonValue& result, JsonAllocator& 
     checks.PushBack(item, alloc);
   }
   result.AddMember("checks", checks, alloc);
-  result.AddMember(
-      "fresh",
-      !since || (state.sync.last_contact_sent_ms && *state.sync.last_contact_sent_ms >= *since),
-      alloc);
 }
 
 std::vector<Metrics::Entry> Methods::journal_entries() const {

@@ -75,6 +75,10 @@ class Methods {
   void set_directions(Directions directions) { directions_ = std::move(directions); }
   // What `doctor` checks the running daemon against.
   void set_doctor_setup(DoctorSetup setup) { doctor_setup_ = std::move(setup); }
+  // Why auth.set_token and auth.login are refused (credentials_transport_refusal).
+  void set_credentials_refusal(std::optional<std::string> why) {
+    credentials_refusal_ = std::move(why);
+  }
 
   // Runs `method` with `params` (an object, or null when absent) and fills `result`.
   // Throws RpcError, WriteRejected or SqliteError.
@@ -97,8 +101,9 @@ class Methods {
   // as {"text": exposition}.
   void metrics(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
   std::vector<Metrics::Entry> journal_entries() const;
-  // doctor {since_ms?}: the findings of daemon/doctor.h, and whether the remote was
-  // contacted at or after since_ms (wall clock), which syncctl doctor waits for.
+  // doctor {since_ms?}: whether a request sent to the remote at or after since_ms (wall
+  // clock) has ended ("fresh", which syncctl doctor waits for), and once it has (or with
+  // no since_ms) the findings of daemon/doctor.h; a poll that is not fresh gets no checks.
   void doctor(const JsonValue& params, JsonValue& result, JsonAllocator& alloc);
   // auth.set_token {token, kind?: access|refresh}, auth.login {client_secret, client_id?}.
   void install_credentials(std::string_view method, const JsonValue& params, CallContext& ctx,
@@ -129,6 +134,7 @@ class Methods {
   ResolutionLog* resolutions_;
   SyncEngine* sync_;
   DoctorSetup doctor_setup_;
+  std::optional<std::string> credentials_refusal_;
 };
 
 // Serialises a stored document in the shape of `get`.

@@ -25,6 +25,11 @@ void ConnectivityTracker::failed(bool unreachable, const std::string& reason) {
 void ConnectivityTracker::become(Connectivity next, const std::string& reason) {
   if (next == state_ && reported_) return;
   if (next != state_) since_ms_ = clock_.now_ms();
+  if (next == Connectivity::offline) {
+    reachable_since_ms_.reset();
+  } else if (!reachable_since_ms_) {
+    reachable_since_ms_ = clock_.now_ms();
+  }
   state_ = next;
   reported_ = true;
   if (next == Connectivity::online) {

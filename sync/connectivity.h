@@ -5,6 +5,7 @@
 // the network changes). Each change of state is logged once, with its reason, and its
 // time kept for status ("offline since ...").
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "util/clock.h"
@@ -20,6 +21,9 @@ class ConnectivityTracker {
   Connectivity state() const { return state_; }
   // When the current state began (wall clock, ms); the start for the first one.
   int64_t since_ms() const { return since_ms_; }
+  // Since when the remote has answered at all (online or degraded, wall clock, ms);
+  // nullopt while offline. Going between online and degraded does not reset it.
+  std::optional<int64_t> reachable_since_ms() const { return reachable_since_ms_; }
   bool offline() const { return state_ == Connectivity::offline; }
   // A request or a probe got the answer it asked for.
   void succeeded();
@@ -32,6 +36,7 @@ class ConnectivityTracker {
   const Clock& clock_;
   Connectivity state_ = Connectivity::offline;
   int64_t since_ms_;
+  std::optional<int64_t> reachable_since_ms_;
   bool reported_ = false;  // the first state found is logged even when it is the initial one
 };
 

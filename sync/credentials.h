@@ -94,6 +94,12 @@ class Credentials {
   bool can_grant() const { return !settings_.token_url.empty(); }
   bool has_client_id() const { return !settings_.client_id.empty(); }
   bool uses_basic() const { return !settings_.basic.empty(); }
+  // Something would be sent: a token (configured, or from the token file), a refresh
+  // token, a client secret or a password.
+  bool holds_secret() const {
+    return !token_.empty() || !settings_.refresh_token.empty() ||
+           !settings_.client_secret.empty() || !settings_.basic.empty();
+  }
 
   // A request succeeded: the credentials work, and a later 401 may refresh again.
   void request_succeeded();

@@ -121,6 +121,7 @@ SyncStatus SyncEngine::status() const {
   SyncStatus s;
   s.connectivity = connectivity_.state();
   s.connectivity_since_ms = connectivity_.since_ms();
+  s.reachable_since_ms = connectivity_.reachable_since_ms();
   s.breaker = breaker_.state();
   s.auth = credentials_.state();
   s.last_push_ms = last_push_ms_;
@@ -139,7 +140,13 @@ void SyncEngine::note_contact(const Answer& answer, int64_t sent_ms) {
   const int64_t now = clock_.now_ms();
   last_contact_ms_ = now;
   last_contact_sent_ms_ = std::max(last_contact_sent_ms_.value_or(sent_ms), sent_ms);
-  if (answer.server_date_ms) clock_skew_ms_ = *answer.server_date_ms - now;
+  if (answer.server_date_ms) {
+    // The server wrote Date between our send and now, in whole seconds (rounded down): a
+    // Date within that span is no skew; outside it, the distance to its nearer end.
+    const int64_t date = *answer.server_date_ms;
+    const int64_t earliest = sent_ms - 1000;
+    clock_skew_ms_ = date < earliest ? date - earliest : date > now ? date - now : 0;
+  }
 }
 
 namespace {
@@ -402,8 +409,7 @@ void SyncEngine::send_push(std::vector<Mutation> batch) {
                           sent_ms = clock_.now_ms()](PushAnswer answer) {
     ++counters_.pushes[SyncCounters::outcome_of(answer)];
     counters_.push_seconds.observe(static_cast<double>(clock_.monotonic_ms() - sent) / 1000);
-    note_contact(answer, sent_ms);
-    on_push_answer(std::move(*owned), std::move(answer));
+    on_push_answer(std::move(*owned), std::move(answer), sent_ms);
   });
 }
 
@@ -489,11 +495,14 @@ void SyncEngine::return_stranded() {
   }
 }
 
-void SyncEngine::on_push_answer(std::vector<Mutation> batch, PushAnswer answer) {
+void SyncEngine::on_push_answer(std::vector<Mutation> batch, PushAnswer answer, int64_t sent_ms) {
   // In flight until tick_now() has taken it in: no pull starts before.
-  answers_.push_back([this, batch = std::move(batch), answer = std::move(answer)]() mutable {
-    push_answered(std::move(batch), std::move(answer));
-  });
+  answers_.push_back(
+      [this, batch = std::move(batch), answer = std::move(answer), sent_ms]() mutable {
+        // Noted with the state the answer leads to (status, doctor's freshness).
+        note_contact(answer, sent_ms);
+        push_answered(std::move(batch), std::move(answer));
+      });
   schedule_tick(0);  // in the next turn's timers: several answers come in one of curl's
 }
 
@@ -672,14 +681,15 @@ void SyncEngine::pull() {
       [this, sent = clock_.monotonic_ms(), sent_ms = clock_.now_ms()](PullAnswer answer) {
         ++counters_.pulls[SyncCounters::outcome_of(answer)];
         counters_.pull_seconds.observe(static_cast<double>(clock_.monotonic_ms() - sent) / 1000);
-        note_contact(answer, sent_ms);
-        on_pull_answer(std::move(answer));
+        on_pull_answer(std::move(answer), sent_ms);
       });
 }
 
-void SyncEngine::on_pull_answer(PullAnswer answer) {
-  answers_.push_back(
-      [this, answer = std::move(answer)]() mutable { pull_answered(std::move(answer)); });
+void SyncEngine::on_pull_answer(PullAnswer answer, int64_t sent_ms) {
+  answers_.push_back([this, answer = std::move(answer), sent_ms]() mutable {
+    note_contact(answer, sent_ms);
+    pull_answered(std::move(answer));
+  });
   schedule_tick(0);
 }
 

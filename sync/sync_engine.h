@@ -55,6 +55,7 @@ struct SyncSettings {
 struct SyncStatus {
   Connectivity connectivity = Connectivity::offline;
   std::optional<int64_t> connectivity_since_ms;
+  std::optional<int64_t> reachable_since_ms;  // ConnectivityTracker::reachable_since_ms
   BreakerState breaker = BreakerState::closed;
   std::string auth = "none";  // none, ok, failed, auth_failed
   std::optional<int64_t> last_push_ms;
@@ -122,7 +123,8 @@ class SyncEngine {
   bool may_push(int64_t now) const;
   void replay();
   void send_push(std::vector<Mutation> batch);
-  void on_push_answer(std::vector<Mutation> batch, PushAnswer answer);
+  // `sent_ms`: when the request left (wall clock), for note_contact.
+  void on_push_answer(std::vector<Mutation> batch, PushAnswer answer, int64_t sent_ms);
   void push_answered(std::vector<Mutation> batch, PushAnswer answer);
   void apply_results(const std::vector<Mutation>& batch, const std::vector<PushResult>& results);
   // Stores the next kResultsPerTurn results of the oldest answer in storing_.
@@ -140,7 +142,7 @@ class SyncEngine {
   // The stored cursor, or the beginning when the collections pulled now include one the
   // cursor was not issued for (Directions::widens).
   std::string pull_cursor();
-  void on_pull_answer(PullAnswer answer);
+  void on_pull_answer(PullAnswer answer, int64_t sent_ms);
   void pull_answered(PullAnswer answer);
   // Applies a pulled page and stores its cursor; an error when storing failed.
   std::optional<std::string> store_pulled(const PullPage& page);

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <stdexcept>
@@ -27,6 +28,7 @@ class DoctorChecks : public ::testing::Test {
     state_.now_ms = kNow;
     state_.sync.connectivity = Connectivity::online;
     state_.sync.connectivity_since_ms = kNow - 60 * kMinute;
+    state_.sync.reachable_since_ms = kNow - 60 * kMinute;
     state_.sync.last_contact_ms = kNow - 1000;
     state_.sync.clock_skew_ms = 400;
   }
@@ -64,23 +66,34 @@ TEST_F(DoctorChecks, AHealthyStatePassesAndEveryFailureHasAFix) {
   state_.sync.connectivity = Connectivity::offline;
   state_.sync.last_error = "Could not resolve host: sync.example";
   state_.queue.failed = 2;
+  int failed = 0;
   for (const DoctorFinding& f : examine(setup_, state_, limits_)) {
     if (f.outcome == Outcome::fail) {
+      ++failed;
       EXPECT_NE(f.fix, "") << f.check;
     }
   }
+  EXPECT_EQ(failed, 2) << "the remote and the queue";
 }
 
 TEST_F(DoctorChecks, TheConfigFileIsReadAsARestartWould) {
   EXPECT_NE(one("config").detail.find("embedded default"), std::string::npos);
-  setup_.config_path = "/etc/syncd/config.json";
+  const std::string path = dir_.file("config.json");
+  make_file("config.json", 0600);
+  setup_.config_path = path;
   setup_.reread_config = [] { throw std::runtime_error("sync.batch_size: expected an integer"); };
-  const DoctorFinding f = one("config");
+  DoctorFinding f = one("config");
   EXPECT_EQ(f.outcome, Outcome::fail);
-  EXPECT_NE(f.detail.find("/etc/syncd/config.json no longer reads: sync.batch_size"),
-            std::string::npos)
+  EXPECT_NE(f.detail.find(path + " no longer reads: sync.batch_size"), std::string::npos)
       << f.detail;
-  EXPECT_NE(f.fix.find("syncd --check-config --config /etc/syncd/config.json"), std::string::npos);
+  EXPECT_NE(f.fix.find("syncd --check-config --config " + path), std::string::npos);
+  // A FIFO in its place is not read (it would hold the loop), nor is a missing file.
+  ::unlink(path.c_str());
+  EXPECT_NE(one("config").detail.find(path + " is gone"), std::string::npos);
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  f = one("config");
+  EXPECT_EQ(f.outcome, Outcome::fail);
+  EXPECT_NE(f.detail.find("is not a regular file"), std::string::npos) << f.detail;
 }
 
 TEST_F(DoctorChecks, StateFilesOthersCanReachFailNamingTheFileAndTheMode) {
@@ -176,20 +189,25 @@ TEST_F(DoctorChecks, ClockSkewFailsPastTheLimitEitherWay) {
   EXPECT_NE(one("clock").detail.find("no Date header"), std::string::npos);
 }
 
-TEST_F(DoctorChecks, AQueueIsStuckOnlyAfterWaitingThatLongWhileOnline) {
+TEST_F(DoctorChecks, AQueueIsStuckOnlyAfterWaitingThatLongWhileTheRemoteAnswers) {
   state_.queue.pending = 3;
   // Queued two hours ago, offline until five minutes ago: what the queue is for.
   state_.oldest_pending_created_ms = kNow - 120 * kMinute;
-  state_.sync.connectivity_since_ms = kNow - 5 * kMinute;
+  state_.sync.reachable_since_ms = kNow - 5 * kMinute;
   EXPECT_EQ(one("queue").outcome, Outcome::ok);
-  state_.sync.connectivity_since_ms = kNow - 11 * kMinute;
+  // Answering for 11 minutes, its pushes refused with 503s (degraded a moment ago).
+  state_.sync.reachable_since_ms = kNow - 11 * kMinute;
+  state_.sync.connectivity = Connectivity::degraded;
+  state_.sync.connectivity_since_ms = kNow - 1000;
   state_.sync.last_error = "push answered HTTP 503";
   DoctorFinding f = one("queue");
   EXPECT_EQ(f.outcome, Outcome::fail);
-  EXPECT_NE(f.detail.find("waited 11 min while online; last error: push answered HTTP 503"),
+  EXPECT_NE(f.detail.find("waited 11 min while the remote answered; last error: push answered "
+                          "HTTP 503"),
             std::string::npos)
       << f.detail;
   state_.sync.connectivity = Connectivity::offline;
+  state_.sync.reachable_since_ms.reset();
   EXPECT_EQ(one("queue").outcome, Outcome::ok) << "offline: waiting is expected";
   state_.queue.failed = 1;
   state_.queue.conflict = 2;

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <fstream>
 #include <set>
 
 #include "tests/integration/harness.h"
@@ -212,6 +213,43 @@ TEST_F(Auth, AConfigFileOthersMayReadMustNotHoldASecret) {
             std::string::npos)
       << r.err;
   EXPECT_EQ(r.err.find("inline-secret-0"), std::string::npos);
+}
+
+// A token syncctl installs at run time follows the rule the config's own follow: never
+// over plain http:// to a host outside loopback. 0.0.0.0 is such a host to that rule, and
+// connecting to it stays on this machine (Linux takes it as a local address).
+TEST(AuthTransport, ATokenInstalledAtRunTimeIsNeverSentOverPlainHttpOffLoopback) {
+  TempDir dir;
+  RefServer server(dir);
+  ASSERT_TRUE(server.start()) << server.log();
+  const std::string token = secret_file(dir, "token", "installed-token-1");
+  {
+    Syncd syncd(dir, "", {}, server.url());
+    ASSERT_TRUE(syncd.start()) << syncd.log();
+    CommandResult r = run_command(
+        {syncctl_bin(), "--socket", syncd.socket(), "auth", "set-token", "--file", token});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    syncd.stop();
+  }
+  // The same state (its token.json), the remote now plain http:// off loopback.
+  Syncd moved(dir, "", {}, "http://0.0.0.0:1");
+  EXPECT_FALSE(moved.start());
+  EXPECT_NE(moved.log().find("remote: http://0.0.0.0:1 is plain http:// to a host outside "
+                             "loopback"),
+            std::string::npos)
+      << moved.log();
+  EXPECT_NE(moved.log().find("token.json holds credentials"), std::string::npos) << moved.log();
+  EXPECT_EQ(moved.log().find("installed-token-1"), std::string::npos);
+
+  TempDir fresh;
+  Syncd syncd(fresh, "", {}, "http://0.0.0.0:1");
+  ASSERT_TRUE(syncd.start()) << syncd.log();
+  CommandResult r = run_command(
+      {syncctl_bin(), "--socket", syncd.socket(), "auth", "set-token", "--file", token});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("is plain http:// to a host outside loopback"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("(insecure_transport)"), std::string::npos) << r.err;
+  EXPECT_FALSE(std::ifstream(syncd.state_dir() + "/token.json").good()) << "nothing kept";
 }
 
 }  // namespace

@@ -82,7 +82,7 @@ TEST_F(Doctor, AHealthySetupPassesEveryCheck) {
   CommandResult human = run_command({syncctl_bin(), "--socket", syncd_->socket(), "doctor"});
   EXPECT_EQ(human.exit_code, 0) << human.out;
   EXPECT_NE(human.out.find("ok    remote"), std::string::npos) << human.out;
-  EXPECT_NE(human.out.find("no problem found (8 checks)"), std::string::npos) << human.out;
+  EXPECT_NE(human.out.find("no problem found (8 findings)"), std::string::npos) << human.out;
 }
 
 TEST_F(Doctor, EachPlantedFaultIsTheFindingThatFails) {

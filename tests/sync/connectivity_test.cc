@@ -25,5 +25,22 @@ TEST(Connectivity, OfflineUntilAnAnswerThenDegradedOrOfflineByTheFailure) {
   EXPECT_STREQ(to_string(Connectivity::degraded), "degraded");
 }
 
+TEST(Connectivity, ReachableSinceSurvivesOnlineAndDegradedAndEndsOffline) {
+  FakeClock clock(1000);
+  ConnectivityTracker c(clock);
+  EXPECT_FALSE(c.reachable_since_ms());
+  clock.advance_ms(500);
+  c.succeeded();
+  EXPECT_EQ(c.reachable_since_ms(), 1500);
+  clock.advance_ms(500);
+  c.failed(false, "HTTP 503");
+  clock.advance_ms(500);
+  c.succeeded();
+  EXPECT_EQ(c.since_ms(), 2500) << "online again: a new state";
+  EXPECT_EQ(c.reachable_since_ms(), 1500) << "answering all along";
+  c.failed(true, "refused");
+  EXPECT_FALSE(c.reachable_since_ms());
+}
+
 }  // namespace
 }  // namespace syncd
