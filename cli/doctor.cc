@@ -9,6 +9,7 @@
 #include <cstring>
 
 #include "cli/status_view.h"
+#include "util/file_mode.h"
 
 namespace syncd {
 namespace {
@@ -25,12 +26,6 @@ void add_finding(JsonValue& findings, JsonAllocator& alloc, const char* check, c
   f.AddMember("detail", json_string(detail, alloc), alloc);
   if (!fix.empty()) f.AddMember("fix", json_string(fix, alloc), alloc);
   findings.PushBack(f, alloc);
-}
-
-std::string mode_text(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
 }
 
 std::string group_name(gid_t gid) {
@@ -78,7 +73,7 @@ bool check_socket(const std::string& path, RpcClient& client, JsonValue& finding
   if ((st.st_mode & 0006) != 0) {
     open_to_all = true;
     add_finding(findings, alloc, "socket", "fail",
-                path + " is mode " + mode_text(st.st_mode) +
+                path + " is mode " + octal_mode(st.st_mode) +
                     ": every local user can read and change every document",
                 "syncd makes its socket 0660; with socket activation set SocketMode=0660 in "
                 "syncd.socket (or use ipc.allowed_uids / ipc.grants)");
@@ -90,7 +85,7 @@ bool check_socket(const std::string& path, RpcClient& client, JsonValue& finding
       (dst.st_mode & S_ISVTX) == 0) {
     open_to_all = true;
     add_finding(findings, alloc, "socket", "fail",
-                dir + " is mode " + mode_text(dst.st_mode) +
+                dir + " is mode " + octal_mode(dst.st_mode) +
                     ": any user can put another socket in syncd's place",
                 "chmod 0750 " + dir);
   }
@@ -98,7 +93,7 @@ bool check_socket(const std::string& path, RpcClient& client, JsonValue& finding
     const auto said = [&error](const char* what) { return error->find(what) != std::string::npos; };
     add_finding(findings, alloc, "socket", "fail", *error,
                 said(std::strerror(EACCES))
-                    ? "your user may not use the socket (mode " + mode_text(st.st_mode) +
+                    ? "your user may not use the socket (mode " + octal_mode(st.st_mode) +
                           ", group " + group_name(st.st_gid) +
                           "): add it to that group (sudo usermod -aG " + group_name(st.st_gid) +
                           " $USER, then log in again)"
@@ -111,7 +106,7 @@ bool check_socket(const std::string& path, RpcClient& client, JsonValue& finding
   if (!open_to_all) {
     add_finding(
         findings, alloc, "socket", "ok",
-        path + ": reachable, mode " + mode_text(st.st_mode) + ", group " + group_name(st.st_gid));
+        path + ": reachable, mode " + octal_mode(st.st_mode) + ", group " + group_name(st.st_gid));
   }
   return true;
 }

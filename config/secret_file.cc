@@ -1,5 +1,7 @@
 #include "config/secret_file.h"
 
+#include "util/file_mode.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,12 +15,6 @@ namespace syncd {
 namespace {
 
 constexpr size_t kMaxSecretBytes = 64 << 10;
-
-std::string octal_mode(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof text, "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
-}
 
 // An open descriptor of the regular file `path`; with `secret`, one only its owner may
 // read. Throws ConfigError naming `key` and the file.

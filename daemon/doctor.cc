@@ -11,6 +11,7 @@
 #include <cstring>
 #include <exception>
 
+#include "util/file_mode.h"
 #include "util/url_encode.h"
 
 namespace syncd {
@@ -40,12 +41,6 @@ DoctorFinding fail(const char* check, std::string detail, std::string fix) {
 
 bool mentions(const std::string& text, const char* part) {
   return text.find(part) != std::string::npos;
-}
-
-std::string mode_text(mode_t mode) {
-  char buf[8];
-  std::snprintf(buf, sizeof buf, "%04o", static_cast<unsigned>(mode & 07777));
-  return buf;
 }
 
 std::string bytes_text(int64_t bytes) {
@@ -125,7 +120,7 @@ void check_modes(const std::string& dir, int depth, std::vector<DoctorFinding>& 
     if (S_ISDIR(st.st_mode)) {
       if ((st.st_mode & 0027) != 0) {
         out.push_back(fail("state_dir",
-                           path + " is mode " + mode_text(st.st_mode) +
+                           path + " is mode " + octal_mode(st.st_mode) +
                                ": other users can reach or replace what it holds",
                            "chmod 0750 " + path));
       }
@@ -137,10 +132,10 @@ void check_modes(const std::string& dir, int depth, std::vector<DoctorFinding>& 
     const mode_t allowed = name == "syncd.lock" ? 0640 : 0600;
     if ((st.st_mode & 0777 & ~allowed) != 0) {
       out.push_back(fail("state_dir",
-                         path + " is mode " + mode_text(st.st_mode) +
+                         path + " is mode " + octal_mode(st.st_mode) +
                              ": users other than syncd's may reach what it holds (documents "
                              "or credentials)",
-                         "chmod " + mode_text(allowed) + " " + path));
+                         "chmod " + octal_mode(allowed) + " " + path));
     }
   }
   ::closedir(d);
@@ -157,7 +152,7 @@ void check_state_dir(const DoctorSetup& setup, const DoctorLimits& limits,
   const size_t before = out.size();
   if ((st.st_mode & 0027) != 0) {
     out.push_back(fail("state_dir",
-                       setup.state_dir + " is mode " + mode_text(st.st_mode) +
+                       setup.state_dir + " is mode " + octal_mode(st.st_mode) +
                            ": other users can reach or replace the database",
                        "chmod 0750 " + setup.state_dir));
   }

@@ -1,5 +1,7 @@
 #include "daemon/state_dir.h"
 
+#include "util/file_mode.h"
+
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -39,8 +41,7 @@ std::vector<std::string> make_database_files_private(const std::string& dir) {
   for (const std::string& path : {db, db + "-wal", db + "-shm"}) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0 || (st.st_mode & 077) == 0) continue;
-    char mode[8];
-    std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 0777));
+    const std::string mode = octal_mode(st.st_mode & 0777);
     if (::chmod(path.c_str(), 0600) != 0) {
       throw std::runtime_error(path + " is mode " + mode +
                                " and cannot be narrowed to 0600: " + std::strerror(errno));
